@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <c10/util/Optional.h>
+#include <torch/types.h>
+
+#include <torchimage/export.h>
+
+namespace torchimage {
+
+/// The (low, high) range that `normalize` maps onto [0, 1].
+/// Example: `MakeGridOptions().normalize(true).value_range({-1.0, 1.0})`
+struct ValueRange {
+  double low;
+  double high;
+};
+
+namespace detail {
+
+/// The grid arguments shared by MakeGridOptions and SaveImageOptions, with
+/// chained setters that return the derived options type (so that
+/// `SaveImageOptions().normalize(true).quality(90)` keeps its type).
+template <typename Derived>
+class GridArgs {
+ public:
+  /// Images per row of the grid (torchvision's `nrow`). Default 8.
+  Derived& nrow(int64_t v) { nrow_ = v; return self(); }
+  int64_t nrow() const noexcept { return nrow_; }
+
+  /// Pixels of padding around and between images. Default 2.
+  Derived& padding(int64_t v) { padding_ = v; return self(); }
+  int64_t padding() const noexcept { return padding_; }
+
+  /// Map value_range (or the tensor's min/max) onto [0, 1]. Default false.
+  Derived& normalize(bool v) { normalize_ = v; return self(); }
+  bool normalize() const noexcept { return normalize_; }
+
+  /// Range used by `normalize`; unset means the tensor's own min and max.
+  Derived& value_range(const ValueRange& v) { value_range_ = v; return self(); }
+  Derived& value_range(c10::optional<ValueRange> v) { value_range_ = v; return self(); }
+  const c10::optional<ValueRange>& value_range() const noexcept { return value_range_; }
+
+  /// Normalize every image on its own min/max (or value_range). Default false.
+  Derived& scale_each(bool v) { scale_each_ = v; return self(); }
+  bool scale_each() const noexcept { return scale_each_; }
+
+  /// Fill value of the padding, in the units of the normalized tensor
+  /// (torchvision's `pad_value`). A vector gives one value per channel
+  /// (an RGB or RGBA colour); a single value fills every channel.
+  Derived& pad_value(double v) { pad_value_ = {v}; return self(); }
+  Derived& pad_value(std::vector<double> v) { pad_value_ = std::move(v); return self(); }
+  const std::vector<double>& pad_value() const noexcept { return pad_value_; }
+
+ protected:
+  Derived& self() { return static_cast<Derived&>(*this); }
+
+  int64_t nrow_ = 8;
+  int64_t padding_ = 2;
+  bool normalize_ = false;
+  c10::optional<ValueRange> value_range_;
+  bool scale_each_ = false;
+  std::vector<double> pad_value_{0.0};
+};
+
+}  // namespace detail
+
+/// Options of `make_grid`, torchvision.utils.make_grid's keyword arguments.
+/// Example: `make_grid(batch, MakeGridOptions().nrow(4).normalize(true).value_range({-1.0, 1.0}))`
+class MakeGridOptions : public detail::GridArgs<MakeGridOptions> {
+ public:
+  /// Opt-in beyond torchvision: keep one-channel input one channel instead of
+  /// repeating it to RGB. Default false.
+  MakeGridOptions& grayscale(bool v) { grayscale_ = v; return *this; }
+  bool grayscale() const noexcept { return grayscale_; }
+
+ private:
+  bool grayscale_ = false;
+};
+
+/// Tiles a batch into one image exactly as torchvision.utils.make_grid does.
+/// Accepts (H, W), (C, H, W) or (B, C, H, W) on any device and of any
+/// floating, uint8 or bool dtype; returns (C, H', W') of the same dtype and
+/// device. A batch of one is returned as that image alone, without padding.
+TORCHIMAGE_API torch::Tensor make_grid(const torch::Tensor& tensor,
+                                       const MakeGridOptions& options = {});
+
+/// Stacks the tensors (all of one shape) and tiles them as above.
+TORCHIMAGE_API torch::Tensor make_grid(const std::vector<torch::Tensor>& tensors,
+                                       const MakeGridOptions& options = {});
+
+}  // namespace torchimage

@@ -1,0 +1,7 @@
+#pragma once
+
+/// torchimage: torchvision's make_grid and save_image for LibTorch, exact and fast.
+#include <torchimage/io.h>
+#include <torchimage/make_grid.h>
+#include <torchimage/save_image.h>
+#include <torchimage/version.h>

@@ -1,0 +1,207 @@
+// Atomic file writes: temporary file in the target's directory, then rename.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <c10/util/Exception.h>
+#include <torchimage/io.h>
+
+namespace torchimage {
+namespace fs = std::filesystem;
+namespace {
+
+std::string os_error(int err) {
+  std::error_code ec(err, std::generic_category());
+  return ec.message();
+}
+
+// Closes a descriptor and removes a temporary file unless released.
+class TempFile {
+ public:
+  TempFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  // Closes the descriptor, reporting the error close() gives (NFS, quotas).
+  int close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+  void release() { path_.clear(); }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+mode_t default_file_mode() {
+  // umask can only be read by setting it; do it once.
+  static const mode_t mode = [] {
+    const mode_t mask = ::umask(022);
+    ::umask(mask);
+    return static_cast<mode_t>(0666 & ~mask);
+  }();
+  return mode;
+}
+
+bool write_all(int fd, const uint8_t* p, size_t n, int* err) {
+  while (n > 0) {
+    const size_t piece = n < (size_t{1} << 30) ? n : (size_t{1} << 30);
+    const ssize_t w = ::write(fd, p, piece);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      *err = errno;
+      return false;
+    }
+    if (w == 0) {
+      *err = ENOSPC;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// A device, FIFO or socket at the path (e.g. /dev/null, /dev/full) is written
+// in place: there is nothing to replace atomically, and renaming over a
+// device node would destroy it.
+void write_in_place(const std::string& path, const uint8_t* data, size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  TORCH_CHECK(fd >= 0, "cannot write '", path, "': ", os_error(errno));
+  int err = 0;
+  const bool ok = write_all(fd, data, size, &err);
+  const int rc = ::close(fd);
+  TORCH_CHECK(ok, "cannot write '", path, "': ", os_error(err));
+  TORCH_CHECK(rc == 0, "cannot write '", path, "': ", os_error(errno));
+}
+
+}  // namespace
+
+void write_file(const std::string& path_in, const void* data, size_t size,
+                const WriteFileOptions& options) {
+  TORCH_CHECK(!path_in.empty(), "cannot write '': the path is empty");
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  fs::path path(path_in);
+
+  // Write through a symbolic link: replace the file it points to, keep the link.
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    fs::path target = fs::read_symlink(path, ec);
+    for (int hops = 0; !ec && hops < 40; ++hops) {
+      if (target.is_relative()) target = path.parent_path() / target;
+      path = target;
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) break;
+      target = fs::read_symlink(path, ec);
+    }
+  }
+  if (::stat(path.c_str(), &st) == 0) {
+    TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
+    if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), bytes, size);
+  }
+
+  fs::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  if (options.create_directories()) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    TORCH_CHECK(!ec, "cannot write '", path_in, "': cannot create directory '", dir.string(),
+                "': ", ec.message());
+  }
+  if (::stat(dir.c_str(), &st) != 0) {
+    const int err = errno;
+    TORCH_CHECK(false, "cannot write '", path_in, "': directory '", dir.string(), "': ",
+                os_error(err),
+                err == ENOENT ? " (pass create_directories(true) to create it)" : "");
+  }
+  TORCH_CHECK(S_ISDIR(st.st_mode), "cannot write '", path_in, "': '", dir.string(),
+              "' is not a directory");
+
+  // Temporary name: .<name>.tmp-XXXXXX beside the target (documented; a
+  // process killed mid-write can leave only such files behind).
+  std::string name = path.filename().string();
+  if (name.size() > 200) name.resize(200);
+  std::string tmp = (dir / ("." + name + ".tmp-XXXXXX")).string();
+  const int fd = ::mkostemp(&tmp[0], O_CLOEXEC);
+  TORCH_CHECK(fd >= 0, "cannot write '", path_in, "': cannot create a file in '", dir.string(),
+              "': ", os_error(errno));
+  TempFile file(fd, tmp);
+
+  int err = 0;
+  if (::fchmod(fd, default_file_mode()) != 0) err = errno;
+  TORCH_CHECK(err == 0, "cannot write '", path_in, "': ", os_error(err));
+  TORCH_CHECK(write_all(fd, bytes, size, &err), "cannot write '", path_in, "': ", os_error(err));
+  if (options.durable() && ::fsync(fd) != 0) {
+    TORCH_CHECK(false, "cannot write '", path_in, "': fsync: ", os_error(errno));
+  }
+  TORCH_CHECK(file.close() == 0, "cannot write '", path_in, "': ", os_error(errno));
+  TORCH_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "cannot write '", path_in,
+              "': rename: ", os_error(errno));
+  file.release();
+  if (options.durable()) {
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+}
+
+void write_file(const std::string& path, const torch::Tensor& data,
+                const WriteFileOptions& options) {
+  TORCH_CHECK(data.defined() && data.scalar_type() == torch::kUInt8 && data.dim() == 1,
+              "write_file: expected a 1-D uint8 tensor of bytes, got ",
+              data.defined() ? c10::str(data.scalar_type(), " of shape ", data.sizes())
+                             : std::string("an undefined tensor"));
+  const torch::Tensor bytes = data.to(torch::kCPU).contiguous();
+  write_file(path, bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()), options);
+}
+
+torch::Tensor read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  TORCH_CHECK(fd >= 0, "read_file: cannot open '", path, "': ", os_error(errno));
+  struct stat st;
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    const int err = stat_ok ? 0 : errno;
+    ::close(fd);
+    TORCH_CHECK(false, "read_file: '", path, "' is not a regular file",
+                err ? ": " + os_error(err) : std::string());
+  }
+  torch::Tensor out = torch::empty({static_cast<int64_t>(st.st_size)}, torch::kUInt8);
+  auto* p = out.data_ptr<uint8_t>();
+  size_t left = static_cast<size_t>(st.st_size);
+  while (left > 0) {
+    const ssize_t r = ::read(fd, p, left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      const int err = r < 0 ? errno : 0;
+      ::close(fd);
+      TORCH_CHECK(false, "read_file: cannot read '", path, "': ",
+                  err ? os_error(err) : std::string("file shrank while reading"));
+    }
+    p += r;
+    left -= static_cast<size_t>(r);
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace torchimage

@@ -1,0 +1,29 @@
+// Private: shape arithmetic and validation shared by make_grid and save_image.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torchimage/make_grid.h>
+
+namespace torchimage {
+
+struct GridShape {
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t xmaps = 1;
+  int64_t ymaps = 1;
+};
+
+// Validates dtype, dims, emptiness and options; `what` starts each message.
+void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& options,
+                      const char* what);
+
+// The (C, H, W) make_grid will return, computed without touching the data.
+GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options);
+
+// torch.stack of a list of same-shape tensors (detached), with clear errors.
+torch::Tensor stack_images(const std::vector<torch::Tensor>& tensors, const char* what);
+
+}  // namespace torchimage

@@ -1,0 +1,184 @@
+// make_grid: torchvision.utils.make_grid (0.14), branch for branch.
+#include <torchimage/make_grid.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "grid_shape.h"
+
+namespace torchimage {
+namespace {
+
+bool is_float(c10::ScalarType t) {
+  return t == at::kFloat || t == at::kDouble || t == at::kHalf || t == at::kBFloat16;
+}
+
+// torchvision's norm_ip: clamp to [low, high], subtract low, divide by
+// max(high - low, 1e-5). The difference is taken in double (Python floats);
+// the tensor ops then run in the tensor's dtype.
+void norm_ip(at::Tensor& img, double low, double high) {
+  img.clamp_(low, high);
+  img.sub_(low).div_(std::max(high - low, 1e-5));
+}
+
+void norm_range(at::Tensor& t, const c10::optional<ValueRange>& range) {
+  if (range) {
+    norm_ip(t, range->low, range->high);
+  } else {
+    norm_ip(t, t.min().item<double>(), t.max().item<double>());
+  }
+}
+
+}  // namespace
+
+void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what) {
+  TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
+  const auto dtype = tensor.scalar_type();
+  TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool, what,
+              ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
+              dtype);
+  TORCH_CHECK(tensor.dim() >= 2 && tensor.dim() <= 4, what,
+              ": expected a 2-D (H, W), 3-D (C, H, W) or 4-D (B, C, H, W) tensor, got ",
+              tensor.dim(), "-D with shape ", tensor.sizes());
+  TORCH_CHECK(tensor.numel() > 0, what, ": expected a non-empty tensor, got shape ",
+              tensor.sizes());
+  TORCH_CHECK(o.nrow() >= 1, what, ": nrow must be at least 1, got ", o.nrow());
+  TORCH_CHECK(o.padding() >= 0, what, ": padding must be non-negative, got ", o.padding());
+  if (o.value_range()) {
+    const auto& r = *o.value_range();
+    TORCH_CHECK(std::isfinite(r.low) && std::isfinite(r.high), what,
+                ": value_range must be finite, got (", r.low, ", ", r.high, ")");
+    TORCH_CHECK(r.low <= r.high, what, ": value_range must have low <= high, got (", r.low,
+                ", ", r.high, ")");
+  }
+  TORCH_CHECK(!o.normalize() || is_float(dtype), what,
+              ": normalize needs a floating-point tensor, got ", dtype,
+              " (uint8 and bool tensors are taken as finished pixels)");
+  const auto& pad = o.pad_value();
+  TORCH_CHECK(!pad.empty(), what, ": pad_value must hold one value or one per channel, got none");
+  for (double v : pad) {
+    if (dtype == at::kByte) {
+      TORCH_CHECK(v >= 0 && v <= 255, what,
+                  ": pad_value of a uint8 tensor must be in [0, 255], got ", v);
+    } else if (dtype == at::kBool) {
+      TORCH_CHECK(v == 0 || v == 1, what, ": pad_value of a bool tensor must be 0 or 1, got ", v);
+    }
+  }
+}
+
+GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
+  GridShape s;
+  const auto sizes = tensor.sizes();
+  int64_t b = 1, c = 1, h, w;
+  if (tensor.dim() == 2) {
+    h = sizes[0], w = sizes[1];
+  } else if (tensor.dim() == 3) {
+    c = sizes[0], h = sizes[1], w = sizes[2];
+  } else {
+    b = sizes[0], c = sizes[1], h = sizes[2], w = sizes[3];
+  }
+  if (c == 1 && !o.grayscale()) c = 3;
+  s.channels = c;
+  if (b == 1) {
+    s.height = h, s.width = w;
+    s.xmaps = s.ymaps = 1;
+    return s;
+  }
+  s.xmaps = std::min(o.nrow(), b);
+  s.ymaps = (b + s.xmaps - 1) / s.xmaps;
+  // Overflow-safe: refuse before multiplying past what any format can hold.
+  const int64_t limit = int64_t{1} << 40;
+  TORCH_CHECK(h + o.padding() < limit / s.ymaps && w + o.padding() < limit / s.xmaps,
+              "make_grid: the grid of ", b, " images of ", h, "x", w, " with padding ",
+              o.padding(), " is too large");
+  s.height = (h + o.padding()) * s.ymaps + o.padding();
+  s.width = (w + o.padding()) * s.xmaps + o.padding();
+  return s;
+}
+
+torch::Tensor make_grid(const torch::Tensor& input, const MakeGridOptions& o) {
+  check_grid_input(input, o, "make_grid");
+  const GridShape shape = grid_shape(input, o);
+  at::NoGradGuard no_grad;
+  at::Tensor tensor = input.detach();
+
+  if (tensor.dim() == 2) tensor = tensor.unsqueeze(0);
+  if (tensor.dim() == 3) {
+    if (tensor.size(0) == 1 && !o.grayscale()) tensor = at::cat({tensor, tensor, tensor}, 0);
+    tensor = tensor.unsqueeze(0);
+  }
+  if (tensor.dim() == 4 && tensor.size(1) == 1 && !o.grayscale()) {
+    tensor = at::cat({tensor, tensor, tensor}, 1);
+  }
+
+  if (o.normalize()) {
+    tensor = tensor.clone();
+    if (o.scale_each()) {
+      for (int64_t i = 0; i < tensor.size(0); ++i) {
+        at::Tensor t = tensor[i];
+        norm_range(t, o.value_range());
+      }
+    } else {
+      norm_range(tensor, o.value_range());
+    }
+  }
+
+  if (tensor.size(0) == 1) return tensor.squeeze(0);
+
+  const int64_t nmaps = tensor.size(0);
+  const int64_t num_channels = tensor.size(1);
+  const auto& pad = o.pad_value();
+  TORCH_CHECK(pad.size() == 1 || static_cast<int64_t>(pad.size()) == num_channels,
+              "make_grid: pad_value must hold one value or one per channel (", num_channels,
+              "), got ", pad.size());
+  const int64_t height = tensor.size(2) + o.padding();
+  const int64_t width = tensor.size(3) + o.padding();
+  at::Tensor grid;
+  if (pad.size() == 1) {
+    grid = at::full({num_channels, shape.height, shape.width}, pad[0], tensor.options());
+  } else {
+    grid = at::empty({num_channels, shape.height, shape.width}, tensor.options());
+    for (int64_t ch = 0; ch < num_channels; ++ch) grid[ch].fill_(pad[ch]);
+  }
+  int64_t k = 0;
+  for (int64_t y = 0; y < shape.ymaps; ++y) {
+    for (int64_t x = 0; x < shape.xmaps; ++x) {
+      if (k >= nmaps) break;
+      grid.narrow(1, y * height + o.padding(), height - o.padding())
+          .narrow(2, x * width + o.padding(), width - o.padding())
+          .copy_(tensor[k]);
+      ++k;
+    }
+  }
+  return grid;
+}
+
+torch::Tensor make_grid(const std::vector<torch::Tensor>& tensors, const MakeGridOptions& o) {
+  return make_grid(stack_images(tensors, "make_grid"), o);
+}
+
+torch::Tensor stack_images(const std::vector<torch::Tensor>& tensors, const char* what) {
+  TORCH_CHECK(!tensors.empty(), what, ": expected a non-empty list of tensors");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    TORCH_CHECK(tensors[i].defined(), what, ": tensor ", i, " of the list is undefined");
+    TORCH_CHECK(tensors[i].sizes() == tensors[0].sizes(), what,
+                ": all tensors of the list must have one shape; tensor 0 has ",
+                tensors[0].sizes(), ", tensor ", i, " has ", tensors[i].sizes());
+    TORCH_CHECK(tensors[i].scalar_type() == tensors[0].scalar_type(), what,
+                ": all tensors of the list must have one dtype; tensor 0 is ",
+                tensors[0].scalar_type(), ", tensor ", i, " is ", tensors[i].scalar_type());
+    TORCH_CHECK(tensors[i].device() == tensors[0].device(), what,
+                ": all tensors of the list must be on one device; tensor 0 is on ",
+                tensors[0].device(), ", tensor ", i, " on ", tensors[i].device());
+  }
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> detached;
+  detached.reserve(tensors.size());
+  for (const auto& t : tensors) detached.push_back(t.detach());
+  return at::stack(detached, 0);
+}
+
+}  // namespace torchimage

@@ -1,0 +1,111 @@
+// PNG decoding through libpng. libpng reports errors by longjmp from the
+// error callback; the setjmp function holds only plain data, the caller's
+// C++ code turns the recorded message into a c10::Error.
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <c10/util/Exception.h>
+#include <png.h>
+
+#include "jpeg_codec.h"
+
+namespace torchimage {
+namespace {
+
+struct ReadContext {
+  const uint8_t* data;
+  size_t size;
+  size_t offset;
+  char message[256];
+};
+
+extern "C" void on_png_error(png_structp png, png_const_charp msg) {
+  auto* ctx = static_cast<ReadContext*>(png_get_error_ptr(png));
+  std::snprintf(ctx->message, sizeof(ctx->message), "%s", msg);
+  png_longjmp(png, 1);
+}
+
+extern "C" void on_png_warning(png_structp, png_const_charp) {}
+
+extern "C" void on_png_read(png_structp png, png_bytep out, png_size_t n) {
+  auto* ctx = static_cast<ReadContext*>(png_get_io_ptr(png));
+  if (n > ctx->size - ctx->offset) png_error(png, "unexpected end of data (truncated file)");
+  std::memcpy(out, ctx->data + ctx->offset, n);
+  ctx->offset += n;
+}
+
+struct DecodedPng {
+  unsigned char* pixels;  // malloc'ed, HWC
+  png_bytep* rows;        // malloc'ed row pointers
+  png_uint_32 width, height;
+  int channels;
+};
+
+// `png` and `info` are owned by the caller (destroyed there), so nothing this
+// frame changes after setjmp is needed after the longjmp.
+int read_png(png_structp png, png_infop info, int64_t max_pixels, DecodedPng* out,
+             ReadContext* ctx) {
+  if (setjmp(png_jmpbuf(png))) return 1;
+  png_set_read_fn(png, ctx, on_png_read);
+  // Check the CRCs of critical chunks strictly, ancillary ones leniently
+  // (libpng's defaults), and allow large but sane images.
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  png_read_info(png, info);
+  const png_uint_32 width = png_get_image_width(png, info);
+  const png_uint_32 height = png_get_image_height(png, info);
+  if (static_cast<int64_t>(width) * height > max_pixels) {
+    std::snprintf(ctx->message, sizeof(ctx->message),
+                  "image of %ux%u pixels exceeds max_pixels %lld", height, width,
+                  static_cast<long long>(max_pixels));
+    return 1;
+  }
+  png_set_expand(png);
+  png_set_scale_16(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  out->width = width;
+  out->height = height;
+  out->channels = png_get_channels(png, info);
+  const size_t row_bytes = png_get_rowbytes(png, info);
+  out->pixels = static_cast<unsigned char*>(std::malloc(row_bytes * height + 1));
+  out->rows = static_cast<png_bytep*>(std::malloc(sizeof(png_bytep) * height + 1));
+  if (!out->pixels || !out->rows) {
+    std::snprintf(ctx->message, sizeof(ctx->message), "out of memory");
+    return 1;
+  }
+  for (png_uint_32 y = 0; y < height; ++y) out->rows[y] = out->pixels + y * row_bytes;
+  png_read_image(png, out->rows);
+  png_read_end(png, nullptr);
+  return 0;
+}
+
+}  // namespace
+
+torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pixels) {
+  ReadContext ctx{data, size, 0, {0}};
+  png_structp png =
+      png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
+  TORCH_CHECK(png, "decode_image: cannot create a libpng read struct");
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    TORCH_CHECK(false, "decode_image: cannot create a libpng info struct");
+  }
+  DecodedPng img{nullptr, nullptr, 0, 0, 0};
+  const int failed = read_png(png, info, max_pixels, &img, &ctx);
+  png_destroy_read_struct(&png, &info, nullptr);
+  std::free(img.rows);
+  if (failed) {
+    std::free(img.pixels);
+    TORCH_CHECK(false, "decode_image: invalid PNG: ", ctx.message);
+  }
+  auto hwc = torch::from_blob(
+      img.pixels,
+      {static_cast<int64_t>(img.height), static_cast<int64_t>(img.width), img.channels},
+      [](void* p) { std::free(p); }, torch::kUInt8);
+  return hwc.permute({2, 0, 1}).contiguous();
+}
+
+}  // namespace torchimage

@@ -1,0 +1,190 @@
+// save_image and the in-memory codecs: the pipeline's faces.
+#include <torchimage/io.h>
+#include <torchimage/save_image.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "byte_buffer.h"
+#include "grid_shape.h"
+#include "jpeg_codec.h"
+#include "png_encoder.h"
+#include "quantize.h"
+
+namespace torchimage {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+void check_save_options(const SaveImageOptions& o, ImageFormat format, const char* what) {
+  if (format == ImageFormat::JPEG) {
+    TORCH_CHECK(o.quality() >= 1 && o.quality() <= 100, what,
+                ": quality must be in 1-100, got ", o.quality());
+  }
+  if (o.compression_level()) {
+    TORCH_CHECK(*o.compression_level() >= 0 && *o.compression_level() <= 9, what,
+                ": compression_level must be in 0-9, got ", *o.compression_level());
+  }
+}
+
+// Everything about the output that can be known before touching the data.
+void check_output_shape(const torch::Tensor& tensor, const SaveImageOptions& o,
+                        ImageFormat format, const char* what) {
+  const MakeGridOptions grid = o.grid_options();
+  check_grid_input(tensor, grid, what);
+  const GridShape s = grid_shape(tensor, grid);
+  TORCH_CHECK(s.channels >= 1 && s.channels <= 4, what,
+              ": expected images of 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels, got ",
+              s.channels, " channels (shape ", tensor.sizes(), ")");
+  if (format == ImageFormat::JPEG) {
+    TORCH_CHECK(s.channels == 1 || s.channels == 3, what,
+                ": JPEG has no alpha channel; expected 1 or 3 channels, got ", s.channels);
+    TORCH_CHECK(s.height <= 65535 && s.width <= 65535, what, ": a ", s.height, "x", s.width,
+                " image exceeds JPEG's limit of 65535 pixels a side");
+  } else {
+    TORCH_CHECK(s.height <= 0x7fffffff && s.width <= 0x7fffffff, what, ": a ", s.height, "x",
+                s.width, " image exceeds PNG's limit of 2^31-1 pixels a side");
+  }
+}
+
+Bytes encode_pixels(const torch::Tensor& hwc, ImageFormat format, const SaveImageOptions& o) {
+  PixelView view;
+  view.data = hwc.data_ptr<uint8_t>();
+  view.height = hwc.size(0);
+  view.width = hwc.size(1);
+  view.channels = hwc.size(2);
+  view.bit_depth = 8;
+  if (format == ImageFormat::JPEG) return encode_jpeg_pixels(view, o.quality());
+  return encode_png_pixels(view, o.compression_level());
+}
+
+Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
+             const char* what) {
+  check_save_options(o, format, what);
+  check_output_shape(tensor, o, format, what);
+  const torch::Tensor hwc = quantize(make_grid(tensor, o.grid_options()));
+  return encode_pixels(hwc, format, o);
+}
+
+// A uint8 (C, H, W) image as contiguous (H, W, C) CPU pixels.
+torch::Tensor chw_to_hwc(const torch::Tensor& image, const char* what, bool allow_alpha) {
+  TORCH_CHECK(image.defined(), what, ": expected a tensor, got an undefined one");
+  TORCH_CHECK(image.scalar_type() == torch::kUInt8, what, ": expected a uint8 tensor, got ",
+              image.scalar_type());
+  TORCH_CHECK(image.dim() == 3, what, ": expected a 3-D (C, H, W) tensor, got ", image.dim(),
+              "-D with shape ", image.sizes());
+  const int64_t c = image.size(0);
+  TORCH_CHECK(allow_alpha ? (c >= 1 && c <= 4) : (c == 1 || c == 3), what, ": expected ",
+              allow_alpha ? "1, 2, 3 or 4" : "1 or 3", " channels, got ", c);
+  TORCH_CHECK(image.size(1) > 0 && image.size(2) > 0, what, ": expected a non-empty image, got ",
+              image.sizes());
+  return image.detach().permute({1, 2, 0}).contiguous().to(torch::kCPU);
+}
+
+}  // namespace
+
+torch::Tensor to_tensor(Bytes&& bytes) {
+  auto* holder = new Bytes(std::move(bytes));
+  return torch::from_blob(
+      holder->data(), {static_cast<int64_t>(holder->size())},
+      [holder](void*) { delete holder; }, torch::kUInt8);
+}
+
+ImageFormat parse_format(const std::string& name, const char* what) {
+  const std::string n = lower(name);
+  if (n == "png") return ImageFormat::PNG;
+  if (n == "jpeg" || n == "jpg") return ImageFormat::JPEG;
+  TORCH_CHECK(false, what, ": unsupported format '", name,
+              "'; supported formats: png, jpeg (jpg)");
+}
+
+ImageFormat resolve_format(const std::string& path, const c10::optional<ImageFormat>& format,
+                           const char* what) {
+  if (format) return *format;
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  const std::string ext = has_ext ? lower(path.substr(dot + 1)) : std::string();
+  if (ext == "png") return ImageFormat::PNG;
+  if (ext == "jpg" || ext == "jpeg") return ImageFormat::JPEG;
+  TORCH_CHECK(false, what, ": cannot tell the format of '", path, "' from its extension",
+              has_ext ? c10::str(" '.", path.substr(dot + 1), "'") : std::string(),
+              "; supported: .png, .jpg, .jpeg, or set the format option (png, jpeg)");
+}
+
+MakeGridOptions SaveImageOptions::grid_options() const {
+  MakeGridOptions g;
+  g.nrow(nrow_).padding(padding_).normalize(normalize_).value_range(value_range_)
+      .scale_each(scale_each_).pad_value(pad_value_).grayscale(grayscale_);
+  return g;
+}
+
+void save_image(const torch::Tensor& tensor, const std::string& path,
+                const SaveImageOptions& options) {
+  const ImageFormat format = resolve_format(path, options.format(), "save_image");
+  Bytes bytes = render(tensor, format, options, "save_image");
+  write_file(path, bytes.data(), bytes.size(),
+             WriteFileOptions().create_directories(options.create_directories())
+                 .durable(options.durable()));
+}
+
+void save_image(const std::vector<torch::Tensor>& tensors, const std::string& path,
+                const SaveImageOptions& options) {
+  resolve_format(path, options.format(), "save_image");
+  save_image(stack_images(tensors, "save_image"), path, options);
+}
+
+torch::Tensor encode_image(const torch::Tensor& tensor, const SaveImageOptions& options) {
+  const ImageFormat format = options.format().value_or(ImageFormat::PNG);
+  return to_tensor(render(tensor, format, options, "encode_image"));
+}
+
+torch::Tensor to_pixels(const torch::Tensor& tensor, const SaveImageOptions& options) {
+  check_grid_input(tensor, options.grid_options(), "to_pixels");
+  return quantize(make_grid(tensor, options.grid_options()));
+}
+
+torch::Tensor encode_png(const torch::Tensor& image, const PngOptions& options) {
+  const torch::Tensor hwc = chw_to_hwc(image, "encode_png", /*allow_alpha=*/true);
+  return to_tensor(encode_pixels(hwc, ImageFormat::PNG,
+                                 SaveImageOptions().compression_level(options.compression_level())));
+}
+
+torch::Tensor encode_jpeg(const torch::Tensor& image, const JpegOptions& options) {
+  const torch::Tensor hwc = chw_to_hwc(image, "encode_jpeg", /*allow_alpha=*/false);
+  return to_tensor(encode_pixels(hwc, ImageFormat::JPEG, SaveImageOptions().quality(options.quality())));
+}
+
+torch::Tensor decode_image(const torch::Tensor& data, const DecodeOptions& options) {
+  TORCH_CHECK(data.defined() && data.scalar_type() == torch::kUInt8 && data.dim() == 1,
+              "decode_image: expected a 1-D uint8 tensor of file bytes, got ",
+              data.defined() ? c10::str(data.scalar_type(), " of shape ", data.sizes())
+                             : std::string("an undefined tensor"));
+  const torch::Tensor bytes = data.to(torch::kCPU).contiguous();
+  const auto* p = bytes.data_ptr<uint8_t>();
+  const size_t n = static_cast<size_t>(bytes.numel());
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n >= 8 && std::equal(kPng, kPng + 8, p)) return decode_png_bytes(p, n, options.max_pixels());
+  if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) {
+    return decode_jpeg_bytes(p, n, options.max_pixels());
+  }
+  TORCH_CHECK(false, "decode_image: unsupported data: expected PNG or JPEG bytes (", n,
+              " bytes, not starting with a PNG or JPEG signature)");
+}
+
+torch::Tensor read_image(const std::string& path, const DecodeOptions& options) {
+  try {
+    return decode_image(read_file(path), options);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "read_image: '", path, "': ", e.what_without_backtrace());
+  }
+}
+
+}  // namespace torchimage
