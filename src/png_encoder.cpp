@@ -7,7 +7,10 @@
 #include <c10/util/Exception.h>
 #include <zlib.h>
 
-#include "png_filter.h"
+#ifdef TORCHIMAGE_HAVE_ISAL
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+#endif
 
 namespace torchimage {
 namespace {
@@ -96,6 +99,97 @@ class PillowZlibIdat {
   z_stream z_;
 };
 
+#ifdef TORCHIMAGE_HAVE_ISAL
+// ISA-L's igzip in zlib format. Output goes straight into `out`, as IDAT
+// chunks of at most kMaxChunk bytes; input arrives in batches of filtered rows.
+class IsalIdat {
+ public:
+  static constexpr size_t kMaxChunk = size_t{1} << 30;
+
+  IsalIdat(Bytes& out, int level, size_t expected_input) : out_(out) {
+    isal_deflate_init(&z_);
+    z_.level = static_cast<uint32_t>(level);
+    switch (level) {
+      case 0: level_buf_.resize(ISAL_DEF_LVL0_DEFAULT); break;
+      case 1: level_buf_.resize(ISAL_DEF_LVL1_DEFAULT); break;
+      case 2: level_buf_.resize(ISAL_DEF_LVL2_DEFAULT); break;
+      default: level_buf_.resize(ISAL_DEF_LVL3_DEFAULT); break;
+    }
+    z_.level_buf = level_buf_.data();
+    z_.level_buf_size = static_cast<uint32_t>(level_buf_.size());
+    z_.gzip_flag = IGZIP_ZLIB;
+    z_.flush = NO_FLUSH;
+    z_.end_of_stream = 0;
+    // Filtered photo content deflates to about a third; grow from there.
+    grow_ = std::max<size_t>(65536, expected_input / 2);
+    begin_chunk();
+  }
+  IsalIdat(const IsalIdat&) = delete;
+  IsalIdat& operator=(const IsalIdat&) = delete;
+
+  void add(const uint8_t* data, size_t size) {
+    z_.next_in = const_cast<uint8_t*>(data);
+    z_.avail_in = static_cast<uint32_t>(size);
+    while (z_.avail_in > 0) step();
+  }
+
+  void finish() {
+    z_.end_of_stream = 1;
+    z_.next_in = nullptr;
+    z_.avail_in = 0;
+    while (z_.internal_state.state != ZSTATE_END) step();
+    end_chunk();
+  }
+
+ private:
+  void step() {
+    if (z_.avail_out == 0) make_room();
+    const int err = isal_deflate(&z_);
+    TORCH_CHECK(err == COMP_OK, "encode_png: ISA-L deflate failed (", err, ")");
+  }
+
+  void begin_chunk() {
+    chunk_start_ = out_.size();
+    out_.resize(chunk_start_ + 8);
+    std::memcpy(out_.data() + chunk_start_ + 4, "IDAT", 4);
+    written_ = out_.size();
+    z_.avail_out = 0;
+  }
+
+  // More output space at the end of the current chunk (or a new chunk).
+  void make_room() {
+    written_ = out_.size() - z_.avail_out;  // == out_.size() here
+    if (written_ - chunk_start_ - 8 >= kMaxChunk) {
+      end_chunk();
+      begin_chunk();
+    }
+    const size_t room = std::min(grow_, kMaxChunk - (written_ - chunk_start_ - 8));
+    out_.resize(written_ + room);
+    z_.next_out = out_.data() + written_;
+    z_.avail_out = static_cast<uint32_t>(room);
+    grow_ = std::max(grow_, out_.size() / 2);
+  }
+
+  void end_chunk() {
+    const size_t end = out_.size() - z_.avail_out;
+    const size_t length = end - chunk_start_ - 8;
+    out_.resize(end);
+    z_.avail_out = 0;
+    uint8_t* chunk = out_.data() + chunk_start_;
+    chunk[0] = uint8_t(length >> 24), chunk[1] = uint8_t(length >> 16);
+    chunk[2] = uint8_t(length >> 8), chunk[3] = uint8_t(length);
+    append_be32(out_, crc32_gzip_refl(0, chunk + 4, length + 4));
+  }
+
+  Bytes& out_;
+  isal_zstream z_;
+  std::vector<uint8_t> level_buf_;
+  size_t chunk_start_ = 0;
+  size_t written_ = 0;
+  size_t grow_ = 65536;
+};
+#endif
+
 uint8_t color_type(int64_t channels) {
   switch (channels) {
     case 1: return 0;  // gray
@@ -116,7 +210,39 @@ void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t
   append_be32(out, crc_of_chunk(out.data() + start, size + 4));
 }
 
-Bytes encode_png_pixels(const PixelView& px, const c10::optional<int>& compression_level) {
+bool have_isal() {
+#ifdef TORCHIMAGE_HAVE_ISAL
+  return true;
+#else
+  return false;
+#endif
+}
+
+PngEncoding default_png_encoding() {
+  PngEncoding e;
+#ifdef TORCHIMAGE_HAVE_ISAL
+  // Chosen by benchmarks/compare.py and bench_png (see README): ISA-L level 1
+  // over Paeth-filtered rows ... (filled in from measurements)
+  e.engine = DeflateEngine::Isal;
+  e.level = 1;
+  e.filter = FilterStrategy::Pillow;
+#endif
+  return e;
+}
+
+PngEncoding png_encoding_for(const c10::optional<int>& compression_level) {
+  if (!compression_level) return default_png_encoding();
+  const int level = *compression_level;
+  TORCH_CHECK(level >= 0 && level <= 9, "encode_png: compression_level must be in 0-9, got ",
+              level);
+  PngEncoding e;
+  e.engine = DeflateEngine::PillowZlib;
+  e.level = level;
+  e.filter = FilterStrategy::Pillow;
+  return e;
+}
+
+Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
   TORCH_CHECK(px.channels >= 1 && px.channels <= 4,
               "encode_png: expected 1, 2, 3 or 4 channels, got ", px.channels);
   TORCH_CHECK(px.bit_depth == 8 || px.bit_depth == 16,
@@ -125,15 +251,13 @@ Bytes encode_png_pixels(const PixelView& px, const c10::optional<int>& compressi
   TORCH_CHECK(px.height >= 1 && px.width >= 1 && px.height <= kMaxDim && px.width <= kMaxDim,
               "encode_png: image of ", px.height, "x", px.width,
               " is outside PNG's limits (1 to 2^31-1 pixels a side)");
-  const int level = compression_level.value_or(6);
-  TORCH_CHECK(level >= 0 && level <= 9, "encode_png: compression_level must be in 0-9, got ",
-              level);
-
   const size_t row_bytes = px.row_bytes();
   TORCH_CHECK(row_bytes < (size_t{1} << 31), "encode_png: a row of ", row_bytes,
               " bytes is too long (width ", px.width, ")");
+
   Bytes out;
-  out.reserve(64 + row_bytes * static_cast<size_t>(px.height) / 2);
+  const size_t raw = (row_bytes + 1) * static_cast<size_t>(px.height);
+  out.reserve(64 + raw / 2);
   append(out, kSignature, sizeof(kSignature));
 
   uint8_t ihdr[13];
@@ -147,16 +271,36 @@ Bytes encode_png_pixels(const PixelView& px, const c10::optional<int>& compressi
   ihdr[12] = 0;  // no interlace
   write_png_chunk(out, "IHDR", ihdr, sizeof(ihdr));
 
-  {
-    const int bpp = static_cast<int>(px.channels * (px.bit_depth / 8));
-    PillowRowFilter filter(row_bytes, bpp);
+  const int bpp = static_cast<int>(px.channels * (px.bit_depth / 8));
+  RowFilter filter(row_bytes, bpp, encoding.filter);
+  auto row = [&](int64_t y) { return px.data + static_cast<size_t>(y) * row_bytes; };
+  if (encoding.engine == DeflateEngine::PillowZlib) {
+    std::vector<uint8_t> filtered(row_bytes + 1);
     const size_t bufsize = std::max<size_t>(65536, 4 * static_cast<size_t>(px.width));
-    PillowZlibIdat idat(out, level, bufsize);
+    PillowZlibIdat idat(out, encoding.level, bufsize);
     for (int64_t y = 0; y < px.height; ++y) {
-      const uint8_t* filtered = filter.filter(px.data + static_cast<size_t>(y) * row_bytes);
-      idat.add_row(filtered, row_bytes + 1);
+      filter.filter(row(y), filtered.data());
+      idat.add_row(filtered.data(), row_bytes + 1);
     }
     idat.finish();
+  } else {
+#ifdef TORCHIMAGE_HAVE_ISAL
+    // Filter into a staging block of about 128 KiB of rows, then deflate it.
+    const size_t rows_per_block = std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1));
+    std::vector<uint8_t> staging((row_bytes + 1) * rows_per_block);
+    IsalIdat idat(out, encoding.level, raw);
+    for (int64_t y = 0; y < px.height;) {
+      size_t used = 0;
+      for (size_t r = 0; r < rows_per_block && y < px.height; ++r, ++y) {
+        filter.filter(row(y), staging.data() + used);
+        used += row_bytes + 1;
+      }
+      idat.add(staging.data(), used);
+    }
+    idat.finish();
+#else
+    TORCH_CHECK(false, "encode_png: this build has no ISA-L engine");
+#endif
   }
   write_png_chunk(out, "IEND", nullptr, 0);
   return out;

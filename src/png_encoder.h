@@ -6,6 +6,7 @@
 #include <c10/util/Optional.h>
 
 #include "byte_buffer.h"
+#include "png_filter.h"
 
 namespace torchimage {
 
@@ -23,10 +24,33 @@ struct PixelView {
   }
 };
 
-// A complete PNG file. `compression_level` 0-9: Pillow's zlib settings and
-// IDAT chunking, byte-identical to Pillow's `compress_level`. Unset: the
-// default engine.
-Bytes encode_png_pixels(const PixelView& pixels, const c10::optional<int>& compression_level);
+enum class DeflateEngine {
+  // zlib with Pillow's settings and IDAT chunking: Pillow-identical bytes.
+  PillowZlib,
+  // ISA-L's igzip (zlib wrapper), one IDAT chunk per 1 GiB: the fast default.
+  Isal,
+};
+
+struct PngEncoding {
+  DeflateEngine engine = DeflateEngine::PillowZlib;
+  int level = 6;  // zlib 0-9, or ISA-L 0-3
+  FilterStrategy filter = FilterStrategy::Pillow;
+};
+
+// What an unset compression_level means in this build (ISA-L when compiled in).
+PngEncoding default_png_encoding();
+
+// Whether this build has the ISA-L engine.
+bool have_isal();
+
+// compression_level 0-9: Pillow's settings; unset: default_png_encoding().
+PngEncoding png_encoding_for(const c10::optional<int>& compression_level);
+
+// A complete PNG file.
+Bytes encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding);
+inline Bytes encode_png_pixels(const PixelView& pixels, const c10::optional<int>& level) {
+  return encode_png_pixels(pixels, png_encoding_for(level));
+}
 
 // Appends one chunk (length, type, data, CRC-32) to `out`.
 void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t size);

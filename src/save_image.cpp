@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include "byte_buffer.h"
+#include "fused_quantize.h"
 #include "grid_shape.h"
 #include "jpeg_codec.h"
 #include "png_encoder.h"
@@ -65,12 +66,18 @@ Bytes encode_pixels(const torch::Tensor& hwc, ImageFormat format, const SaveImag
   return encode_png_pixels(view, o.compression_level());
 }
 
+// make_grid + quantize: one fused pass where it applies, else the ATen ops.
+torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid) {
+  torch::Tensor hwc = fused_grid_pixels(tensor, grid);
+  if (!hwc.defined()) hwc = quantize(make_grid(tensor, grid));
+  return hwc;
+}
+
 Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
              const char* what) {
   check_save_options(o, format, what);
   check_output_shape(tensor, o, format, what);
-  const torch::Tensor hwc = quantize(make_grid(tensor, o.grid_options()));
-  return encode_pixels(hwc, format, o);
+  return encode_pixels(grid_pixels(tensor, o.grid_options()), format, o);
 }
 
 // A uint8 (C, H, W) image as contiguous (H, W, C) CPU pixels.
@@ -148,7 +155,7 @@ torch::Tensor encode_image(const torch::Tensor& tensor, const SaveImageOptions& 
 
 torch::Tensor to_pixels(const torch::Tensor& tensor, const SaveImageOptions& options) {
   check_grid_input(tensor, options.grid_options(), "to_pixels");
-  return quantize(make_grid(tensor, options.grid_options()));
+  return grid_pixels(tensor, options.grid_options());
 }
 
 torch::Tensor encode_png(const torch::Tensor& image, const PngOptions& options) {

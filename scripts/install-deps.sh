@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what torchimage needs to build and test, from Debian's packages.
+# Does nothing when everything is already there. Needs root or sudo.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libtorch-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libisal-dev
+  googletest libgtest-dev libbenchmark-dev
+  python3-torch python3-torchvision python3-pil python3-numpy python3-pytest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "torchimage: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "torchimage: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
