@@ -82,6 +82,12 @@ void register_all() {
           [=](benchmark::State& s) { encode(s, DeflateEngine::PillowZlib, level, FilterStrategy::Pillow, w.n, w.size, w.nrow); })
           ->Unit(benchmark::kMillisecond);
     }
+    for (const auto& f : filters) {
+      benchmark::RegisterBenchmark(
+          (std::string("rle/") + w.name + "/" + f.name).c_str(),
+          [=](benchmark::State& s) { encode(s, DeflateEngine::Rle, 0, f.f, w.n, w.size, w.nrow); })
+          ->Unit(benchmark::kMillisecond);
+    }
     if (have_isal()) {
       for (const auto& f : filters) {
         for (int level = 0; level <= 3; ++level) {

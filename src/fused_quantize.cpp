@@ -16,6 +16,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "cpu_dispatch.h"
 #include "grid_shape.h"
 
 namespace torchimage {
@@ -28,12 +29,12 @@ struct Affine {
 };
 
 template <typename T>
-inline uint8_t quantize_value(T v, const Affine<T>& a) {
-  if (a.normalize) {
-    v = v < a.low ? a.low : v;  // NaN stays NaN, as in ATen's clamp
-    v = v > a.high ? a.high : v;
-    v = v - a.low;
-    v = v / a.divisor;
+TORCHIMAGE_INLINE uint8_t quantize_value(T v, bool normalize, T low, T high, T divisor) {
+  if (normalize) {
+    v = v < low ? low : v;  // NaN stays NaN, as in ATen's clamp
+    v = v > high ? high : v;
+    v = v - low;
+    v = v / divisor;
   }
   T r = v * T(255);
   r = r + T(0.5);
@@ -42,29 +43,73 @@ inline uint8_t quantize_value(T v, const Affine<T>& a) {
   return static_cast<uint8_t>(static_cast<int>(r));
 }
 
-// One image row of `channels` planes into interleaved pixels.
-template <typename T, int C>
-void row_kernel(const T* const* planes, int64_t stride_w, int64_t width, uint8_t* dst,
-                const Affine<T>& a) {
-  if (stride_w == 1) {
-    for (int64_t w = 0; w < width; ++w) {
-      for (int c = 0; c < C; ++c) dst[w * C + c] = quantize_value(planes[c][w], a);
-    }
+template <typename T>
+TORCHIMAGE_INLINE uint8_t quantize_value(T v, const Affine<T>& a) {
+  return quantize_value(v, a.normalize, a.low, a.high, a.divisor);
+}
+
+// n values at src (element stride `stride`) to n bytes; the contiguous,
+// branch-free loop vectorizes.
+template <typename T, bool Normalize>
+TORCHIMAGE_INLINE void span(const T* src, int64_t stride, int64_t n, uint8_t* dst, T low, T high,
+                            T divisor) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = quantize_value(src[i], Normalize, low, high, divisor);
   } else {
-    for (int64_t w = 0; w < width; ++w) {
-      for (int c = 0; c < C; ++c) dst[w * C + c] = quantize_value(planes[c][w * stride_w], a);
+    for (int64_t i = 0; i < n; ++i) {
+      dst[i] = quantize_value(src[i * stride], Normalize, low, high, divisor);
     }
   }
 }
 
+TORCHIMAGE_CLONES void span_f32(const float* src, int64_t stride, int64_t n, uint8_t* dst,
+                                const Affine<float>& a) {
+  if (a.normalize) return span<float, true>(src, stride, n, dst, a.low, a.high, a.divisor);
+  span<float, false>(src, stride, n, dst, a.low, a.high, a.divisor);
+}
+
+TORCHIMAGE_CLONES void span_f64(const double* src, int64_t stride, int64_t n, uint8_t* dst,
+                                const Affine<double>& a) {
+  if (a.normalize) return span<double, true>(src, stride, n, dst, a.low, a.high, a.divisor);
+  span<double, false>(src, stride, n, dst, a.low, a.high, a.divisor);
+}
+
+inline void quantize_span(const float* src, int64_t stride, int64_t n, uint8_t* dst,
+                          const Affine<float>& a) {
+  span_f32(src, stride, n, dst, a);
+}
+inline void quantize_span(const double* src, int64_t stride, int64_t n, uint8_t* dst,
+                          const Affine<double>& a) {
+  span_f64(src, stride, n, dst, a);
+}
+
+// One image row: each channel quantized into `planes` (contiguous), then
+// interleaved into pixels.
 template <typename T>
-void row_dispatch(int channels, const T* const* planes, int64_t stride_w, int64_t width,
-                  uint8_t* dst, const Affine<T>& a) {
+void quantize_row(const T* const* src, int channels, int64_t stride_w, int64_t width,
+                  uint8_t* planes, uint8_t* dst, const Affine<T>& a) {
+  for (int c = 0; c < channels; ++c) quantize_span(src[c], stride_w, width, planes + c * width, a);
   switch (channels) {
-    case 1: return row_kernel<T, 1>(planes, stride_w, width, dst, a);
-    case 2: return row_kernel<T, 2>(planes, stride_w, width, dst, a);
-    case 3: return row_kernel<T, 3>(planes, stride_w, width, dst, a);
-    default: return row_kernel<T, 4>(planes, stride_w, width, dst, a);
+    case 1:
+      std::memcpy(dst, planes, static_cast<size_t>(width));
+      break;
+    case 2:
+      for (int64_t w = 0; w < width; ++w) {
+        dst[2 * w] = planes[w], dst[2 * w + 1] = planes[width + w];
+      }
+      break;
+    case 3:
+      for (int64_t w = 0; w < width; ++w) {
+        dst[3 * w] = planes[w], dst[3 * w + 1] = planes[width + w];
+        dst[3 * w + 2] = planes[2 * width + w];
+      }
+      break;
+    default:
+      for (int64_t w = 0; w < width; ++w) {
+        dst[4 * w] = planes[w], dst[4 * w + 1] = planes[width + w];
+        dst[4 * w + 2] = planes[2 * width + w], dst[4 * w + 3] = planes[3 * width + w];
+      }
+      break;
   }
 }
 
@@ -110,6 +155,7 @@ torch::Tensor fused(const at::Tensor& x4, const MakeGridOptions& o, const GridSh
     }
   }
 
+  std::vector<uint8_t> scratch(static_cast<size_t>(width * channels));
   const T* data = x4.data_ptr<T>();
   const auto st = x4.strides();
   for (int64_t k = 0; k < batch; ++k) {
@@ -123,7 +169,7 @@ torch::Tensor fused(const at::Tensor& x4, const MakeGridOptions& o, const GridSh
         const int64_t src_c = in_channels == 1 ? 0 : c;
         planes[c] = data + k * st[0] + src_c * st[1] + h * st[2];
       }
-      row_dispatch<T>(static_cast<int>(channels), planes, st[3], width,
+      quantize_row<T>(planes, static_cast<int>(channels), st[3], width, scratch.data(),
                       base + (top + h) * out_row + left * channels, a);
     }
   }

@@ -20,7 +20,13 @@ bool is_float(c10::ScalarType t) {
 // max(high - low, 1e-5). The difference is taken in double (Python floats);
 // the tensor ops then run in the tensor's dtype.
 void norm_ip(at::Tensor& img, double low, double high) {
-  img.clamp_(low, high);
+  if (img.scalar_type() == at::kHalf && img.device().is_cpu()) {
+    // ATen 1.13 has no CPU clamp for float16 (torchvision raises there):
+    // clamp in float32, round back to float16.
+    img.copy_(img.to(at::kFloat).clamp_(low, high));
+  } else {
+    img.clamp_(low, high);
+  }
   img.sub_(low).div_(std::max(high - low, 1e-5));
 }
 

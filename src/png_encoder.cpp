@@ -1,5 +1,7 @@
 #include "png_encoder.h"
 
+#include "deflate_rle.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -18,6 +20,9 @@ namespace {
 constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
 uint32_t crc_of_chunk(const uint8_t* type_and_data, size_t size) {
+#ifdef TORCHIMAGE_HAVE_ISAL
+  return crc32_gzip_refl(0, type_and_data, size);  // the same CRC-32, faster
+#endif
   uLong crc = crc32(0L, Z_NULL, 0);
   // zlib's crc32 takes uInt lengths; feed in pieces for huge chunks.
   while (size > 0) {
@@ -178,7 +183,7 @@ class IsalIdat {
     uint8_t* chunk = out_.data() + chunk_start_;
     chunk[0] = uint8_t(length >> 24), chunk[1] = uint8_t(length >> 16);
     chunk[2] = uint8_t(length >> 8), chunk[3] = uint8_t(length);
-    append_be32(out_, crc32_gzip_refl(0, chunk + 4, length + 4));
+    append_be32(out_, crc_of_chunk(chunk + 4, length + 4));
   }
 
   Bytes& out_;
@@ -189,6 +194,26 @@ class IsalIdat {
   size_t grow_ = 65536;
 };
 #endif
+
+// The zlib stream written at chunk_start + 8 becomes IDAT chunks: one if it
+// fits PNG's chunk length limit, else several (rare: > 2 GiB compressed).
+void close_idat_chunks(Bytes& out, size_t chunk_start) {
+  constexpr size_t kMaxChunk = size_t{1} << 30;
+  const size_t length = out.size() - chunk_start - 8;
+  if (length <= kMaxChunk) {
+    uint8_t* chunk = out.data() + chunk_start;
+    chunk[0] = uint8_t(length >> 24), chunk[1] = uint8_t(length >> 16);
+    chunk[2] = uint8_t(length >> 8), chunk[3] = uint8_t(length);
+    std::memcpy(chunk + 4, "IDAT", 4);
+    append_be32(out, crc_of_chunk(chunk + 4, length + 4));
+    return;
+  }
+  Bytes stream(out.begin() + static_cast<std::ptrdiff_t>(chunk_start + 8), out.end());
+  out.resize(chunk_start);
+  for (size_t done = 0; done < stream.size(); done += kMaxChunk) {
+    write_png_chunk(out, "IDAT", stream.data() + done, std::min(kMaxChunk, stream.size() - done));
+  }
+}
 
 uint8_t color_type(int64_t channels) {
   switch (channels) {
@@ -220,13 +245,9 @@ bool have_isal() {
 
 PngEncoding default_png_encoding() {
   PngEncoding e;
-#ifdef TORCHIMAGE_HAVE_ISAL
-  // Chosen by benchmarks/compare.py and bench_png (see README): ISA-L level 1
-  // over Paeth-filtered rows ... (filled in from measurements)
-  e.engine = DeflateEngine::Isal;
-  e.level = 1;
+  e.engine = DeflateEngine::Rle;
+  e.level = 0;
   e.filter = FilterStrategy::Pillow;
-#endif
   return e;
 }
 
@@ -283,6 +304,24 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
       idat.add_row(filtered.data(), row_bytes + 1);
     }
     idat.finish();
+  } else if (encoding.engine == DeflateEngine::Rle) {
+    // Filter into a staging block of about 128 KiB of rows, deflate it into
+    // one IDAT chunk written in place, then patch its length and CRC.
+    const size_t rows_per_block = std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1));
+    std::vector<uint8_t> staging((row_bytes + 1) * rows_per_block);
+    const size_t chunk_start = out.size();
+    out.resize(chunk_start + 8);
+    RleDeflater deflater;
+    for (int64_t y = 0; y < px.height;) {
+      size_t used = 0;
+      for (size_t r = 0; r < rows_per_block && y < px.height; ++r, ++y) {
+        filter.filter(row(y), staging.data() + used);
+        used += row_bytes + 1;
+      }
+      deflater.add(staging.data(), used, out);
+    }
+    deflater.finish(out);
+    close_idat_chunks(out, chunk_start);
   } else {
 #ifdef TORCHIMAGE_HAVE_ISAL
     // Filter into a staging block of about 128 KiB of rows, then deflate it.

@@ -27,17 +27,19 @@ struct PixelView {
 enum class DeflateEngine {
   // zlib with Pillow's settings and IDAT chunking: Pillow-identical bytes.
   PillowZlib,
-  // ISA-L's igzip (zlib wrapper), one IDAT chunk per 1 GiB: the fast default.
+  // ISA-L's igzip (zlib wrapper), levels 0-3.
   Isal,
+  // torchimage's run-length deflate (deflate_rle.h), the default.
+  Rle,
 };
 
 struct PngEncoding {
   DeflateEngine engine = DeflateEngine::PillowZlib;
-  int level = 6;  // zlib 0-9, or ISA-L 0-3
+  int level = 6;  // zlib 0-9, ISA-L 0-3; unused by Rle
   FilterStrategy filter = FilterStrategy::Pillow;
 };
 
-// What an unset compression_level means in this build (ISA-L when compiled in).
+// What an unset compression_level means.
 PngEncoding default_png_encoding();
 
 // Whether this build has the ISA-L engine.

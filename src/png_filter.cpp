@@ -7,12 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define TORCHIMAGE_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TORCHIMAGE_CLONES
-#endif
+#include "cpu_dispatch.h"
 
 namespace torchimage {
 namespace filters {

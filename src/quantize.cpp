@@ -16,11 +16,16 @@ torch::Tensor quantize(const torch::Tensor& chw) {
     case at::kBool:
       u8 = chw.to(at::kByte).mul_(255);
       break;
-    default:
+    default: {
       // The exact op sequence of torchvision.utils.save_image; nan_to_num
       // after the clamp only touches NaN (infinities are already clamped).
-      u8 = chw.mul(255).add_(0.5).clamp_(0, 255).nan_to_num_(0.0).to(at::kByte);
+      at::Tensor t = chw.mul(255).add_(0.5);
+      // ATen 1.13 has no CPU clamp for float16. Clamping to 0 and 255, both
+      // exact in float16, never rounds, so clamping in float32 is the same.
+      if (t.scalar_type() == at::kHalf && t.device().is_cpu()) t = t.to(at::kFloat);
+      u8 = t.clamp_(0, 255).nan_to_num_(0.0).to(at::kByte);
       break;
+    }
   }
   return u8.permute({1, 2, 0}).contiguous().to(at::kCPU);
 }

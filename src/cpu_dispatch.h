@@ -1,0 +1,17 @@
+// Private: compile a hot function twice, for AVX2 and for the baseline, and
+// pick one at load time by the CPU's features (GCC/Clang target_clones). The
+// library thus runs where AVX2 is missing. Sanitizer builds skip the clones.
+#pragma once
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(TORCHIMAGE_NO_CLONES)
+#define TORCHIMAGE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TORCHIMAGE_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define TORCHIMAGE_INLINE inline __attribute__((always_inline))
+#else
+#define TORCHIMAGE_INLINE inline
+#endif

@@ -1,0 +1,383 @@
+// torchimage's run-length deflate. Written from RFC 1951; see deflate_rle.h.
+#include "deflate_rle.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <c10/util/Exception.h>
+#include <zlib.h>
+
+namespace torchimage {
+namespace deflate_detail {
+
+void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths) {
+  std::memset(lengths, 0, static_cast<size_t>(n));
+  // Symbols in use, sorted by frequency (ties by symbol, for determinism).
+  std::vector<int> syms;
+  for (int i = 0; i < n; ++i) {
+    if (freq[i]) syms.push_back(i);
+  }
+  if (syms.empty()) return;
+  if (syms.size() == 1) {
+    // Deflate needs a complete-enough code: give the one symbol a partner.
+    lengths[syms[0]] = 1;
+    lengths[syms[0] == 0 ? 1 : 0] = 1;
+    return;
+  }
+  std::sort(syms.begin(), syms.end(),
+            [&](int a, int b) { return freq[a] != freq[b] ? freq[a] < freq[b] : a < b; });
+  // Two-queue Huffman construction over the sorted leaves: node weights in
+  // `weight`, parents in `parent`; leaves are 0..m-1, internal nodes after.
+  const int m = static_cast<int>(syms.size());
+  std::vector<uint64_t> weight(2 * m);
+  std::vector<int> parent(2 * m, -1);
+  for (int i = 0; i < m; ++i) weight[i] = freq[syms[i]];
+  int leaf = 0, node = m, next = m;
+  auto take = [&]() {
+    if (leaf < m && (node >= next || weight[leaf] <= weight[node])) return leaf++;
+    return node++;
+  };
+  for (; next < 2 * m - 1; ++next) {
+    const int a = take(), b = take();
+    weight[next] = weight[a] + weight[b];
+    parent[a] = parent[b] = next;
+  }
+  // Depths: the root is 2m-2; parents come after children.
+  std::vector<int> depth(2 * m, 0);
+  for (int i = 2 * m - 3; i >= 0; --i) depth[i] = depth[parent[i]] + 1;
+
+  // Limit to max_bits: fold over-long codes into max_bits, then restore the
+  // Kraft equality by moving codes down one level at a time.
+  std::vector<uint32_t> count(static_cast<size_t>(std::max(max_bits, 64)) + 1, 0);
+  for (int i = 0; i < m; ++i) ++count[std::min(depth[i], max_bits)];
+  uint64_t kraft = 0;
+  for (int len = 1; len <= max_bits; ++len) kraft += uint64_t{count[len]} << (max_bits - len);
+  while (kraft > (uint64_t{1} << max_bits)) {
+    --count[max_bits];
+    for (int len = max_bits - 1; len > 0; --len) {
+      if (count[len]) {
+        --count[len];
+        count[len + 1] += 2;
+        break;
+      }
+    }
+    --kraft;
+  }
+  // Longest codes to the rarest symbols (syms is sorted rarest first).
+  int s = 0;
+  for (int len = max_bits; len >= 1; --len) {
+    for (uint32_t k = 0; k < count[len]; ++k) lengths[syms[s++]] = static_cast<uint8_t>(len);
+  }
+}
+
+void canonical_codes(const uint8_t* lengths, int n, uint16_t* codes) {
+  uint16_t bl_count[16] = {0};
+  for (int i = 0; i < n; ++i) ++bl_count[lengths[i]];
+  bl_count[0] = 0;
+  uint16_t next_code[16] = {0};
+  uint32_t code = 0;
+  for (int bits = 1; bits <= 15; ++bits) {
+    code = (code + bl_count[bits - 1]) << 1;
+    next_code[bits] = static_cast<uint16_t>(code);
+  }
+  for (int i = 0; i < n; ++i) {
+    const int len = lengths[i];
+    if (!len) {
+      codes[i] = 0;
+      continue;
+    }
+    uint32_t c = next_code[len]++, r = 0;
+    for (int b = 0; b < len; ++b) r |= ((c >> b) & 1u) << (len - 1 - b);
+    codes[i] = static_cast<uint16_t>(r);
+  }
+}
+
+}  // namespace deflate_detail
+
+namespace {
+
+using deflate_detail::canonical_codes;
+using deflate_detail::huffman_lengths;
+
+// Length symbol (257..285) and its extra bits for match lengths 3..258.
+struct LengthCode {
+  uint16_t symbol;
+  uint8_t extra_bits;
+  uint8_t extra_value;
+};
+
+struct LengthTable {
+  LengthCode code[259];
+  LengthTable() {
+    static const uint16_t base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                      31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const uint8_t extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    for (int s = 0; s < 29; ++s) {
+      const int end = s == 28 ? 259 : (s == 27 ? 258 : base[s + 1]);
+      for (int len = base[s]; len < end; ++len) {
+        code[len] = {static_cast<uint16_t>(257 + s), extra[s], static_cast<uint8_t>(len - base[s])};
+      }
+    }
+  }
+};
+
+const LengthTable& length_table() {
+  static const LengthTable table;
+  return table;
+}
+
+// The order in which code-length code lengths are sent (RFC 1951 3.2.7).
+constexpr uint8_t kClOrder[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+// Length of the run of bytes equal to `v` at p (at most `limit`).
+inline size_t run_length(const uint8_t* p, size_t limit, uint8_t v) {
+  size_t n = 0;
+  const uint64_t pattern = 0x0101010101010101ull * v;
+  while (n + 8 <= limit) {
+    uint64_t w;
+    std::memcpy(&w, p + n, 8);
+    const uint64_t diff = w ^ pattern;
+    if (diff) return n + static_cast<size_t>(__builtin_ctzll(diff) >> 3);
+    n += 8;
+  }
+  while (n < limit && p[n] == v) ++n;
+  return n;
+}
+
+}  // namespace
+
+RleDeflater::RleDeflater() : adler_(static_cast<uint32_t>(adler32(0L, Z_NULL, 0))) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "BitWriter assumes little-endian");
+}
+
+void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& out) {
+  // Adler-32 in pieces that fit zlib's uInt.
+  for (size_t done = 0; done < size;) {
+    const size_t piece = std::min<size_t>(size - done, size_t{1} << 30);
+    adler_ = static_cast<uint32_t>(adler32(adler_, data + done, static_cast<uInt>(piece)));
+    done += piece;
+  }
+  if (!pending_.empty()) {
+    const size_t take = std::min(size, kBlockInput - pending_.size());
+    pending_.insert(pending_.end(), data, data + take);
+    data += take, size -= take;
+    if (pending_.size() < kBlockInput) return;
+    encode_block(pending_.data(), pending_.size(), false, out);
+    pending_.clear();
+  }
+  while (size >= kBlockInput) {
+    encode_block(data, kBlockInput, false, out);
+    data += kBlockInput, size -= kBlockInput;
+  }
+  pending_.assign(data, data + size);
+}
+
+void RleDeflater::finish(std::vector<uint8_t>& out) {
+  encode_block(pending_.data(), pending_.size(), true, out);
+  pending_.clear();
+  // Flush the bit buffer to a byte boundary, then the Adler-32 (big-endian).
+  if (nbits_ > 0) out.push_back(static_cast<uint8_t>(bits_));
+  bits_ = 0;
+  nbits_ = 0;
+  const uint8_t trailer[4] = {uint8_t(adler_ >> 24), uint8_t(adler_ >> 16), uint8_t(adler_ >> 8),
+                              uint8_t(adler_)};
+  out.insert(out.end(), trailer, trailer + 4);
+}
+
+namespace {
+
+// Position of the first match start in data[i, size) (or size): a position p
+// where data[p - 1] == data[p] == data[p + 1] == data[p + 2], so that a
+// distance-1 match of length >= 3 begins there. `prev` is data[i - 1] (or the
+// byte before the block). Scans 6 positions a word where it can.
+inline size_t next_match(const uint8_t* data, size_t i, size_t size, uint8_t prev) {
+  // Positions before a whole word can be loaded at p - 1: one at a time.
+  auto at = [&](size_t p) {
+    const uint8_t before = p == 0 ? prev : data[p - 1];
+    return p + 2 < size && data[p] == before && data[p + 1] == before && data[p + 2] == before;
+  };
+  if (i == 0) {
+    if (at(0)) return 0;
+    i = 1;
+  }
+  while (i + 8 <= size) {
+    uint64_t cur, before;
+    std::memcpy(&cur, data + i, 8);
+    std::memcpy(&before, data + i - 1, 8);
+    const uint64_t eq = cur ^ before;  // byte k zero: data[i+k] == data[i+k-1]
+    // byte k of run3 zero: positions k, k+1, k+2 all equal their predecessor;
+    // only bytes 0-5 have all three inside the word.
+    const uint64_t run3 = eq | (eq >> 8) | (eq >> 16) | 0xffff000000000000ull;
+    const uint64_t zero = (run3 - 0x0101010101010101ull) & ~run3 & 0x8080808080808080ull;
+    if (zero) {
+      // The lowest flagged byte is exact (borrows only run upwards).
+      return i + static_cast<size_t>(__builtin_ctzll(zero) >> 3);
+    }
+    i += 6;
+  }
+  for (; i < size; ++i) {
+    if (at(i)) return i;
+  }
+  return size;
+}
+
+struct Code {
+  uint16_t bits;
+  uint16_t length;
+};
+
+// A branch-free LSB-first bit writer: every put stores 8 bytes and advances
+// by the whole bytes completed, so `p` needs 8 bytes of slack.
+struct Bits {
+  uint64_t acc;
+  int n;
+  uint8_t* p;
+  inline void put(uint64_t value, int count) {
+    acc |= value << n;
+    n += count;
+    std::memcpy(p, &acc, 8);
+    p += n >> 3;
+    acc >>= n & ~7;
+    n &= 7;
+  }
+};
+
+}  // namespace
+
+void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
+                               std::vector<uint8_t>& out) {
+  if (!header_written_) {
+    // CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest, check bits.
+    out.push_back(0x78);
+    out.push_back(0x01);
+    header_written_ = true;
+  }
+  // 1. Matches, and the histogram: all bytes, less those that matches cover.
+  const LengthTable& lengths_of = length_table();
+  uint32_t lit_freq[286] = {0};
+  {
+    uint32_t h[4][256] = {{0}};
+    size_t k = 0;
+    for (; k + 4 <= size; k += 4) {
+      ++h[0][data[k]], ++h[1][data[k + 1]], ++h[2][data[k + 2]], ++h[3][data[k + 3]];
+    }
+    for (; k < size; ++k) ++h[0][data[k]];
+    for (int b = 0; b < 256; ++b) lit_freq[b] = h[0][b] + h[1][b] + h[2][b] + h[3][b];
+  }
+  matches_.clear();
+  // The stream's first byte has no predecessor: a stand-in that differs.
+  const uint8_t prev = have_prev_ ? prev_ : static_cast<uint8_t>(size ? ~data[0] : 0);
+  for (size_t i = 0; i < size;) {
+    const size_t m = next_match(data, i, size, prev);
+    if (m >= size) break;
+    const uint8_t v = data[m];
+    const size_t run = run_length(data + m, std::min<size_t>(size - m, 258), v);
+    const LengthCode& c = lengths_of.code[run];
+    matches_.push_back({static_cast<uint32_t>(m), static_cast<uint16_t>(run)});
+    lit_freq[v] -= static_cast<uint32_t>(run);
+    ++lit_freq[c.symbol];
+    i = m + run;
+  }
+  if (size) {
+    prev_ = data[size - 1];
+    have_prev_ = true;
+  }
+  lit_freq[256] = 1;  // end of block
+
+  // 2. Codes.
+  uint8_t lit_len[286], dist_len[30] = {0};
+  uint16_t lit_code[286], dist_code[30];
+  huffman_lengths(lit_freq, 286, 15, lit_len);
+  dist_len[0] = 1;  // only distance 1 is used: one code of one bit (RFC 1951 3.2.7)
+  canonical_codes(lit_len, 286, lit_code);
+  canonical_codes(dist_len, 30, dist_code);
+  Code lit[286];
+  for (int k = 0; k < 286; ++k) lit[k] = {lit_code[k], lit_len[k]};
+
+  int hlit = 286;
+  while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
+  const int hdist = 1;
+
+  // Code lengths of both alphabets as one sequence, run-length coded with
+  // the code-length alphabet: 16 repeats the previous length 3-6 times, 17
+  // and 18 repeat zero 3-10 and 11-138 times.
+  uint8_t all[286 + 30];
+  std::memcpy(all, lit_len, hlit);
+  std::memcpy(all + hlit, dist_len, hdist);
+  const int total = hlit + hdist;
+  struct ClSym { uint8_t sym, extra; };
+  ClSym cl[286 + 30];
+  int ncl = 0;
+  uint32_t cl_freq[19] = {0};
+  for (int k = 0; k < total;) {
+    const uint8_t len = all[k];
+    int run = 1;
+    while (k + run < total && all[k + run] == len) ++run;
+    if (len == 0 && run >= 3) {
+      const int r = std::min(run, 138);
+      if (r >= 11) cl[ncl++] = {18, static_cast<uint8_t>(r - 11)}, ++cl_freq[18];
+      else cl[ncl++] = {17, static_cast<uint8_t>(r - 3)}, ++cl_freq[17];
+      k += r;
+    } else if (len != 0 && run >= 4) {
+      cl[ncl++] = {len, 0}, ++cl_freq[len];
+      const int r = std::min(run - 1, 6);
+      cl[ncl++] = {16, static_cast<uint8_t>(r - 3)}, ++cl_freq[16];
+      k += 1 + r;
+    } else {
+      cl[ncl++] = {len, 0}, ++cl_freq[len];
+      k += 1;
+    }
+  }
+  uint8_t cl_len[19];
+  uint16_t cl_code[19];
+  huffman_lengths(cl_freq, 19, 7, cl_len);
+  canonical_codes(cl_len, 19, cl_code);
+  int hclen = 19;
+  while (hclen > 4 && cl_len[kClOrder[hclen - 1]] == 0) --hclen;
+
+  // 3. Bits. At most 15 bits a literal, 21 a match, plus header and slack.
+  const size_t start = out.size();
+  out.resize(start + size * 2 + 1024);
+  Bits w{bits_, nbits_, out.data() + start};
+  w.put(final ? 1 : 0, 1);
+  w.put(2, 2);  // dynamic Huffman
+  w.put(static_cast<uint64_t>(hlit - 257), 5);
+  w.put(static_cast<uint64_t>(hdist - 1), 5);
+  w.put(static_cast<uint64_t>(hclen - 4), 4);
+  for (int k = 0; k < hclen; ++k) w.put(cl_len[kClOrder[k]], 3);
+  for (int k = 0; k < ncl; ++k) {
+    const uint8_t s = cl[k].sym;
+    w.put(cl_code[s], cl_len[s]);
+    if (s == 16) w.put(cl[k].extra, 2);
+    else if (s == 17) w.put(cl[k].extra, 3);
+    else if (s == 18) w.put(cl[k].extra, 7);
+  }
+  auto literals = [&](size_t from, size_t to) {
+    size_t k = from;
+    for (; k + 2 <= to; k += 2) {
+      // Two literals of at most 15 bits each in one put.
+      const Code a = lit[data[k]], b = lit[data[k + 1]];
+      w.put(a.bits | (uint64_t{b.bits} << a.length), a.length + b.length);
+    }
+    if (k < to) w.put(lit[data[k]].bits, lit[data[k]].length);
+  };
+  size_t pos = 0;
+  for (const Match& m : matches_) {
+    literals(pos, m.position);
+    const LengthCode& c = lengths_of.code[m.length];
+    const Code sym = lit[c.symbol];
+    // symbol, extra bits, then the distance code (1 bit): <= 21 bits.
+    w.put(sym.bits | (uint64_t{c.extra_value} << sym.length) |
+              (uint64_t{dist_code[0]} << (sym.length + c.extra_bits)),
+          sym.length + c.extra_bits + dist_len[0]);
+    pos = m.position + m.length;
+  }
+  literals(pos, size);
+  w.put(lit[256].bits, lit[256].length);
+  bits_ = w.acc;
+  nbits_ = w.n;
+  out.resize(static_cast<size_t>(w.p - out.data()));
+}
+
+}  // namespace torchimage
