@@ -1,0 +1,505 @@
+// write_file / read_file: atomic replacement through a temporary file in the
+// target's directory, clear errors, no leftovers, symlinks written through,
+// devices written in place, and survival of a SIGKILL mid-write.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <c10/util/Exception.h>
+#include <torch/torch.h>
+#include <torchimage/io.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<uint8_t>;
+
+Bytes random_bytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  Bytes b(n);
+  for (auto& v : b) v = static_cast<uint8_t>(rng());
+  return b;
+}
+
+Bytes slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void spit(const std::string& path, const Bytes& b) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Names in `dir` that look like write_file's temporaries: .<name>.tmp-XXXXXX.
+std::vector<std::string> temporaries(const std::string& dir) {
+  static const std::regex kTemp(R"(^\..*\.tmp-.{6}$)");
+  std::vector<std::string> out;
+  for (const auto& n : entries(dir))
+    if (std::regex_match(n, kTemp)) out.push_back(n);
+  return out;
+}
+
+// The c10::Error message of f(), or "" (and a test failure) when it succeeds.
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "non-c10 exception: " << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a c10::Error";
+  return "";
+}
+
+void write(const std::string& path, const Bytes& b, const torchimage::WriteFileOptions& o = {}) {
+  torchimage::write_file(path, b.data(), b.size(), o);
+}
+
+class FileSink : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = std::string(base && *base ? base : "/tmp") + "/torchimage-sink-XXXXXX";
+    ASSERT_NE(::mkdtemp(&templ[0]), nullptr) << std::strerror(errno);
+    dir_ = templ;
+    old_umask_ = ::umask(022);
+  }
+  void TearDown() override {
+    ::umask(old_umask_);
+    std::error_code ec;
+    // Restore permissions a test may have removed, then delete everything.
+    for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory() && !it->is_symlink()) ::chmod(it->path().c_str(), 0755);
+    }
+    ::chmod(dir_.c_str(), 0755);
+    fs::remove_all(dir_, ec);
+  }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+  std::string dir_;
+  mode_t old_umask_ = 022;
+};
+
+// ---------------------------------------------------------------------------
+
+TEST_F(FileSink, NewFileExactBytes) {
+  for (size_t n : {0, 1, 7, 4096, 4097, 1 << 20}) {
+    const std::string p = path("new_" + std::to_string(n) + ".bin");
+    const Bytes b = random_bytes(n, static_cast<unsigned>(n));
+    write(p, b);
+    EXPECT_TRUE(slurp(p) == b) << n << " bytes";
+    EXPECT_EQ(fs::file_size(p), n);
+  }
+  EXPECT_TRUE(temporaries(dir_).empty());
+}
+
+TEST_F(FileSink, OverwriteReplacesAtomically) {
+  const std::string p = path("img.png");
+  const Bytes old_bytes = random_bytes(100000, 1);
+  spit(p, old_bytes);
+  // A reader that opened the old file keeps seeing the old bytes: the file
+  // is replaced, never rewritten in place.
+  const int reader = ::open(p.c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  const Bytes new_bytes = random_bytes(300, 2);  // shorter: no stale tail
+  write(p, new_bytes);
+  EXPECT_TRUE(slurp(p) == new_bytes);
+  Bytes seen(old_bytes.size() + 10);
+  const ssize_t r = ::pread(reader, seen.data(), seen.size(), 0);
+  ::close(reader);
+  ASSERT_EQ(r, static_cast<ssize_t>(old_bytes.size()));
+  seen.resize(static_cast<size_t>(r));
+  EXPECT_TRUE(seen == old_bytes);
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"img.png"});
+}
+
+TEST_F(FileSink, ModeHonoursUmask) {
+  ::umask(022);
+  write(path("a.bin"), random_bytes(10, 3));
+  struct stat st;
+  ASSERT_EQ(::stat(path("a.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(FileSink, ModeFollowsUmaskChangedAtRunTime) {
+  // open(O_CREAT, 0666) applies the umask current at the call; so should
+  // write_file, also after the process changes its umask.
+  write(path("first.bin"), random_bytes(10, 3));  // a write under umask 022
+  ::umask(077);
+  write(path("private.bin"), random_bytes(10, 4));
+  struct stat st;
+  ASSERT_EQ(::stat(path("private.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "written under umask 077";
+  ::umask(002);
+  write(path("group.bin"), random_bytes(10, 5));
+  ASSERT_EQ(::stat(path("group.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0664u) << "written under umask 002";
+}
+
+TEST_F(FileSink, OverwriteKeepsTheExistingFilesMode) {
+  // torchvision's save_image (PIL: open(path, "wb")) keeps the permissions
+  // of a file it overwrites; a private (0600) file must not become 0644.
+  const std::string p = path("private.png");
+  spit(p, {1, 2, 3});
+  ASSERT_EQ(::chmod(p.c_str(), 0600), 0);
+  write(p, random_bytes(10, 21));
+  struct stat st;
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::chmod(p.c_str(), 0664), 0);
+  write(p, random_bytes(10, 22));
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0664u);
+}
+
+TEST_F(FileSink, MissingParentIsAnErrorAndLeavesNothing) {
+  const std::string p = path("missing/sub/out.png");
+  const std::string m = error_of([&] { write(p, random_bytes(10, 5)); });
+  EXPECT_NE(m.find(p), std::string::npos) << m;
+  EXPECT_NE(m.find("No such file or directory"), std::string::npos) << m;
+  EXPECT_TRUE(entries(dir_).empty()) << "nothing created";
+  EXPECT_FALSE(fs::exists(path("missing")));
+}
+
+TEST_F(FileSink, CreateDirectories) {
+  const std::string p = path("a/b/c/out.png");
+  const Bytes b = random_bytes(1234, 6);
+  write(p, b, torchimage::WriteFileOptions().create_directories(true));
+  EXPECT_TRUE(slurp(p) == b);
+  EXPECT_TRUE(fs::is_directory(path("a/b/c")));
+  // Existing directories are fine too.
+  write(p, b, torchimage::WriteFileOptions().create_directories(true));
+  EXPECT_TRUE(slurp(p) == b);
+  EXPECT_TRUE(temporaries(path("a/b/c")).empty());
+}
+
+TEST_F(FileSink, PathIsADirectory) {
+  fs::create_directory(path("d"));
+  spit(path("d/inside.txt"), {1, 2, 3});
+  const std::string m = error_of([&] { write(path("d"), random_bytes(10, 7)); });
+  EXPECT_NE(m.find(path("d")), std::string::npos) << m;
+  EXPECT_NE(m.find("directory"), std::string::npos) << m;
+  EXPECT_TRUE(fs::is_directory(path("d")));
+  EXPECT_EQ(entries(path("d")), std::vector<std::string>{"inside.txt"});
+  EXPECT_TRUE(slurp(path("d/inside.txt")) == Bytes({1, 2, 3}));
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"d"});
+}
+
+TEST_F(FileSink, ParentIsARegularFile) {
+  spit(path("file.txt"), {9, 9});
+  for (bool create : {false, true}) {
+    const std::string p = path("file.txt/out.png");
+    const std::string m = error_of(
+        [&] { write(p, random_bytes(10, 8), torchimage::WriteFileOptions().create_directories(create)); });
+    EXPECT_NE(m.find(p), std::string::npos) << m;
+    EXPECT_TRUE(slurp(path("file.txt")) == Bytes({9, 9}));
+    EXPECT_EQ(entries(dir_), std::vector<std::string>{"file.txt"});
+  }
+}
+
+TEST_F(FileSink, EmptyPath) {
+  const std::string m = error_of([&] { write("", random_bytes(3, 1)); });
+  EXPECT_NE(m.find("empty"), std::string::npos) << m;
+}
+
+TEST_F(FileSink, SymlinkIsWrittenThrough) {
+  fs::create_directory(path("real"));
+  spit(path("real/target.png"), {1, 2, 3});
+  // Absolute, relative, and a chain of links.
+  fs::create_symlink(path("real/target.png"), path("abs.png"));
+  fs::create_symlink("real/target.png", path("rel.png"));
+  fs::create_symlink("abs.png", path("chain.png"));
+  unsigned seed = 10;
+  for (const char* link : {"abs.png", "rel.png", "chain.png"}) {
+    SCOPED_TRACE(link);
+    const fs::path before = fs::read_symlink(path(link));
+    const Bytes b = random_bytes(5000, ++seed);
+    write(path(link), b);
+    EXPECT_TRUE(fs::is_symlink(path(link))) << "the link stays a link";
+    EXPECT_EQ(fs::read_symlink(path(link)), before);
+    EXPECT_TRUE(slurp(path("real/target.png")) == b) << "the target gets the bytes";
+    EXPECT_TRUE(temporaries(dir_).empty());
+    EXPECT_TRUE(temporaries(path("real")).empty());
+  }
+  EXPECT_EQ(entries(path("real")), std::vector<std::string>{"target.png"});
+}
+
+TEST_F(FileSink, DanglingSymlinkCreatesItsTarget) {
+  fs::create_symlink("made.png", path("link.png"));
+  const Bytes b = random_bytes(100, 33);
+  write(path("link.png"), b);
+  EXPECT_TRUE(fs::is_symlink(path("link.png")));
+  EXPECT_TRUE(slurp(path("made.png")) == b);
+}
+
+TEST_F(FileSink, DevFullIsNoSpace) {
+  struct stat st;
+  if (::stat("/dev/full", &st) != 0 || !S_ISCHR(st.st_mode)) GTEST_SKIP() << "no /dev/full";
+  const std::string m = error_of([&] { write("/dev/full", random_bytes(100, 9)); });
+  EXPECT_NE(m.find("/dev/full"), std::string::npos) << m;
+  EXPECT_NE(m.find("No space left on device"), std::string::npos) << m;
+  ASSERT_EQ(::stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/full is still a character device";
+  // Through a symlink too.
+  fs::create_symlink("/dev/full", path("full"));
+  const std::string m2 = error_of([&] { write(path("full"), random_bytes(100, 9)); });
+  EXPECT_NE(m2.find("No space left on device"), std::string::npos) << m2;
+  EXPECT_TRUE(fs::is_symlink(path("full")));
+  ASSERT_EQ(::stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"full"});
+}
+
+TEST_F(FileSink, DevNullWorks) {
+  struct stat st;
+  if (::stat("/dev/null", &st) != 0 || !S_ISCHR(st.st_mode)) GTEST_SKIP() << "no /dev/null";
+  EXPECT_NO_THROW(write("/dev/null", random_bytes(1 << 16, 10)));
+  EXPECT_NO_THROW(write("/dev/null", Bytes{}));
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_NO_THROW(write("/dev/null", random_bytes(10, 10), torchimage::WriteFileOptions().durable(true)));
+}
+
+TEST_F(FileSink, ReadOnlyDirectory) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root bypasses directory permissions";
+  fs::create_directory(path("ro"));
+  spit(path("ro/keep.png"), {4, 5, 6});
+  ASSERT_EQ(::chmod(path("ro").c_str(), 0555), 0);
+  for (const char* name : {"keep.png", "new.png"}) {
+    const std::string p = path(std::string("ro/") + name);
+    const std::string m = error_of([&] { write(p, random_bytes(10, 11)); });
+    EXPECT_NE(m.find(p), std::string::npos) << m;
+    EXPECT_NE(m.find("Permission denied"), std::string::npos) << m;
+  }
+  ::chmod(path("ro").c_str(), 0755);
+  EXPECT_EQ(entries(path("ro")), std::vector<std::string>{"keep.png"});
+  EXPECT_TRUE(slurp(path("ro/keep.png")) == Bytes({4, 5, 6}));
+}
+
+TEST_F(FileSink, FailureMidWriteKeepsOldBytesAndCleansUp) {
+  // RLIMIT_FSIZE makes write() fail with EFBIG part way through the
+  // temporary file, after it was created. In a child process, so that the
+  // limit and the ignored SIGXFSZ touch nothing else.
+  const std::string p = path("target.png");
+  const Bytes old_bytes = random_bytes(777, 12);
+  spit(p, old_bytes);
+  const Bytes big = random_bytes(1 << 20, 13);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    ::getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = 100000;
+    ::setrlimit(RLIMIT_FSIZE, &rl);
+    int code = 1;
+    try {
+      torchimage::write_file(p, big.data(), big.size());
+      code = 2;  // no error
+    } catch (const c10::Error& e) {
+      const std::string m = e.what_without_backtrace();
+      code = m.find("File too large") != std::string::npos && m.find(p) != std::string::npos ? 0 : 3;
+    } catch (...) {
+      code = 4;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: no error, 3: message without the path or 'File too large'";
+  EXPECT_TRUE(slurp(p) == old_bytes) << "the old file is untouched";
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"target.png"}) << "no temporary left";
+}
+
+TEST_F(FileSink, NoTemporariesAfterAnyFailure) {
+  spit(path("keep.png"), {7});
+  fs::create_directory(path("d"));
+  spit(path("plain"), {1});
+  const std::vector<std::string> failing = {path("d"), path("nope/x.png"), path("plain/x.png"), ""};
+  for (const auto& p : failing) {
+    error_of([&] { write(p, random_bytes(50, 14)); });
+    EXPECT_TRUE(temporaries(dir_).empty()) << p;
+  }
+  EXPECT_TRUE(temporaries(path("d")).empty());
+  EXPECT_TRUE(slurp(path("keep.png")) == Bytes({7}));
+  EXPECT_EQ(entries(dir_), (std::vector<std::string>{"d", "keep.png", "plain"}));
+}
+
+TEST_F(FileSink, RelativePathAndLongName) {
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir_);
+  const Bytes b = random_bytes(64, 15);
+  write("relative.bin", b);
+  fs::create_directory("sub");
+  write("sub/x.bin", b);
+  fs::current_path(cwd);
+  EXPECT_TRUE(slurp(path("relative.bin")) == b);
+  EXPECT_TRUE(slurp(path("sub/x.bin")) == b);
+  // A 255-byte name (NAME_MAX): the temporary's name must still fit.
+  const std::string longname(251, 'n');
+  write(path(longname + ".png"), b);
+  EXPECT_TRUE(slurp(path(longname + ".png")) == b);
+  EXPECT_TRUE(temporaries(dir_).empty());
+}
+
+TEST_F(FileSink, DurableWrite) {
+  const Bytes b = random_bytes(10000, 16);
+  write(path("d.png"), b, torchimage::WriteFileOptions().durable(true));
+  EXPECT_TRUE(slurp(path("d.png")) == b);
+  write(path("d.png"), random_bytes(5, 17), torchimage::WriteFileOptions().durable(true));
+  EXPECT_EQ(fs::file_size(path("d.png")), 5u);
+}
+
+TEST_F(FileSink, KillNineMidWriteLeavesOldOrNew) {
+  // A child overwrites a file with 200 MB and is SIGKILLed after a few ms:
+  // the target must hold exactly the old or exactly the new bytes, and the
+  // only possible leftover is a .<name>.tmp-XXXXXX file.
+  const std::string name = "victim.png";
+  const std::string p = path(name);
+  const Bytes old_bytes = random_bytes(4096, 18);
+  const size_t kBig = size_t{200} << 20;
+  Bytes new_bytes(kBig);
+  for (size_t i = 0; i < kBig; i += 8) {
+    const uint64_t v = (i * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995u;
+    std::memcpy(&new_bytes[i], &v, 8);
+  }
+  const std::regex leftover("^\\." + std::string("victim\\.png") + "\\.tmp-.{6}$");
+  int saw_old = 0, saw_new = 0;
+  for (int delay_ms : {0, 1, 3, 10, 30, 100, -1}) {
+    SCOPED_TRACE(::testing::Message() << "kill after " << delay_ms << " ms");
+    spit(p, old_bytes);
+    int sync_pipe[2];
+    ASSERT_EQ(::pipe(sync_pipe), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(sync_pipe[0]);
+      const char go = 'g';
+      (void)!::write(sync_pipe[1], &go, 1);
+      ::close(sync_pipe[1]);
+      try {
+        torchimage::write_file(p, new_bytes.data(), new_bytes.size());
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    ::close(sync_pipe[1]);
+    char go = 0;
+    ASSERT_EQ(::read(sync_pipe[0], &go, 1), 1);
+    ::close(sync_pipe[0]);
+    if (delay_ms >= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      ::kill(pid, SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    if (delay_ms < 0) {
+      ASSERT_TRUE(WIFEXITED(status));
+      ASSERT_EQ(WEXITSTATUS(status), 0);
+    }
+    const Bytes now = slurp(p);
+    const bool is_old = now == old_bytes, is_new = now.size() == kBig && now == new_bytes;
+    EXPECT_TRUE(is_old || is_new) << "target holds " << now.size() << " bytes: neither old nor new";
+    saw_old += is_old, saw_new += is_new;
+    for (const auto& n : entries(dir_)) {
+      if (n == name) continue;
+      EXPECT_TRUE(std::regex_match(n, leftover)) << "unexpected leftover " << n;
+      fs::remove(path(n));
+    }
+    if (delay_ms < 0) EXPECT_TRUE(is_new) << "the uninterrupted write completes";
+  }
+  EXPECT_GT(saw_old, 0) << "some kill should land before the rename";
+  RecordProperty("saw_old", saw_old);
+  RecordProperty("saw_new", saw_new);
+}
+
+// ---------------------------------------------------------------------------
+// read_file and the tensor overload of write_file.
+
+TEST_F(FileSink, ReadFileRoundTrip) {
+  for (size_t n : {0, 1, 100, 1 << 20}) {
+    const Bytes b = random_bytes(n, static_cast<unsigned>(n + 1));
+    const std::string p = path("rt_" + std::to_string(n));
+    write(p, b);
+    const torch::Tensor t = torchimage::read_file(p);
+    ASSERT_EQ(t.scalar_type(), torch::kUInt8);
+    ASSERT_EQ(t.dim(), 1);
+    ASSERT_EQ(t.numel(), static_cast<int64_t>(n));
+    EXPECT_TRUE(n == 0 || std::memcmp(t.data_ptr<uint8_t>(), b.data(), n) == 0);
+    // And back through the tensor overload.
+    torchimage::write_file(p + ".copy", t);
+    EXPECT_TRUE(slurp(p + ".copy") == b);
+  }
+}
+
+TEST_F(FileSink, ReadFileErrors) {
+  const std::string missing = path("missing.png");
+  std::string m = error_of([&] { torchimage::read_file(missing); });
+  EXPECT_NE(m.find(missing), std::string::npos) << m;
+  EXPECT_NE(m.find("No such file or directory"), std::string::npos) << m;
+  m = error_of([&] { torchimage::read_file(dir_); });
+  EXPECT_NE(m.find(dir_), std::string::npos) << m;
+  EXPECT_NE(m.find("not a regular file"), std::string::npos) << m;
+  m = error_of([&] { torchimage::read_image(missing); });
+  EXPECT_NE(m.find(missing), std::string::npos) << m;
+}
+
+TEST_F(FileSink, WriteTensorOverload) {
+  const std::string p = path("t.bin");
+  const torch::Tensor ok = torch::arange(0, 200, torch::kInt32).to(torch::kUInt8);
+  torchimage::write_file(p, ok);
+  const Bytes got = slurp(p);
+  ASSERT_EQ(got.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(got[i], i);
+  // A strided 1-D view writes its values.
+  torchimage::write_file(p, ok.slice(0, 0, 200, 2));
+  const Bytes strided = slurp(p);
+  ASSERT_EQ(strided.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(strided[i], 2 * i);
+
+  const Bytes before = slurp(p);
+  std::string m = error_of([&] { torchimage::write_file(p, torch::zeros({10}, torch::kFloat)); });
+  EXPECT_NE(m.find("uint8"), std::string::npos) << m;
+  m = error_of([&] { torchimage::write_file(p, torch::zeros({2, 5}, torch::kUInt8)); });
+  EXPECT_NE(m.find("1-D"), std::string::npos) << m;
+  m = error_of([&] { torchimage::write_file(p, torch::Tensor()); });
+  EXPECT_NE(m.find("undefined"), std::string::npos) << m;
+  EXPECT_TRUE(slurp(p) == before) << "a rejected tensor leaves the file alone";
+  EXPECT_TRUE(temporaries(dir_).empty());
+}
+
+}  // namespace
