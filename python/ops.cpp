@@ -1,0 +1,275 @@
+// torchimage's TorchScript operators: torch.ops.torchimage.*, for Python
+// (`torch.ops.load_library`, or `import torchimage`) and for TorchScript
+// programs run from Python or from C++ (`torch::jit::load`).
+//
+// Each operator is a thin adapter from schema arguments to the C++ options;
+// the library's c10::Error messages pass through unchanged (RuntimeError in
+// Python). Only API present in both LibTorch 1.13 and 2.x is used.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <c10/util/Exception.h>
+#include <c10/util/Optional.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include <torchimage/io.h>
+#include <torchimage/make_grid.h>
+#include <torchimage/save_image.h>
+#include <torchimage/version.h>
+#if TORCHIMAGE_OPS_HAVE_WRITER
+#include <torchimage/writer.h>
+#endif
+
+#define TORCHIMAGE_OPS_API __attribute__((visibility("default")))
+
+namespace torchimage {
+namespace ops {
+namespace {
+
+using FloatList = c10::optional<std::vector<double>>;
+using TensorList = std::vector<torch::Tensor>;
+
+// The grid arguments, in schema order (torchvision's, then the extras).
+struct Grid {
+  int64_t nrow;
+  int64_t padding;
+  bool normalize;
+  const FloatList& value_range;
+  bool scale_each;
+  double pad_value;
+  const FloatList& pad_color;
+  bool grayscale;
+};
+
+template <typename Options>
+Options grid_options(const Grid& g, const char* what) {
+  Options o;
+  o.nrow(g.nrow).padding(g.padding).normalize(g.normalize).scale_each(g.scale_each);
+  o.grayscale(g.grayscale);
+  if (g.value_range) {
+    TORCH_CHECK(g.value_range->size() == 2, what,
+                ": value_range must be (min, max), got ", g.value_range->size(), " values");
+    o.value_range(ValueRange{(*g.value_range)[0], (*g.value_range)[1]});
+  }
+  if (g.pad_color) {
+    TORCH_CHECK(!g.pad_color->empty(), what,
+                ": pad_color must hold one value or one per channel, got none");
+    o.pad_value(*g.pad_color);
+  } else {
+    o.pad_value(g.pad_value);
+  }
+  return o;
+}
+
+SaveImageOptions save_options(const Grid& g, const c10::optional<std::string>& format,
+                              int64_t quality, c10::optional<int64_t> compression_level,
+                              bool create_directories, bool durable, const char* what) {
+  SaveImageOptions o = grid_options<SaveImageOptions>(g, what);
+  if (format) o.format(parse_format(*format, what));
+  TORCH_CHECK(quality >= 1 && quality <= 100, what, ": quality must be in 1-100, got ", quality);
+  o.quality(static_cast<int>(quality));
+  if (compression_level) {
+    TORCH_CHECK(*compression_level >= 0 && *compression_level <= 9, what,
+                ": compression_level must be in 0-9, got ", *compression_level);
+    o.compression_level(static_cast<int>(*compression_level));
+  }
+  o.create_directories(create_directories).durable(durable);
+  return o;
+}
+
+// ---- make_grid ---------------------------------------------------------------
+
+template <typename Input>
+torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
+                           const FloatList& value_range, bool scale_each, double pad_value,
+                           bool grayscale, const FloatList& pad_color) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  return torchimage::make_grid(tensor, grid_options<MakeGridOptions>(g, "make_grid"));
+}
+
+// ---- save_image / encode_image / to_pixels ----------------------------------
+
+template <typename Input>
+void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int64_t padding,
+                   bool normalize, const FloatList& value_range, bool scale_each,
+                   double pad_value, const c10::optional<std::string>& format, int64_t quality,
+                   c10::optional<int64_t> compression_level, bool grayscale,
+                   const FloatList& pad_color, bool create_directories, bool durable) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  torchimage::save_image(tensor, fp,
+                         save_options(g, format, quality, compression_level, create_directories,
+                                      durable, "save_image"));
+}
+
+// torch.stack of a list of same-shape images, with make_grid's checks (the
+// library's own list overloads cover make_grid and save_image only).
+torch::Tensor stack_list(const TensorList& tensors, const char* what) {
+  TORCH_CHECK(!tensors.empty(), what, ": expected a non-empty list of tensors");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    TORCH_CHECK(tensors[i].defined(), what, ": tensor ", i, " of the list is undefined");
+    TORCH_CHECK(tensors[i].sizes() == tensors[0].sizes(), what,
+                ": all tensors of the list must have one shape; tensor 0 has ",
+                tensors[0].sizes(), ", tensor ", i, " has ", tensors[i].sizes());
+    TORCH_CHECK(tensors[i].scalar_type() == tensors[0].scalar_type(), what,
+                ": all tensors of the list must have one dtype; tensor 0 is ",
+                tensors[0].scalar_type(), ", tensor ", i, " is ", tensors[i].scalar_type());
+    TORCH_CHECK(tensors[i].device() == tensors[0].device(), what,
+                ": all tensors of the list must be on one device; tensor 0 is on ",
+                tensors[0].device(), ", tensor ", i, " on ", tensors[i].device());
+  }
+  at::NoGradGuard no_grad;
+  TensorList detached;
+  detached.reserve(tensors.size());
+  for (const auto& t : tensors) detached.push_back(t.detach());
+  return at::stack(detached, 0);
+}
+
+const torch::Tensor& as_tensor(const torch::Tensor& t, const char*) { return t; }
+torch::Tensor as_tensor(const TensorList& l, const char* what) { return stack_list(l, what); }
+
+template <typename Input>
+torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
+                              const FloatList& value_range, bool scale_each, double pad_value,
+                              const c10::optional<std::string>& format, int64_t quality,
+                              c10::optional<int64_t> compression_level, bool grayscale,
+                              const FloatList& pad_color) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  return torchimage::encode_image(
+      as_tensor(tensor, "encode_image"),
+      save_options(g, format, quality, compression_level, false, false, "encode_image"));
+}
+
+template <typename Input>
+torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
+                           const FloatList& value_range, bool scale_each, double pad_value,
+                           bool grayscale, const FloatList& pad_color) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  return torchimage::to_pixels(as_tensor(tensor, "to_pixels"),
+                               grid_options<SaveImageOptions>(g, "to_pixels"));
+}
+
+// ---- save_images -------------------------------------------------------------
+
+template <typename Input>
+void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow,
+                    int64_t padding, bool normalize, const FloatList& value_range,
+                    bool scale_each, double pad_value, const c10::optional<std::string>& format,
+                    int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
+                    const FloatList& pad_color, bool create_directories, bool durable,
+                    int64_t start_index, int64_t threads) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  const SaveImageOptions o = save_options(g, format, quality, compression_level,
+                                          create_directories, durable, "save_images");
+  TORCH_CHECK(threads >= 0 && threads <= 4096, "save_images: threads must be in 0-4096, got ",
+              threads);
+#if TORCHIMAGE_OPS_HAVE_WRITER
+  torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
+#else
+  (void)batch, (void)pattern, (void)o, (void)start_index;
+  TORCH_CHECK(false, "save_images: this build of torchimage has no writer (src/writer.cpp)");
+#endif
+}
+
+// ---- codecs ------------------------------------------------------------------
+
+torch::Tensor encode_png_op(const torch::Tensor& image, c10::optional<int64_t> compression_level) {
+  PngOptions o;
+  if (compression_level) {
+    TORCH_CHECK(*compression_level >= 0 && *compression_level <= 9,
+                "encode_png: compression_level must be in 0-9, got ", *compression_level);
+    o.compression_level(static_cast<int>(*compression_level));
+  }
+  return torchimage::encode_png(image, o);
+}
+
+torch::Tensor encode_jpeg_op(const torch::Tensor& image, int64_t quality) {
+  TORCH_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality must be in 1-100, got ",
+              quality);
+  return torchimage::encode_jpeg(image, JpegOptions().quality(static_cast<int>(quality)));
+}
+
+torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels) {
+  return torchimage::decode_image(data, DecodeOptions().max_pixels(max_pixels));
+}
+
+torch::Tensor read_image_op(const std::string& path, int64_t max_pixels) {
+  return torchimage::read_image(path, DecodeOptions().max_pixels(max_pixels));
+}
+
+std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
+
+// Schema fragments. Arguments follow torchvision 0.14 and the C++ options;
+// torchimage's extras come last so positional calls keep torchvision's order.
+#define TI_GRID_ARGS                                                                        \
+  "int nrow=8, int padding=2, bool normalize=False, float[]? value_range=None, "           \
+  "bool scale_each=False, float pad_value=0."
+#define TI_ENCODE_ARGS \
+  "str? format=None, int quality=75, int? compression_level=None, bool grayscale=False, "  \
+  "float[]? pad_color=None"
+#define TI_FILE_ARGS "bool create_directories=False, bool durable=False"
+#define TI_MAX_PIXELS "int max_pixels=1073741824"
+
+}  // namespace
+}  // namespace ops
+}  // namespace torchimage
+
+TORCH_LIBRARY(torchimage, m) {
+  using namespace torchimage::ops;
+  // make_grid returns its input's own storage for a batch of one without
+  // normalize (as torchvision does: a squeezed view): declared as an alias.
+  m.def("make_grid(Tensor(a) tensor, " TI_GRID_ARGS
+        ", bool grayscale=False, float[]? pad_color=None) -> Tensor(a)",
+        &make_grid_op<torch::Tensor>);
+  m.def("make_grid.list(Tensor[] tensor, " TI_GRID_ARGS
+        ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
+        &make_grid_op<TensorList>);
+
+  // Writers have side effects the graph cannot see: CONSERVATIVE keeps
+  // TorchScript from eliminating or reordering them.
+  const auto side_effects = c10::AliasAnalysisKind::CONSERVATIVE;
+  m.def(torch::schema("save_image(Tensor tensor, str fp, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
+                      ", " TI_FILE_ARGS ") -> ()",
+                      side_effects),
+        &save_image_op<torch::Tensor>);
+  m.def(torch::schema("save_image.list(Tensor[] tensor, str fp, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
+                      ", " TI_FILE_ARGS ") -> ()",
+                      side_effects),
+        &save_image_op<TensorList>);
+  m.def(torch::schema("save_images(Tensor batch, str pattern, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
+                      ", " TI_FILE_ARGS ", int start_index=0, int threads=0) -> ()",
+                      side_effects),
+        &save_images_op<torch::Tensor>);
+  m.def(torch::schema("save_images.list(Tensor[] batch, str pattern, " TI_GRID_ARGS ", "
+                      TI_ENCODE_ARGS ", " TI_FILE_ARGS ", int start_index=0, int threads=0) -> ()",
+                      side_effects),
+        &save_images_op<TensorList>);
+
+  // What save_image would write, as a 1-D uint8 tensor of file bytes (PNG
+  // unless `format` says otherwise).
+  m.def("encode_image(Tensor tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ") -> Tensor",
+        &encode_image_op<torch::Tensor>);
+  m.def("encode_image.list(Tensor[] tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ") -> Tensor",
+        &encode_image_op<TensorList>);
+  // The uint8 (H, W, C) pixels save_image would encode (uint8 input with one
+  // channel may come back as a view of it).
+  m.def("to_pixels(Tensor(a) tensor, " TI_GRID_ARGS
+        ", bool grayscale=False, float[]? pad_color=None) -> Tensor(a)",
+        &to_pixels_op<torch::Tensor>);
+  m.def("to_pixels.list(Tensor[] tensor, " TI_GRID_ARGS
+        ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
+        &to_pixels_op<TensorList>);
+
+  m.def("encode_png(Tensor image, int? compression_level=None) -> Tensor", &encode_png_op);
+  m.def("encode_jpeg(Tensor image, int quality=75) -> Tensor", &encode_jpeg_op);
+  m.def("decode_image(Tensor data, " TI_MAX_PIXELS ") -> Tensor", &decode_image_op);
+  m.def("read_image(str path, " TI_MAX_PIXELS ") -> Tensor", &read_image_op);
+  m.def("version() -> str", &version_op);
+}
+
+/// A symbol a C++ program can call to make sure this library is loaded (and
+/// so its operators registered) without `--no-as-needed`.
+extern "C" TORCHIMAGE_OPS_API const char* torchimage_ops_version() {
+  return TORCHIMAGE_VERSION_STRING;
+}

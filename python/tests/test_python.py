@@ -1,0 +1,611 @@
+"""torchimage's Python package and TorchScript operators against torchvision
+0.14, in one process.
+
+Run with Debian's interpreter and the build tree's package on the path:
+
+    PYTHONPATH=<build>/python /usr/bin/python3 -m pytest -q python/tests
+
+(ctest's python_tests does this). TORCHIMAGE_RUN_SCRIPTED names the C++
+round-trip program (default: <build>/python/tests/run_scripted); without it
+that test is skipped. TORCHIMAGE_PHOTOS names the photo folder.
+"""
+import io
+import os
+import pathlib
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torchvision.io
+import torchvision.utils as tv
+from PIL import Image
+
+import torchimage
+import torchimage as ti
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PHOTOS = os.environ.get("TORCHIMAGE_PHOTOS",
+                        os.path.join(HERE, "..", "..", "..", "shared", "data", "photos"))
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+
+
+def rand(*shape, seed=0, dtype=torch.float32, low=0.0, high=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(*shape, generator=g, dtype=torch.float64) * (high - low) + low).to(dtype)
+
+
+def _load_photos():
+    if not os.path.isdir(PHOTOS):
+        return []
+    out = []
+    for name in sorted(os.listdir(PHOTOS)):
+        if name.endswith((".png", ".jpg")):
+            out.append(Image.open(os.path.join(PHOTOS, name)).convert("RGB"))
+    return out
+
+
+_PHOTOS = _load_photos()
+
+
+def photo_batch(n, size, seed=0, signed=True):
+    """n square crops of the photos, resized to size x size by Pillow, in
+    [-1, 1] (signed) or [0, 1]."""
+    if not _PHOTOS:
+        pytest.skip(f"no photos in {PHOTOS}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        im = _PHOTOS[rng.integers(len(_PHOTOS))]
+        w, h = im.size
+        side = int(rng.integers(min(w, h) // 4, min(w, h) + 1))
+        x, y = int(rng.integers(w - side + 1)), int(rng.integers(h - side + 1))
+        crop = im.crop((x, y, x + side, y + side)).resize((size, size), Image.BILINEAR)
+        out.append(torch.from_numpy(np.asarray(crop).copy()).permute(2, 0, 1))
+    t = torch.stack(out).float() / 255
+    return t * 2 - 1 if signed else t
+
+
+NORM = {"normalize": True, "value_range": (-1, 1)}
+
+# id, tensor factory, make_grid/save_image keyword arguments
+CASES = [
+    ("batch16", lambda: rand(16, 3, 12, 12), {}),
+    ("batch5-nrow2-pad3-padval", lambda: rand(5, 3, 9, 7, seed=1), {"nrow": 2, "padding": 3, "pad_value": 0.5}),
+    ("batch3-nrow8", lambda: rand(3, 3, 8, 8, seed=2), {"nrow": 8}),
+    ("batch7-nrow1-pad0", lambda: rand(7, 3, 5, 6, seed=3), {"nrow": 1, "padding": 0}),
+    ("batch1", lambda: rand(1, 3, 10, 11, seed=4), {}),
+    ("2d", lambda: rand(13, 17, seed=5), {}),
+    ("3d-1ch", lambda: rand(1, 9, 14, seed=6), {}),
+    ("3d-2ch", lambda: rand(2, 9, 14, seed=7), {}),
+    ("3d-3ch", lambda: rand(3, 9, 14, seed=8), {}),
+    ("3d-4ch", lambda: rand(4, 9, 14, seed=9), {}),
+    ("batch-1ch", lambda: rand(6, 1, 8, 8, seed=10), {"nrow": 3}),
+    ("batch-2ch", lambda: rand(4, 2, 8, 8, seed=11), {}),
+    ("batch-4ch", lambda: rand(4, 4, 8, 8, seed=12), {"pad_value": 1.0}),
+    ("out-of-range", lambda: rand(8, 3, 8, 8, seed=13, low=-1.5, high=2.5), {}),
+    ("normalize-minmax", lambda: rand(8, 3, 8, 8, seed=14, low=-3, high=7), {"normalize": True}),
+    ("normalize-range", lambda: rand(8, 3, 8, 8, seed=15, low=-1.2, high=1.2), NORM),
+    ("normalize-range-list", lambda: rand(8, 3, 8, 8, seed=15, low=-1.2, high=1.2),
+     {"normalize": True, "value_range": (-0.5, 2)}),
+    ("scale-each", lambda: rand(8, 3, 8, 8, seed=16, low=-2, high=3) * torch.arange(1, 9).view(8, 1, 1, 1),
+     {"normalize": True, "scale_each": True}),
+    ("scale-each-range", lambda: rand(8, 3, 8, 8, seed=17, low=-2, high=3),
+     {"normalize": True, "scale_each": True, "value_range": (-1, 1)}),
+    ("scale-each-no-normalize", lambda: rand(4, 3, 8, 8, seed=18), {"scale_each": True}),
+    ("normalize-constant", lambda: torch.full((4, 3, 6, 6), 0.3), {"normalize": True}),
+    ("normalize-2d", lambda: rand(10, 12, seed=19, low=-5, high=5), {"normalize": True}),
+    ("float64", lambda: rand(6, 3, 10, 10, seed=20, dtype=torch.float64), {"nrow": 4}),
+    ("float64-normalize", lambda: rand(6, 3, 10, 10, seed=21, dtype=torch.float64, low=-1, high=1), NORM),
+    ("bfloat16", lambda: rand(6, 3, 10, 10, seed=22, dtype=torch.bfloat16), {}),
+    ("bfloat16-normalize", lambda: rand(6, 3, 10, 10, seed=23, dtype=torch.bfloat16, low=-1, high=1), NORM),
+    ("channels-last", lambda: rand(6, 3, 10, 12, seed=24).contiguous(memory_format=torch.channels_last), {}),
+    ("strided-view", lambda: rand(8, 3, 20, 20, seed=25)[::2, :, 1::2, ::3], {"nrow": 2}),
+    ("non-square", lambda: rand(3, 3, 31, 70, seed=26), {"padding": 5, "pad_value": 0.25}),
+    ("requires-grad", lambda: rand(4, 3, 8, 8, seed=27).requires_grad_(), {}),
+    ("photos-64", lambda: photo_batch(64, 32, seed=0), NORM),
+    ("photos-nrow4", lambda: photo_batch(10, 40, seed=1), dict(NORM, nrow=4, padding=4, pad_value=1.0)),
+    ("photos-unit", lambda: photo_batch(6, 24, seed=2, signed=False), {}),
+    ("photo-3d", lambda: photo_batch(1, 48, seed=3)[0], NORM),
+    ("photo-gray", lambda: photo_batch(4, 24, seed=4, signed=False).mean(1, keepdim=True), {"nrow": 2}),
+]
+CASE_IDS = [c[0] for c in CASES]
+
+
+@pytest.fixture(params=CASES, ids=CASE_IDS)
+def case(request):
+    _, make, kw = request.param
+    return make(), dict(kw)
+
+
+def channels_out(x):
+    c = 1 if x.dim() == 2 else x.shape[-3]
+    return 3 if c == 1 else c
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def tv_bytes(x, fmt, **kw):
+    buf = io.BytesIO()
+    tv.save_image(x, buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def tv_pixels(x, **kw):
+    return np.asarray(Image.open(io.BytesIO(tv_bytes(x, "png", **kw))))
+
+
+def pil_pixels(data):
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# ---------------------------------------------------------------------------
+# Conformance
+
+
+def test_make_grid_equals_torchvision(case):
+    x, kw = case
+    ours = ti.make_grid(x, **kw)
+    theirs = tv.make_grid(x, **kw)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert torch.equal(ours, theirs)
+
+
+def test_png_pixels_equal_torchvision(case, tmp_path):
+    x, kw = case
+    path = tmp_path / "ours.png"
+    ti.save_image(x, str(path), **kw)
+    ours, theirs = pil_pixels(read(path)), tv_pixels(x, **kw)
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours, theirs)
+    assert Image.open(path).mode == Image.open(io.BytesIO(tv_bytes(x, "png", **kw))).mode
+
+
+def test_png_bytes_equal_torchvision_at_level_6(case, tmp_path):
+    x, kw = case
+    path = tmp_path / "ours.png"
+    ti.save_image(x, str(path), compression_level=6, **kw)
+    assert read(path) == tv_bytes(x, "png", **kw)
+
+
+def test_jpeg_bytes_equal_torchvision(case, tmp_path):
+    x, kw = case
+    if channels_out(x) not in (1, 3):
+        pytest.skip("JPEG has no alpha")
+    path = tmp_path / "ours.jpg"
+    ti.save_image(x, str(path), **kw)
+    assert read(path) == tv_bytes(x, "jpeg", **kw)
+
+
+@pytest.mark.parametrize("quality", [1, 50, 90, 100])
+def test_jpeg_quality_equals_pillow(quality, tmp_path):
+    x = photo_batch(8, 32, seed=5)
+    ti.save_image(x, tmp_path / "q.jpg", quality=quality, **NORM)
+    grid = tv.make_grid(x, **NORM)
+    arr = grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+    assert read(tmp_path / "q.jpg") == buf.getvalue()
+
+
+@pytest.mark.parametrize("level", range(10))
+def test_png_levels_equal_pillow(level, tmp_path):
+    x = photo_batch(8, 32, seed=6)
+    ti.save_image(x, tmp_path / "l.png", compression_level=level, **NORM)
+    grid = tv.make_grid(x, **NORM)
+    arr = grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", compress_level=level)
+    assert read(tmp_path / "l.png") == buf.getvalue()
+
+
+def test_list_input(tmp_path):
+    images = [rand(3, 10, 12, seed=i) for i in range(5)]
+    assert torch.equal(ti.make_grid(images, nrow=2), tv.make_grid(images, nrow=2))
+    ti.save_image(images, tmp_path / "l.jpg", nrow=2)
+    assert read(tmp_path / "l.jpg") == tv_bytes(images, "jpeg", nrow=2)
+    ti.save_image(images, tmp_path / "l.png", nrow=2, compression_level=6)
+    assert read(tmp_path / "l.png") == tv_bytes(images, "png", nrow=2)
+    buf = io.BytesIO()
+    ti.save_image(images, buf, format="png", nrow=2, compression_level=6)
+    assert buf.getvalue() == tv_bytes(images, "png", nrow=2)
+
+
+def test_positional_arguments_as_torchvision(tmp_path):
+    x = rand(6, 3, 8, 8, seed=30, low=-1, high=1)
+    # make_grid(tensor, nrow, padding, normalize, value_range, scale_each, pad_value)
+    args = (3, 1, True, (-1, 1), False, 0.7)
+    assert torch.equal(ti.make_grid(x, *args), tv.make_grid(x, *args))
+    # save_image(tensor, fp, format)
+    buf = io.BytesIO()
+    ti.save_image(x, buf, "JPEG")
+    assert buf.getvalue() == tv_bytes(x, "JPEG")
+
+
+# ---------------------------------------------------------------------------
+# Paths, file objects, formats
+
+
+def test_pathlib_path(tmp_path):
+    x = rand(4, 3, 8, 8, seed=31)
+    ti.save_image(x, tmp_path / "p.jpg")
+    assert read(tmp_path / "p.jpg") == tv_bytes(x, "jpeg")
+    ti.save_image(x, pathlib.Path(tmp_path) / "p.PNG")
+    assert np.array_equal(pil_pixels(read(tmp_path / "p.PNG")), tv_pixels(x))
+
+
+def test_file_objects(tmp_path):
+    x = rand(4, 3, 8, 8, seed=32)
+    buf = io.BytesIO()
+    ti.save_image(x, buf, format="jpeg")
+    assert buf.getvalue() == tv_bytes(x, "jpeg")
+    buf = io.BytesIO()
+    ti.save_image(x, buf, format="PNG", compression_level=6)
+    assert buf.getvalue() == tv_bytes(x, "png")
+    # A real file without format: the format comes from its name, as in Pillow.
+    with open(tmp_path / "f.jpeg", "wb") as f:
+        ti.save_image(x, f)
+    assert read(tmp_path / "f.jpeg") == tv_bytes(x, "jpeg")
+    # Appending after existing bytes, as Pillow does.
+    buf = io.BytesIO()
+    buf.write(b"head")
+    ti.save_image(x, buf, format="png")
+    assert buf.getvalue()[:4] == b"head"
+    assert np.array_equal(pil_pixels(buf.getvalue()[4:]), tv_pixels(x))
+
+
+def test_file_object_without_format_is_a_value_error_as_in_torchvision():
+    x = rand(2, 3, 4, 4)
+    with pytest.raises(ValueError):
+        tv.save_image(x, io.BytesIO())
+    with pytest.raises(ValueError, match="unknown file extension"):
+        ti.save_image(x, io.BytesIO())
+
+
+@pytest.mark.parametrize("ext", ["jpe", "jfif", "JPG", "apng"])
+def test_pillow_extensions_of_png_and_jpeg(ext, tmp_path):
+    x = rand(4, 3, 8, 8, seed=33)
+    path = tmp_path / f"x.{ext}"
+    ti.save_image(x, path, compression_level=6)
+    tv.save_image(x, tmp_path / f"tv.{ext}")
+    assert read(path) == read(tmp_path / f"tv.{ext}")
+
+
+@pytest.mark.parametrize("ext,fmt", [("bmp", None), ("tiff", None), ("gif", None),
+                                      ("data", "BMP"), ("webp", None)])
+def test_other_formats_go_through_pillow(ext, fmt, tmp_path):
+    if ext == "webp" and not Image.registered_extensions().get(".webp"):
+        pytest.skip("Pillow without WebP")
+    x = rand(4, 3, 8, 8, seed=34)
+    ti.save_image(x, tmp_path / f"ti.{ext}", format=fmt)
+    tv.save_image(x, tmp_path / f"tv.{ext}", format=fmt)
+    assert read(tmp_path / f"ti.{ext}") == read(tmp_path / f"tv.{ext}")
+
+
+def test_unknown_extension_is_a_value_error_as_in_torchvision(tmp_path):
+    x = rand(2, 3, 4, 4)
+    with pytest.raises(ValueError):
+        tv.save_image(x, tmp_path / "a.nope")
+    with pytest.raises(ValueError, match="unknown file extension"):
+        ti.save_image(x, tmp_path / "b.nope")
+    assert os.listdir(tmp_path) == []
+
+
+def test_format_overrides_extension(tmp_path):
+    x = rand(4, 3, 8, 8, seed=35)
+    ti.save_image(x, tmp_path / "x.png", format="jpeg")
+    assert read(tmp_path / "x.png") == tv_bytes(x, "jpeg")
+
+
+# ---------------------------------------------------------------------------
+# Extras
+
+
+def test_grayscale(tmp_path):
+    x = rand(4, 1, 8, 8, seed=36)
+    ti.save_image(x, tmp_path / "g.png", grayscale=True)
+    im = Image.open(tmp_path / "g.png")
+    assert im.mode == "L"
+    assert np.array_equal(np.asarray(im), tv_pixels(x)[:, :, 0])
+    g = ti.make_grid(x, grayscale=True)
+    assert g.shape[0] == 1 and torch.equal(g[0], tv.make_grid(x)[0])
+    ti.save_image(x, tmp_path / "g.jpg", grayscale=True)
+    assert Image.open(tmp_path / "g.jpg").mode == "L"
+
+
+def test_pad_value_colour():
+    x = rand(4, 3, 6, 6, seed=37)
+    g = ti.make_grid(x, nrow=2, pad_value=(1.0, 0.5, 0.0))
+    assert torch.equal(g[:, 0, 0], torch.tensor([1.0, 0.5, 0.0]))
+    for c, v in enumerate((1.0, 0.5, 0.0)):
+        assert torch.equal(g[c], tv.make_grid(x, nrow=2, pad_value=v)[c])
+    g = torch.ops.torchimage.make_grid(x, nrow=2, pad_color=[1.0, 0.5, 0.0])
+    assert torch.equal(g[:, 0, 0], torch.tensor([1.0, 0.5, 0.0]))
+
+
+def test_uint8_input_is_pixels(tmp_path):
+    x = (rand(4, 3, 8, 8, seed=38) * 255).to(torch.uint8)
+    ti.save_image(x, tmp_path / "u.png")
+    expected = tv.make_grid(x).permute(1, 2, 0).numpy()
+    assert np.array_equal(pil_pixels(read(tmp_path / "u.png")), expected)
+
+
+def test_unknown_keywords_are_ignored_with_a_warning(tmp_path):
+    x = rand(4, 3, 8, 8, seed=39)
+    tv.save_image(x, tmp_path / "tv.jpg", range=(0, 1))  # ignored by torchvision 0.14
+    with pytest.warns(UserWarning, match="range"):
+        ti.save_image(x, tmp_path / "ti.jpg", range=(0, 1))
+    assert read(tmp_path / "ti.jpg") == read(tmp_path / "tv.jpg")
+    with pytest.warns(UserWarning, match="bogus"):
+        ti.make_grid(x, bogus=1)
+
+
+def test_torchvision_is_true_semantics():
+    # torchvision normalizes only when `normalize is True`.
+    x = rand(4, 3, 8, 8, seed=40, low=-3, high=3)
+    assert torch.equal(ti.make_grid(x, normalize=1), tv.make_grid(x, normalize=1))
+    assert torch.equal(ti.make_grid(x, normalize=True, scale_each=1),
+                       tv.make_grid(x, normalize=True, scale_each=1))
+
+
+def test_value_range_must_be_a_pair():
+    x = rand(4, 3, 8, 8)
+    with pytest.raises(TypeError, match="value_range"):
+        ti.make_grid(x, normalize=True, value_range=0.5)
+    # Without normalize torchvision ignores value_range; so does torchimage.
+    assert torch.equal(ti.make_grid(x, value_range=0.5), tv.make_grid(x, value_range=0.5))
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+BAD = [
+    ("5-channels", lambda: rand(2, 5, 4, 4), {}, "5 channels"),
+    ("1-d", lambda: rand(7), {}, "2-D"),
+    ("5-d", lambda: rand(1, 2, 3, 4, 4), {}, "4-D"),
+    ("empty", lambda: torch.zeros(0, 3, 4, 4), {}, "non-empty"),
+    ("int32", lambda: torch.zeros(2, 3, 4, 4, dtype=torch.int32), {}, "Int"),
+    ("nrow-0", lambda: rand(2, 3, 4, 4), {"nrow": 0}, "nrow"),
+    ("padding-neg", lambda: rand(2, 3, 4, 4), {"padding": -1}, "padding"),
+    ("range-reversed", lambda: rand(2, 3, 4, 4), {"normalize": True, "value_range": (1, -1)}, "value_range"),
+    ("range-nan", lambda: rand(2, 3, 4, 4), {"normalize": True, "value_range": (0, float("nan"))}, "finite"),
+    ("compression-level", lambda: rand(2, 3, 4, 4), {"compression_level": 10}, "compression_level"),
+    ("pad-colour-size", lambda: rand(2, 3, 4, 4), {"pad_value": (1.0, 0.0)}, "pad_value"),
+]
+
+
+@pytest.mark.parametrize("make,kw,message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_raises_and_leaves_no_file(make, kw, message, tmp_path):
+    with pytest.raises(RuntimeError, match=message) as err:
+        ti.save_image(make(), tmp_path / "bad.png", **kw)
+    assert "Exception raised from" not in str(err.value)  # no C++ backtrace
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_jpeg_inputs(tmp_path):
+    with pytest.raises(RuntimeError, match="alpha"):
+        ti.save_image(rand(2, 4, 4, 4), tmp_path / "a.jpg")
+    with pytest.raises(RuntimeError, match="quality"):
+        ti.save_image(rand(2, 3, 4, 4), tmp_path / "a.jpg", quality=0)
+    assert os.listdir(tmp_path) == []
+
+
+def test_failure_keeps_existing_file(tmp_path):
+    path = tmp_path / "keep.png"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        ti.save_image(rand(2, 5, 4, 4), path)
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["keep.png"]
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(RuntimeError, match="nodir"):
+        ti.save_image(rand(2, 3, 4, 4), tmp_path / "nodir" / "x.png")
+    assert os.listdir(tmp_path) == []
+    ti.save_image(rand(2, 3, 4, 4), tmp_path / "made" / "x.png", create_directories=True)
+    assert (tmp_path / "made" / "x.png").exists()
+
+
+def test_type_errors_as_torchvision():
+    with pytest.raises(TypeError, match="tensor or list of tensors expected"):
+        ti.make_grid(np.zeros((3, 4, 4)))
+    with pytest.raises(TypeError, match="list containing"):
+        ti.save_image([rand(3, 4, 4), 5], "never.png")
+    with pytest.raises(TypeError, match="nrow"):
+        ti.make_grid(rand(2, 3, 4, 4), nrow="2")
+
+
+def test_list_errors(tmp_path):
+    with pytest.raises(RuntimeError, match="one shape"):
+        ti.save_image([rand(3, 4, 4), rand(3, 5, 4)], tmp_path / "x.png")
+    with pytest.raises(RuntimeError, match="non-empty"):
+        ti.make_grid([])
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# Codecs and the batch writer
+
+
+def test_encode_decode():
+    img = (photo_batch(1, 40, seed=7, signed=False)[0] * 255).to(torch.uint8)
+    png = ti.encode_png(img, compression_level=6)
+    buf = io.BytesIO()
+    Image.fromarray(img.permute(1, 2, 0).numpy()).save(buf, format="PNG", compress_level=6)
+    assert bytes(png.numpy()) == buf.getvalue()
+    assert torch.equal(ti.decode_image(png), img)
+    assert torch.equal(ti.decode_image(ti.encode_png(img)), img)
+    assert torch.equal(torchvision.io.decode_png(ti.encode_png(img)), img)
+
+    jpg = ti.encode_jpeg(img, quality=85)
+    buf = io.BytesIO()
+    Image.fromarray(img.permute(1, 2, 0).numpy()).save(buf, format="JPEG", quality=85)
+    assert bytes(jpg.numpy()) == buf.getvalue()
+    decoded = ti.decode_image(jpg)
+    assert decoded.shape == img.shape
+    assert np.array_equal(decoded.permute(1, 2, 0).numpy(), pil_pixels(bytes(jpg.numpy())))
+
+    for c in (1, 2, 4):
+        im = (rand(c, 9, 11, seed=c) * 255).to(torch.uint8)
+        assert torch.equal(ti.decode_image(ti.encode_png(im)), im)
+    with pytest.raises(RuntimeError, match="decode_image"):
+        ti.decode_image(torch.tensor([1, 2, 3], dtype=torch.uint8))
+    with pytest.raises(RuntimeError, match="channels"):
+        ti.encode_jpeg(torch.zeros(4, 8, 8, dtype=torch.uint8))
+
+
+def test_encode_image_and_to_pixels():
+    x = photo_batch(8, 24, seed=8)
+    assert bytes(ti.encode_image(x, format="jpeg", **NORM).numpy()) == tv_bytes(x, "jpeg", **NORM)
+    assert np.array_equal(ti.to_pixels(x, **NORM).numpy(), tv_pixels(x, **NORM))
+
+
+def test_read_image(tmp_path):
+    x = rand(4, 3, 8, 8, seed=41)
+    ti.save_image(x, tmp_path / "r.png")
+    assert np.array_equal(ti.read_image(tmp_path / "r.png").permute(1, 2, 0).numpy(), tv_pixels(x))
+    with pytest.raises(RuntimeError, match="missing.png"):
+        ti.read_image(tmp_path / "missing.png")
+
+
+def test_save_images(tmp_path):
+    x = photo_batch(12, 24, seed=9)
+    ti.save_images(x, tmp_path / "s{index:03}.jpg", start_index=5, threads=3, **NORM)
+    names = sorted(os.listdir(tmp_path))
+    assert names == [f"s{i:03}.jpg" for i in range(5, 17)]
+    for i in range(12):
+        assert read(tmp_path / f"s{i + 5:03}.jpg") == tv_bytes(x[i], "jpeg", **NORM)
+    ti.save_images([x[0], x[1]], str(tmp_path / "p{index}.png"), compression_level=6, **NORM)
+    for i in range(2):
+        assert read(tmp_path / f"p{i}.png") == tv_bytes(x[i], "png", **NORM)
+
+
+def test_save_images_failure(tmp_path):
+    with pytest.raises(RuntimeError):
+        ti.save_images(rand(3, 5, 4, 4), tmp_path / "{index}.png")
+    assert os.listdir(tmp_path) == []
+
+
+def test_threads_share_the_library(tmp_path):
+    x = photo_batch(16, 24, seed=10)
+    expected = tv_bytes(x, "jpeg", **NORM)
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(5):
+                path = tmp_path / f"t{k}-{i}.jpg"
+                ti.save_image(x, path, **NORM)
+                assert read(path) == expected
+        except Exception as e:  # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+# ---------------------------------------------------------------------------
+# TorchScript
+
+
+class Sampler(torch.nn.Module):
+    """Writes a fixed batch with the operator; returns the pixels it wrote."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.register_buffer("x", x)
+
+    def forward(self, path: str) -> torch.Tensor:
+        torch.ops.torchimage.save_image(self.x, path, nrow=4, normalize=True,
+                                        value_range=[-1.0, 1.0], pad_value=1.0)
+        return torch.ops.torchimage.to_pixels(self.x, nrow=4, normalize=True,
+                                              value_range=[-1.0, 1.0], pad_value=1.0)
+
+
+def sampler_expected(x):
+    return tv_pixels(x, nrow=4, normalize=True, value_range=(-1, 1), pad_value=1.0)
+
+
+def test_torchscript_in_process(tmp_path):
+    x = photo_batch(10, 20, seed=11)
+    module = torch.jit.script(Sampler(x))
+    torch.jit.save(module, str(tmp_path / "sampler.pt"))
+    loaded = torch.jit.load(str(tmp_path / "sampler.pt"))
+    for i in range(3):  # past the profiling runs of the executor
+        out = tmp_path / f"s{i}.png"
+        pixels = loaded(str(out))
+        assert np.array_equal(pil_pixels(read(out)), sampler_expected(x))
+        assert np.array_equal(pixels.numpy(), sampler_expected(x))
+
+
+def test_torchscript_builtins(tmp_path):
+    # In scripted code the package's functions compile to the operators.
+    @torch.jit.script
+    def log(x: torch.Tensor, path: str) -> torch.Tensor:
+        torchimage.save_image(x, path, normalize=True, value_range=[-1.0, 1.0])
+        torchimage.save_image([x[0], x[1]], path + ".jpg", nrow=1)
+        return torchimage.make_grid(x, nrow=2, padding=1)
+
+    x = rand(4, 3, 8, 8, seed=42, low=-1, high=1)
+    for _ in range(3):
+        grid = log(x, str(tmp_path / "f.png"))
+    assert torch.equal(grid, tv.make_grid(x, nrow=2, padding=1))
+    assert np.array_equal(pil_pixels(read(tmp_path / "f.png")), tv_pixels(x, **NORM))
+    assert read(tmp_path / "f.png.jpg") == tv_bytes([x[0], x[1]], "jpeg", nrow=1)
+
+
+def test_torchscript_errors_pass_through(tmp_path):
+    @torch.jit.script
+    def bad(x: torch.Tensor, path: str):
+        torch.ops.torchimage.save_image(x, path)
+
+    with pytest.raises(RuntimeError, match="5 channels"):
+        bad(rand(2, 5, 4, 4), str(tmp_path / "x.png"))
+    assert os.listdir(tmp_path) == []
+
+
+def _run_scripted():
+    exe = os.environ.get("TORCHIMAGE_RUN_SCRIPTED") or os.path.join(
+        os.path.dirname(os.path.abspath(torchimage.__file__)), "..", "tests", "run_scripted")
+    return exe if os.path.isfile(exe) else None
+
+
+def test_torchscript_round_trip_through_cpp(tmp_path):
+    exe = _run_scripted()
+    if exe is None:
+        pytest.skip("run_scripted not built (CMake target run_scripted; TORCHIMAGE_RUN_SCRIPTED)")
+    x = photo_batch(10, 20, seed=12)
+    torch.jit.save(torch.jit.script(Sampler(x)), str(tmp_path / "sampler.pt"))
+    out = tmp_path / "from_cpp.png"
+    r = subprocess.run([exe, str(tmp_path / "sampler.pt"), str(out)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok " in r.stdout
+    assert np.array_equal(pil_pixels(read(out)), sampler_expected(x))
+
+
+def test_operator_schemas():
+    schema = str(torch.ops.torchimage.save_image.default._schema)
+    assert schema.startswith(
+        "torchimage::save_image(Tensor tensor, str fp, int nrow=8, int padding=2, "
+        "bool normalize=False, float[]? value_range=None, bool scale_each=False, "
+        "float pad_value=0., str? format=None, int quality=75, int? compression_level=None, "
+        "bool grayscale=False")
+    assert torchimage.__version__ == torch.ops.torchimage.version()

@@ -1,0 +1,313 @@
+"""torchimage: torchvision.utils.save_image and make_grid, exact and faster.
+
+A drop-in replacement::
+
+    from torchimage import save_image, make_grid   # was: from torchvision.utils import ...
+
+``save_image`` and ``make_grid`` keep torchvision 0.14's signatures, keyword
+names and defaults, and write the same pixels (JPEG: the same bytes; PNG: the
+same bytes when ``compression_level=6`` is passed, else a faster encoder's).
+Extras: ``quality`` (JPEG, 1-100, default 75), ``compression_level`` (PNG zlib
+level 0-9, default: the fast engine), ``grayscale`` (keep one-channel images
+one channel), ``pad_value`` as a colour (one value per channel),
+``create_directories`` and ``durable`` (fsync).
+
+The work is done by the operators ``torch.ops.torchimage.*`` (loaded by
+importing this package), which TorchScript code can call directly::
+
+    @torch.jit.script
+    def log(x: torch.Tensor, path: str):
+        torch.ops.torchimage.save_image(x, path, normalize=True, value_range=[-1.0, 1.0])
+
+Set ``TORCHIMAGE_OPS_LIBRARY`` to load the operators' library from elsewhere
+than this folder.
+"""
+import glob as _glob
+import operator as _operator
+import os as _os
+import warnings as _warnings
+
+import torch as _torch
+
+__all__ = [
+    "save_image",
+    "make_grid",
+    "save_images",
+    "encode_image",
+    "to_pixels",
+    "encode_png",
+    "encode_jpeg",
+    "decode_image",
+    "read_image",
+    "library_path",
+]
+
+
+def _find_library():
+    env = _os.environ.get("TORCHIMAGE_OPS_LIBRARY")
+    if env:
+        return env
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    for pattern in ("libtorchimage_ops.so", "libtorchimage_ops*.dylib", "torchimage_ops.dll",
+                    "libtorchimage_ops*.so*"):
+        found = sorted(_glob.glob(_os.path.join(here, pattern)))
+        if found:
+            return found[0]
+    raise ImportError(
+        f"torchimage: the operators' library (libtorchimage_ops) is not in {here}; build the "
+        "CMake target torchimage_ops (it is written there), or set TORCHIMAGE_OPS_LIBRARY")
+
+
+library_path = _find_library()
+_torch.ops.load_library(library_path)
+_ops = _torch.ops.torchimage
+__version__ = _ops.version()
+
+# ---------------------------------------------------------------------------
+# Argument conversion: torchvision's rules first, then the operators' types.
+
+_EXTENSIONS = {".png": "png", ".apng": "png",
+               ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".jfif": "jpeg"}
+_FORMATS = {"PNG": "png", "JPEG": "jpeg", "JPG": "jpeg"}
+_SAVE_EXTRAS = ("quality", "compression_level", "grayscale", "create_directories", "durable")
+
+
+def _check_tensor(tensor):
+    """torchvision's make_grid checks: a tensor or a list of tensors."""
+    if _torch.is_tensor(tensor):
+        return tensor
+    if isinstance(tensor, list):
+        for t in tensor:
+            if not _torch.is_tensor(t):
+                raise TypeError(
+                    f"tensor or list of tensors expected, got a list containing {type(t)}")
+        return tensor
+    raise TypeError(f"tensor or list of tensors expected, got {type(tensor)}")
+
+
+def _int(value, name):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        return _operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {value!r}") from None
+
+
+def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
+          pad_value=0.0, grayscale=False):
+    """make_grid's keyword arguments as the operators take them."""
+    # torchvision tests `normalize is True` and `scale_each is True`: a truthy
+    # non-bool does not normalize there, and does not here.
+    normalize = normalize is True
+    args = {
+        "nrow": _int(nrow, "nrow"),
+        "padding": _int(padding, "padding"),
+        "normalize": normalize,
+        "value_range": None,
+        "scale_each": scale_each is True,
+        "grayscale": bool(grayscale),
+    }
+    if normalize and value_range is not None:
+        if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+            raise TypeError(
+                "value_range has to be a tuple (min, max) if specified. min and max are numbers")
+        args["value_range"] = [float(value_range[0]), float(value_range[1])]
+    if isinstance(pad_value, (tuple, list)) or (
+            _torch.is_tensor(pad_value) and pad_value.numel() != 1):
+        # A colour: one value per channel (torchimage's extension).
+        args["pad_value"] = 0.0
+        args["pad_color"] = [float(v) for v in pad_value]
+    else:
+        args["pad_value"] = float(pad_value)
+    return args
+
+
+def _encode_args(quality=75, compression_level=None):
+    return {
+        "quality": _int(quality, "quality"),
+        "compression_level": None if compression_level is None
+        else _int(compression_level, "compression_level"),
+    }
+
+
+def _unknown(fn, kwargs):
+    if kwargs:
+        _warnings.warn(
+            f"torchimage.{fn}: ignoring unknown keyword argument(s) {', '.join(sorted(kwargs))} "
+            "(torchvision ignores them too)", stacklevel=3)
+
+
+def _split(fn, kwargs, extras):
+    """make_grid's and `extras`' keyword arguments; the rest are ignored, as
+    torchvision's make_grid(**kwargs) ignores them (with a warning here)."""
+    grid_keys = ("nrow", "padding", "normalize", "value_range", "scale_each", "pad_value",
+                 "grayscale")
+    grid = {k: kwargs.pop(k) for k in grid_keys if k in kwargs}
+    extra = {k: kwargs.pop(k) for k in extras if k in kwargs}
+    _unknown(fn, kwargs)
+    return _grid(**grid), extra
+
+
+def _format_of(format, filename):
+    """'png' or 'jpeg' where torchimage encodes the format Pillow would pick
+    (explicit format, else the file name's extension); None otherwise."""
+    if format is not None:
+        return _FORMATS.get(str(format).upper())
+    return _EXTENSIONS.get(_os.path.splitext(filename or "")[1].lower())
+
+
+def _is_path(fp):
+    return isinstance(fp, (str, bytes, _os.PathLike))
+
+
+def _save_with_pillow(tensor, fp, format, grid, extra):
+    """Formats torchimage does not encode (BMP, TIFF, WebP, ...), or an
+    unknown extension: Pillow encodes torchimage's pixels, as in torchvision."""
+    from PIL import Image
+
+    pixels = _ops.to_pixels(tensor, **grid).numpy()
+    if pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    params = {}
+    if extra.get("quality") is not None:
+        params["quality"] = extra["quality"]
+    if extra.get("compression_level") is not None:
+        params["compress_level"] = extra["compression_level"]
+    if _is_path(fp):
+        fp = _os.fsdecode(_os.fspath(fp))
+    Image.fromarray(pixels).save(fp, format=format, **params)
+
+
+# ---------------------------------------------------------------------------
+# torchvision.utils
+
+
+@_torch.no_grad()
+def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
+              pad_value=0.0, **kwargs):
+    """torchvision.utils.make_grid: tiles a (B, C, H, W) batch, a list of
+    (C, H, W) images, one image or an (H, W) map into one (C, H', W') image of
+    the input's dtype and device (a batch of one: that image, unpadded).
+
+    Extras: ``grayscale=True`` keeps one channel; ``pad_value`` may be a
+    sequence (one value per channel). Other keyword arguments are ignored, as
+    torchvision ignores them."""
+    grayscale = kwargs.pop("grayscale", False)
+    _unknown("make_grid", kwargs)
+    return _ops.make_grid(_check_tensor(tensor),
+                          **_grid(nrow, padding, normalize, value_range, scale_each, pad_value,
+                                  grayscale))
+
+
+@_torch.no_grad()
+def save_image(tensor, fp, format=None, **kwargs):
+    """torchvision.utils.save_image: make_grid(tensor, **kwargs), quantized as
+    torchvision does, written to ``fp`` (a path, str or pathlib.Path, or a
+    binary file object) as PNG or JPEG by torchimage (other formats Pillow
+    knows are encoded by Pillow). The format is ``format`` or the path's
+    extension (a file object's ``name``).
+
+    Extras (keywords): quality, compression_level, grayscale,
+    create_directories, durable. A path is written atomically: on an error no
+    file (and no partial file) is left."""
+    tensor = _check_tensor(tensor)
+    grid, extra = _split("save_image", kwargs, _SAVE_EXTRAS)
+    encode = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
+    if _is_path(fp):
+        path = _os.fsdecode(_os.fspath(fp))
+        fmt = _format_of(format, path)
+        if fmt is None:
+            return _save_with_pillow(tensor, path, format, grid, extra)
+        _ops.save_image(tensor, path, format=fmt, **grid, **encode,
+                        create_directories=bool(extra.get("create_directories", False)),
+                        durable=bool(extra.get("durable", False)))
+        return None
+    # A file object: Pillow takes the format from its name when not given.
+    name = getattr(fp, "name", None)
+    fmt = _format_of(format, _os.fsdecode(name) if _is_path(name) else "")
+    if fmt is None:
+        return _save_with_pillow(tensor, fp, format, grid, extra)
+    data = _ops.encode_image(tensor, format=fmt, **grid, **encode)
+    fp.write(data.numpy().tobytes())
+    return None
+
+
+# ---------------------------------------------------------------------------
+# torchimage's own
+
+
+@_torch.no_grad()
+def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs):
+    """One file per sample of a (B, C, H, W) batch (or a list of images): file
+    i is what ``save_image(batch[i], path_i, format, **kwargs)`` writes, path_i
+    the pattern with ``{index}`` (or ``{index:05}``: zero-padded) replaced by
+    ``start_index + i``. Encoded on ``threads`` workers (0: all cores) with the
+    GIL released. Every file is attempted; then the first failure raises."""
+    batch = _check_tensor(batch)
+    grid, extra = _split("save_images", kwargs, _SAVE_EXTRAS)
+    encode = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
+    if format is not None:
+        format = _FORMATS.get(str(format).upper(), str(format))
+    _ops.save_images(batch, _os.fsdecode(_os.fspath(pattern)), format=format, **grid, **encode,
+                     create_directories=bool(extra.get("create_directories", False)),
+                     durable=bool(extra.get("durable", False)),
+                     start_index=_int(start_index, "start_index"), threads=_int(threads, "threads"))
+
+
+@_torch.no_grad()
+def encode_image(tensor, format="png", **kwargs):
+    """The bytes save_image would write, as a 1-D uint8 tensor."""
+    tensor = _check_tensor(tensor)
+    grid, extra = _split("encode_image", kwargs, ("quality", "compression_level"))
+    fmt = _FORMATS.get(str(format).upper(), str(format))
+    return _ops.encode_image(tensor, format=fmt, **grid, **_encode_args(**extra))
+
+
+@_torch.no_grad()
+def to_pixels(tensor, **kwargs):
+    """The uint8 (H, W, C) CPU pixels save_image would encode."""
+    tensor = _check_tensor(tensor)
+    grid, _ = _split("to_pixels", kwargs, ())
+    return _ops.to_pixels(tensor, **grid)
+
+
+def encode_png(image, compression_level=None):
+    """PNG bytes (1-D uint8 tensor) of a uint8 (C, H, W) image, C in 1-4.
+    ``compression_level`` 0-9: Pillow's bytes at that level; None: the fast engine."""
+    return _ops.encode_png(image, compression_level=compression_level)
+
+
+def encode_jpeg(image, quality=75):
+    """JPEG bytes of a uint8 (C, H, W) image, C = 1 or 3 (Pillow's bytes)."""
+    return _ops.encode_jpeg(image, quality=_int(quality, "quality"))
+
+
+def decode_image(data, max_pixels=1 << 30):
+    """PNG or JPEG bytes (1-D uint8 tensor) to a uint8 (C, H, W) image."""
+    return _ops.decode_image(data, max_pixels=_int(max_pixels, "max_pixels"))
+
+
+def read_image(path, max_pixels=1 << 30):
+    """decode_image of a file's bytes."""
+    return _ops.read_image(_os.fsdecode(_os.fspath(path)), max_pixels=_int(max_pixels, "max_pixels"))
+
+
+# In TorchScript, calls of these functions compile to the operators (keyword
+# arguments as in the schemas: value_range and pad_color as lists).
+try:
+    from torch.jit import _builtins as _jit_builtins
+
+    for _fn, _op in ((make_grid, "torchimage::make_grid"),
+                     (save_image, "torchimage::save_image"),
+                     (save_images, "torchimage::save_images"),
+                     (encode_image, "torchimage::encode_image"),
+                     (to_pixels, "torchimage::to_pixels"),
+                     (encode_png, "torchimage::encode_png"),
+                     (encode_jpeg, "torchimage::encode_jpeg"),
+                     (decode_image, "torchimage::decode_image"),
+                     (read_image, "torchimage::read_image")):
+        _jit_builtins._register_builtin(_fn, _op)
+    del _fn, _op
+except Exception:  # private API; only a convenience
+    pass
