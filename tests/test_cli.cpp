@@ -1,0 +1,890 @@
+// Tests of the `torchimage` command-line tool (run as a child process) and of
+// its loaders (tools/tensor_loader.cpp, called in-process).
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <torchimage/torchimage.h>
+
+// The test target is this one file (tests/CMakeLists.txt), so the loader is
+// compiled in here to be tested directly, as the CLI compiles it.
+#include "../tools/tensor_loader.cpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using torchimage::SaveImageOptions;
+using torchimage::cli::load_tensor;
+using torchimage::cli::parse_npy;
+
+const std::string kCli = TORCHIMAGE_CLI;
+const std::string kData = std::string(TORCHIMAGE_TEST_DATA) + "/cli";
+
+// ---------------------------------------------------------------------------
+// Running the CLI.
+
+struct Result {
+  int status = -1;  // exit status, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+Result run_cli(const std::vector<std::string>& args) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+    return {};
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+
+  std::vector<std::string> storage{kCli};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, kCli.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  Result result;
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn " << kCli << ": " << std::strerror(rc);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return result;
+  }
+  // Read both pipes until both close, so that neither child write blocks.
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      ADD_FAILURE() << "poll: " << std::strerror(errno);
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      const ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string describe(const Result& r) {
+  return "exit " + std::to_string(r.status) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
+}
+
+// A failure as the contract wants it: `status`, nothing on stdout, exactly one
+// line on stderr ("torchimage: error: ..."), containing each of `needles`.
+void expect_error(const Result& r, int status, const std::vector<std::string>& needles) {
+  EXPECT_EQ(r.status, status) << describe(r);
+  EXPECT_EQ(r.out, "") << describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(r);
+  EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << describe(r);
+  EXPECT_EQ(r.err.rfind("torchimage: error: ", 0), 0u) << describe(r);
+  EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << describe(r);
+  for (const std::string& needle : needles) {
+    EXPECT_NE(r.err.find(needle), std::string::npos)
+        << "missing '" << needle << "' in " << describe(r);
+  }
+}
+
+void expect_success(const Result& r) {
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.out, "") << describe(r);
+  EXPECT_EQ(r.err, "") << describe(r);
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  EXPECT_TRUE(f.good()) << "cannot read " << path;
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(f.good()) << "cannot write " << path;
+}
+
+std::vector<std::string> list_dir(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// ---------------------------------------------------------------------------
+// Tensors and .npy bytes.
+
+// The fixture values (scripts/make_cli_fixtures.py) over the flat C-order
+// index i: floating ((i * 37) % 97 - 16) / 64 (exact in float16), uint8
+// (i * 37) % 256, bool (i * 37) % 5 < 2.
+torch::Tensor pattern(const std::vector<int64_t>& shape, torch::Dtype dtype) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const torch::Tensor i = torch::arange(n, torch::kInt64) * 37;
+  torch::Tensor t;
+  if (dtype == torch::kBool) {
+    t = (i % 5) < 2;
+  } else if (dtype == torch::kByte) {
+    t = (i % 256).to(torch::kByte);
+  } else {
+    t = ((i % 97 - 16).to(torch::kDouble) / 64.0).to(dtype);
+  }
+  return t.reshape(shape);
+}
+
+bool host_big_endian() { return !torchimage::cli::host_is_little_endian(); }
+
+const char* npy_code(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kHalf:
+      return "f2";
+    case torch::kFloat:
+      return "f4";
+    case torch::kDouble:
+      return "f8";
+    case torch::kByte:
+      return "u1";
+    case torch::kBool:
+      return "b1";
+    default:
+      return "??";
+  }
+}
+
+std::string shape_tuple(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::string npy_dict(const std::string& descr, bool fortran, const std::vector<int64_t>& shape) {
+  return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+         ", 'shape': " + shape_tuple(shape) + ", }";
+}
+
+// A .npy file of `dict` and `data`, padded as NumPy pads (64-byte alignment).
+std::string npy_file(const std::string& dict, const std::string& data, int major = 1) {
+  const size_t prefix = major == 1 ? 10 : 12;
+  std::string header = dict;
+  header.append((64 - (prefix + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string out = std::string("\x93NUMPY", 6);
+  out += static_cast<char>(major);
+  out += '\0';
+  const size_t len = header.size();
+  out += static_cast<char>(len & 0xff);
+  out += static_cast<char>((len >> 8) & 0xff);
+  if (major > 1) {
+    out += static_cast<char>((len >> 16) & 0xff);
+    out += static_cast<char>((len >> 24) & 0xff);
+  }
+  return out + header + data;
+}
+
+// The raw data of `t` as .npy stores it, in Fortran or C order and the byte
+// order `order` ('<', '>' or '|').
+std::string npy_data(const torch::Tensor& t, bool fortran, char order) {
+  torch::Tensor c = t;
+  if (fortran && t.dim() > 1) {
+    std::vector<int64_t> perm(static_cast<size_t>(t.dim()));
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = t.dim() - 1 - static_cast<int64_t>(i);
+    c = t.permute(perm);
+  }
+  c = c.contiguous();
+  if (c.scalar_type() == torch::kBool) c = c.to(torch::kByte);
+  std::string bytes(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+  const size_t item = static_cast<size_t>(c.element_size());
+  if (item > 1 && (order == '>') != host_big_endian()) {
+    for (size_t i = 0; i < bytes.size(); i += item) std::reverse(&bytes[i], &bytes[i] + item);
+  }
+  return bytes;
+}
+
+std::string npy_of(const torch::Tensor& t, char order, bool fortran, int major = 1) {
+  const std::string descr = std::string(1, order) + npy_code(t.scalar_type());
+  return npy_file(npy_dict(descr, fortran, t.sizes().vec()), npy_data(t, fortran, order), major);
+}
+
+void expect_tensors_equal(const torch::Tensor& actual, const torch::Tensor& expected) {
+  EXPECT_EQ(actual.scalar_type(), expected.scalar_type());
+  EXPECT_EQ(actual.sizes(), expected.sizes());
+  EXPECT_EQ(actual.device(), torch::Device(torch::kCPU));
+  if (actual.scalar_type() == expected.scalar_type() && actual.sizes() == expected.sizes()) {
+    EXPECT_TRUE(torch::equal(actual, expected)) << actual << "\n" << expected;
+  }
+}
+
+torch::Tensor parse_npy_string(const std::string& bytes) {
+  return parse_npy(bytes.data(), bytes.size(), "test.npy");
+}
+
+// Expects parse_npy to throw a c10::Error whose message has `needle`.
+void expect_npy_error(const std::string& bytes, const std::string& needle) {
+  try {
+    parse_npy_string(bytes);
+    ADD_FAILURE() << "no error, expected '" << needle << "'";
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+    EXPECT_EQ(msg.rfind("'test.npy': ", 0), 0u) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A fresh directory per test.
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (fs::temp_directory_path() / "torchimage_cli_XXXXXX").string();
+    ASSERT_NE(mkdtemp(templ.data()), nullptr) << std::strerror(errno);
+    dir_ = templ;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Writes `t` as a C-order little-endian .npy file and returns its path.
+  std::string write_npy(const std::string& name, const torch::Tensor& t) {
+    const std::string p = path(name);
+    write_bytes(p, npy_of(t, t.element_size() == 1 ? '|' : '<', false));
+    return p;
+  }
+
+  // Runs `torchimage save input OUTPUT args...` and expects the bytes that
+  // torchimage::save_image(expected, ..., options) writes.
+  void expect_same_as_library(const std::string& input, const torch::Tensor& expected,
+                              const std::vector<std::string>& args, const SaveImageOptions& options,
+                              const std::string& ext = ".png") {
+    const std::string out = path("cli_out" + ext);
+    const std::string ref = path("library_out" + ext);
+    fs::remove(out);
+    fs::remove(ref);
+    std::vector<std::string> full{"save", input, out};
+    full.insert(full.end(), args.begin(), args.end());
+    const Result r = run_cli(full);
+    expect_success(r);
+    try {
+      torchimage::save_image(expected, ref, options);
+    } catch (const c10::Error& e) {
+      ADD_FAILURE() << "torchimage::save_image failed: " << e.what_without_backtrace();
+      return;
+    }
+    ASSERT_TRUE(fs::exists(out)) << describe(r);
+    const std::string cli_bytes = read_bytes(out);
+    EXPECT_FALSE(cli_bytes.empty());
+    EXPECT_TRUE(cli_bytes == read_bytes(ref)) << "CLI output differs from save_image for " << input;
+  }
+
+  // Runs `torchimage args...` (args name `output`), expects the error, and
+  // that the output's directory holds nothing new (no temporary file either):
+  // with `existing`, a file at `output` beforehand keeps its bytes; without,
+  // no file appears.
+  void expect_failure_leaves_output(const std::vector<std::string>& args, const std::string& output,
+                                    int status, const std::vector<std::string>& needles,
+                                    bool existing = false) {
+    const fs::path parent = fs::path(output).parent_path();
+    const bool parent_exists = fs::is_directory(parent);
+    const std::string sentinel = "keep these bytes\n";
+    if (existing && parent_exists) {
+      write_bytes(output, sentinel);
+    } else {
+      fs::remove(output);
+    }
+    const std::vector<std::string> before =
+        parent_exists ? list_dir(parent) : std::vector<std::string>{};
+    const Result r = run_cli(args);
+    expect_error(r, status, needles);
+    if (existing && parent_exists) {
+      EXPECT_EQ(read_bytes(output), sentinel) << describe(r);
+    } else {
+      EXPECT_FALSE(fs::exists(output)) << describe(r);
+    }
+    if (parent_exists) {
+      EXPECT_EQ(list_dir(parent), before) << describe(r);
+    }
+    fs::remove(output);
+  }
+
+  fs::path dir_;
+};
+
+// ---------------------------------------------------------------------------
+// Help, version, usage errors.
+
+TEST_F(CliTest, HelpAndVersion) {
+  Result r = run_cli({"--help"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("Usage: torchimage"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("save INPUT OUTPUT"), std::string::npos) << r.out;
+  EXPECT_EQ(run_cli({"-h"}).out, r.out);
+  EXPECT_EQ(run_cli({"help"}).out, r.out);
+
+  r = run_cli({"save", "--help"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.err, "");
+  for (const char* option :
+       {"--nrow N", "--padding P", "--normalize", "--value-range LOW HIGH", "--scale-each",
+        "--pad-value V", "--format png|jpeg", "--quality Q", "--compression-level L", "--grayscale",
+        "--create-dirs", "--help", ".npy", "torch.save"}) {
+    EXPECT_NE(r.out.find(option), std::string::npos) << option << " in\n" << r.out;
+  }
+  EXPECT_EQ(run_cli({"help", "save"}).out, r.out);
+  // --help wins over the rest of the line.
+  EXPECT_EQ(run_cli({"save", "in.npy", "--help", "--bogus"}).out, r.out);
+
+  r = run_cli({"--version"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out.rfind(std::string("torchimage ") + TORCHIMAGE_VERSION_STRING + " ", 0), 0u)
+      << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  const std::string in = write_npy("in.npy", pattern({3, 4, 4}, torch::kFloat));
+  const std::string out = path("out.png");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{}, "missing command"},
+      {{"frobnicate"}, "unknown command 'frobnicate'"},
+      {{"--bogus"}, "unknown option '--bogus'"},
+      {{"help", "frobnicate"}, "unknown command 'frobnicate'"},
+      {{"save"}, "missing INPUT and OUTPUT"},
+      {{"save", in}, "missing OUTPUT"},
+      {{"save", in, out, "extra"}, "unexpected argument 'extra'"},
+      {{"save", in, out, "--bogus"}, "unknown option '--bogus'"},
+      {{"save", in, out, "-x"}, "unknown option '-x'"},
+      {{"save", in, out, "--nrow"}, "--nrow expects N"},
+      {{"save", in, out, "--value-range", "0"}, "--value-range expects LOW HIGH"},
+      {{"save", in, out, "--nrow", "abc"}, "--nrow: expected an integer, got 'abc'"},
+      {{"save", in, out, "--nrow", "3x"}, "--nrow: expected an integer, got '3x'"},
+      {{"save", in, out, "--nrow", " 3"}, "--nrow: expected an integer"},
+      {{"save", in, out, "--nrow", "99999999999999999999"}, "--nrow: integer out of range"},
+      {{"save", in, out, "--padding", "1.5"}, "--padding: expected an integer, got '1.5'"},
+      {{"save", in, out, "--quality", "4294967297"}, "--quality: integer out of range"},
+      {{"save", in, out, "--value-range", "a", "1"}, "--value-range: expected a number, got 'a'"},
+      {{"save", in, out, "--value-range", "0", "inf"}, "--value-range: expected a finite number"},
+      {{"save", in, out, "--pad-value", "nan"}, "--pad-value: expected a finite number"},
+      {{"save", in, out, "--pad-value", "1,,0"}, "--pad-value: expected a number, got ''"},
+      {{"save", in, out, "--normalize=1"}, "--normalize takes no value"},
+      {{"save", in, out, "--value-range=0"}, "--value-range takes 2 values"},
+      {{"save", in, out, "--format", "gif"}, "gif"},
+      {{"save", in, out, "--format="}, "--format"},
+  };
+  int index = 0;
+  for (const auto& [args, needle] : cases) {
+    SCOPED_TRACE(testing::PrintToString(args));
+    expect_failure_leaves_output(args, out, 2, {needle, "--help"}, index++ % 4 == 0);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// .npy written here: every dtype, both orders, both byte orders.
+
+TEST_F(CliTest, NpyEveryDtypeOrderAndByteOrder) {
+  const std::vector<int64_t> shape{2, 3, 5, 4};
+  for (torch::Dtype dtype :
+       {torch::kHalf, torch::kFloat, torch::kDouble, torch::kByte, torch::kBool}) {
+    const torch::Tensor t = pattern(shape, dtype);
+    const std::vector<char> orders =
+        t.element_size() == 1 ? std::vector<char>{'|', '<', '>'} : std::vector<char>{'<', '>'};
+    for (char order : orders) {
+      for (bool fortran : {false, true}) {
+        SCOPED_TRACE(std::string("descr ") + order + npy_code(dtype) +
+                     (fortran ? " fortran" : " C"));
+        const std::string bytes = npy_of(t, order, fortran);
+        expect_tensors_equal(parse_npy_string(bytes), t);
+        const std::string in = path("in.npy");
+        write_bytes(in, bytes);
+        expect_tensors_equal(load_tensor(in), t);
+        // The CLI (slow to start: LibTorch) for the least usual layout of
+        // each dtype, and for the usual one of float32.
+        if ((fortran && order != '<') || (dtype == torch::kFloat && order == '<' && !fortran)) {
+          expect_same_as_library(in, t, {}, SaveImageOptions());
+        }
+      }
+    }
+  }
+}
+
+TEST_F(CliTest, NpyVersionsAndHeaderSpellings) {
+  const torch::Tensor t = pattern({3, 4, 2}, torch::kFloat);
+  const std::string data = npy_data(t, false, '<');
+  for (int major : {1, 2, 3}) {
+    expect_tensors_equal(parse_npy_string(npy_of(t, '<', false, major)), t);
+  }
+  // Spellings Python's literal syntax allows and NumPy (or Python 2) writes.
+  for (const std::string dict : {
+           "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 2), }",
+           "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 2)}",
+           "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (3, 4, 2,)}",
+           "{'shape':(3,4,2),'fortran_order':False,'descr':'<f4'}",
+           "{'descr': '<f4', 'fortran_order': False, 'shape': (3L, 4L, 2L), }",
+           " { 'descr' : '<f4' ,\t'fortran_order' : False , 'shape' : ( 3 , 4 , 2 ) , } ",
+       }) {
+    SCOPED_TRACE(dict);
+    expect_tensors_equal(parse_npy_string(npy_file(dict, data)), t);
+  }
+  // No padding at all, no newline.
+  std::string bare = npy_file("", data);
+  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 2)}";
+  bare =
+      std::string("\x93NUMPY\x01", 7) + '\0' + static_cast<char>(dict.size()) + '\0' + dict + data;
+  expect_tensors_equal(parse_npy_string(bare), t);
+
+  // Scalars, one dimension, empty arrays.
+  expect_tensors_equal(
+      parse_npy_string(npy_file(npy_dict("<f8", false, {}),
+                                npy_data(torch::tensor(0.25, torch::kDouble), false, '<'))),
+      torch::tensor(0.25, torch::kDouble));
+  expect_tensors_equal(parse_npy_string(npy_of(pattern({5}, torch::kByte), '|', true)),
+                       pattern({5}, torch::kByte));
+  expect_tensors_equal(parse_npy_string(npy_file(npy_dict("<f4", true, {0, 3}), "")),
+                       torch::empty({0, 3}, torch::kFloat));
+  // Bool bytes other than 0 and 1 are true.
+  const torch::Tensor b =
+      parse_npy_string(npy_file(npy_dict("|b1", false, {3}), std::string("\x00\x02\xff", 3)));
+  expect_tensors_equal(b, torch::tensor({false, true, true}));
+}
+
+TEST_F(CliTest, NpyRejectsHostileFiles) {
+  const std::string data24 = npy_data(pattern({2, 3}, torch::kFloat), false, '<');
+  const std::string good = npy_file(npy_dict("<f4", false, {2, 3}), data24);
+  expect_tensors_equal(parse_npy_string(good), pattern({2, 3}, torch::kFloat));
+  const auto with_dict = [&](const std::string& dict) { return npy_file(dict, data24); };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "not a .npy file"},
+      {std::string("\x93NUMPX\x01\x00", 8), "not a .npy file"},
+      {std::string("\x93NUMPY", 6), "no format version"},
+      {std::string("\x93NUMPY\x01\x00\x10", 9), "no header length"},
+      {std::string("\x93NUMPY\x02\x00\x10\x00\x00", 11), "no header length"},
+      {std::string("\x93NUMPY\x04\x00", 8) + good.substr(8), "format version 4.0"},
+      {std::string("\x93NUMPY\x00\x00", 8) + good.substr(8), "format version 0.0"},
+      {std::string("\x93NUMPY\x01\x01", 8) + good.substr(8), "format version 1.1"},
+      {std::string("\x93NUMPY\x01\x00\xff\xff", 10) + "{}", "the header claims 65535 bytes"},
+      {std::string("\x93NUMPY\x02\x00\x00\x00\x00\x01", 12), "exceeds the limit"},
+      {std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12), "exceeds the limit"},
+      {good.substr(0, 40), "truncated .npy file"},
+      {with_dict(""), "expected '{'"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), "), "expected a key"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)"), "expected ','"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False}"), "missing key 'shape'"},
+      {with_dict("{'fortran_order': False, 'shape': (2, 3)}"), "missing key 'descr'"},
+      {with_dict("{'descr': '<f4', 'shape': (2, 3)}"), "missing key 'fortran_order'"},
+      {with_dict("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"),
+       "duplicate key 'descr'"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}"),
+       "unexpected key 'x'"},
+      {with_dict("{'descr': '<f4', 'fortran_order': false, 'shape': (2, 3)}"), "True or False"},
+      {with_dict("{'descr': '<f4', 'fortran_order': Falsey, 'shape': (2, 3)}"), "True or False"},
+      {with_dict("{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3)}"), "True or False"},
+      {with_dict("{'descr': <f4, 'fortran_order': False, 'shape': (2, 3)}"), "quoted string"},
+      {with_dict("{'descr': '<f4, 'fortran_order': False, 'shape': (2, 3)}"), "expected ','"},
+      {with_dict("{'descr': '<f4\\x', 'fortran_order': False, 'shape': (2, 3)}"),
+       "unsupported character"},
+      {with_dict("{descr: '<f4', 'fortran_order': False, 'shape': (2, 3)}"), "expected a key"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}"), "a tuple"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (6)}"), "not a tuple"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}"),
+       "non-negative integer"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 03)}"), "leading zero"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2,, 3)}"),
+       "non-negative integer"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2 3)}"), "expected ','"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3.0)}"), "expected ','"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} x"),
+       "unexpected characters after"},
+      {with_dict(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}") + '\0'),
+       "unexpected characters after"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 3)}"),
+       "too large"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4)}"),
+       "too large"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, "
+                 "4611686018427387904)}"),
+       "too large"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4)}"),
+       "needs 32 bytes of data, the file has 24 (truncated)"},
+      {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}"),
+       "needs 16 bytes of data, the file has 24 (trailing bytes)"},
+      {with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (3,)}"),
+       "unsupported .npy dtype '<i8'; expected float16/32/64, uint8 or bool"},
+      {with_dict("{'descr': '<c8', 'fortran_order': False, 'shape': (3,)}"),
+       "unsupported .npy dtype '<c8'"},
+      {with_dict("{'descr': '|f4', 'fortran_order': False, 'shape': (2, 3)}"),
+       "unsupported .npy dtype '|f4'"},
+      {with_dict("{'descr': '=f4', 'fortran_order': False, 'shape': (2, 3)}"),
+       "unsupported .npy dtype '=f4'"},
+      {with_dict("{'descr': 'f4', 'fortran_order': False, 'shape': (2, 3)}"),
+       "unsupported .npy dtype 'f4'"},
+      {with_dict("{'descr': '', 'fortran_order': False, 'shape': (2, 3)}"),
+       "unsupported .npy dtype ''"},
+      {with_dict("{'descr': '|O', 'fortran_order': False, 'shape': (2, 3)}"),
+       "unsupported .npy dtype '|O'"},
+      {with_dict("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,)}"),
+       "structured array"},
+  };
+  for (const auto& [bytes, needle] : cases) {
+    SCOPED_TRACE(needle);
+    expect_npy_error(bytes, needle);
+  }
+  std::string many = "(";
+  for (int i = 0; i < 65; ++i) many += "1, ";
+  expect_npy_error(with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': " + many + ")}"),
+                   "more than 64 dimensions");
+}
+
+// Every prefix of a valid file and many random mutations must either load or
+// fail with a c10::Error; nothing else (no crash, no other exception).
+TEST_F(CliTest, NpySurvivesTruncationAndMutation) {
+  std::vector<std::string> seeds = {
+      npy_of(pattern({2, 3, 4}, torch::kFloat), '<', false),
+      npy_of(pattern({3, 5}, torch::kHalf), '>', true, 2),
+      npy_of(pattern({4, 4}, torch::kBool), '|', false, 3),
+      npy_of(pattern({7}, torch::kDouble), '<', true),
+  };
+  for (const std::string& seed : seeds) {
+    for (size_t n = 0; n < seed.size(); ++n) {
+      EXPECT_THROW(parse_npy(seed.data(), n, "prefix"), c10::Error) << n;
+    }
+  }
+  std::mt19937 rng(20240601);
+  int loaded = 0, rejected = 0;
+  for (int iteration = 0; iteration < 20000; ++iteration) {
+    std::string bytes = seeds[rng() % seeds.size()];
+    const int mutations = 1 + static_cast<int>(rng() % 4);
+    for (int m = 0; m < mutations; ++m) {
+      const size_t header_end = std::min<size_t>(bytes.size(), 128);
+      const size_t pos = header_end == 0 ? 0 : rng() % header_end;
+      switch (rng() % 5) {
+        case 0:
+          if (pos < bytes.size()) bytes[pos] = static_cast<char>(rng());
+          break;
+        case 1:
+          if (pos < bytes.size()) bytes[pos] = "(),:'{} 0123456789LTF<>|fbu\n"[rng() % 29];
+          break;
+        case 2:
+          bytes.erase(pos, 1 + rng() % 4);
+          break;
+        case 3:
+          bytes.insert(pos, 1 + rng() % 3, "(),:' 9"[rng() % 7]);
+          break;
+        case 4:
+          bytes.resize(rng() % (bytes.size() + 8));
+          break;
+      }
+    }
+    try {
+      const torch::Tensor t = parse_npy(bytes.data(), bytes.size(), "mutant");
+      ASSERT_TRUE(t.defined());
+      (void)t.sum().item<double>();  // touch every element
+      ++loaded;
+    } catch (const c10::Error&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(loaded, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Tensor archives written here: torch::pickle_save and torch::save.
+
+TEST_F(CliTest, PickleSaveAndTorchSave) {
+  const torch::Tensor t = pattern({4, 3, 6, 5}, torch::kFloat);
+  const std::vector<char> bytes = torch::pickle_save(t);
+  const std::string pickled = path("pickled.pt");
+  write_bytes(pickled, std::string(bytes.begin(), bytes.end()));
+  expect_tensors_equal(load_tensor(pickled), t);
+  expect_same_as_library(pickled, t, {"--nrow", "3"}, SaveImageOptions().nrow(3));
+
+  // A non-contiguous view keeps its values.
+  const torch::Tensor view = pattern({3, 8, 6}, torch::kDouble).transpose(1, 2);
+  const std::vector<char> view_bytes = torch::pickle_save(view);
+  write_bytes(pickled, std::string(view_bytes.begin(), view_bytes.end()));
+  expect_tensors_equal(load_tensor(pickled), view);
+  expect_same_as_library(pickled, view, {}, SaveImageOptions());
+
+  // C++'s torch::save writes a TorchScript archive, read with torch::load.
+  const std::string saved = path("saved.pt");
+  const torch::Tensor u8 = pattern({3, 9, 7}, torch::kByte);
+  torch::save(u8, saved);
+  expect_tensors_equal(load_tensor(saved), u8);
+  expect_same_as_library(saved, u8, {}, SaveImageOptions());
+  torch::save(t, saved);
+  const torch::Tensor loaded = load_tensor(saved);
+  expect_tensors_equal(loaded, t);
+  EXPECT_FALSE(loaded.requires_grad());
+  expect_same_as_library(saved, t, {"--normalize"}, SaveImageOptions().normalize(true));
+
+  // An archive of something else than a tensor.
+  const std::vector<char> list_bytes =
+      torch::pickle_save(c10::IValue(std::vector<double>{1.0, 2.0}));
+  const std::string list = path("list.pt");
+  write_bytes(list, std::string(list_bytes.begin(), list_bytes.end()));
+  const std::string out = path("out.png");
+  expect_failure_leaves_output({"save", list, out}, out, 1, {"list.pt", "expected a tensor"});
+}
+
+// ---------------------------------------------------------------------------
+// Files from Python (scripts/make_cli_fixtures.py).
+
+TEST_F(CliTest, PythonFixtures) {
+  struct Fixture {
+    const char* name;
+    torch::Tensor expected;
+  };
+  const std::vector<Fixture> fixtures = {
+      {"torch_f32_batch.pt", pattern({4, 3, 5, 6}, torch::kFloat)},
+      {"torch_u8.pt", pattern({3, 7, 9}, torch::kByte)},
+      {"torch_f64_view.pt", pattern({3, 6, 5}, torch::kDouble).transpose(1, 2)},
+      {"torch_f16_gray.pt", pattern({1, 8, 8}, torch::kHalf)},
+      {"torch_bool.pt", pattern({2, 1, 5, 5}, torch::kBool)},
+      {"numpy_f32_c.npy", pattern({2, 3, 4, 5}, torch::kFloat)},
+      {"numpy_f64_f.npy", pattern({3, 4, 5}, torch::kDouble)},
+      {"numpy_bool.npy", pattern({2, 1, 4, 6}, torch::kBool)},
+      {"numpy_u8.npy", pattern({3, 4, 5}, torch::kByte)},
+      {"numpy_f16_be.npy", pattern({3, 4, 4}, torch::kHalf)},
+      {"numpy_f32_v2.npy", pattern({3, 2, 3}, torch::kFloat)},
+      {"numpy_f32_v3.npy", pattern({3, 2, 3}, torch::kFloat)},
+  };
+  for (const Fixture& f : fixtures) {
+    SCOPED_TRACE(f.name);
+    const std::string in = kData + "/" + f.name;
+    ASSERT_TRUE(fs::exists(in)) << in << ": run /usr/bin/python3 scripts/make_cli_fixtures.py";
+    expect_tensors_equal(load_tensor(in), f.expected);
+    if (std::string(f.name).rfind(".pt") != std::string::npos) {
+      // The fixture holds what the test thinks, read independently of the loader.
+      const std::string bytes = read_bytes(in);
+      expect_tensors_equal(
+          torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toTensor(), f.expected);
+    }
+    // The CLI for the torch.save files and a few .npy ones.
+    if (std::string(f.name).rfind(".pt") != std::string::npos ||
+        std::string(f.name) == "numpy_f64_f.npy" || std::string(f.name) == "numpy_bool.npy") {
+      expect_same_as_library(in, f.expected, {}, SaveImageOptions());
+    }
+  }
+  const std::string out = path("out.png");
+  expect_failure_leaves_output({"save", kData + "/torch_legacy.pt", out}, out, 1,
+                               {"torch_legacy.pt", "legacy torch.save format"});
+  // LibTorch 1.13's unpickler cannot read a Python dict (opcode SETITEM).
+  expect_failure_leaves_output({"save", kData + "/torch_dict.pt", out}, out, 1,
+                               {"torch_dict.pt", "cannot read the tensor"}, true);
+  expect_failure_leaves_output({"save", kData + "/numpy_i8.npy", out}, out, 1,
+                               {"numpy_i8.npy", "unsupported .npy dtype '<i8'"});
+}
+
+// ---------------------------------------------------------------------------
+// Every option reaches save_image.
+
+TEST_F(CliTest, OptionsMapToSaveImageOptions) {
+  const torch::Tensor batch = pattern({5, 3, 6, 7}, torch::kFloat);
+  const std::string in = write_npy("batch.npy", batch);
+  using O = SaveImageOptions;
+  const std::vector<std::pair<std::vector<std::string>, O>> cases = {
+      {{"--nrow", "2"}, O().nrow(2)},
+      {{"--nrow=3"}, O().nrow(3)},
+      {{"--padding", "0"}, O().padding(0)},
+      {{"--padding", "5", "--pad-value", "0.5"}, O().padding(5).pad_value(0.5)},
+      {{"--pad-value", "1,0,0.25"}, O().pad_value(std::vector<double>{1.0, 0.0, 0.25})},
+      {{"--normalize"}, O().normalize(true)},
+      {{"--normalize", "--value-range", "-0.5", "0.75"},
+       O().normalize(true).value_range(torchimage::ValueRange{-0.5, 0.75})},
+      {{"--value-range", "-1", "1", "--normalize", "--scale-each"},
+       O().normalize(true).scale_each(true).value_range(torchimage::ValueRange{-1.0, 1.0})},
+      {{"--normalize", "--scale-each"}, O().normalize(true).scale_each(true)},
+      {{"--compression-level", "9"}, O().compression_level(9)},
+      {{"--compression-level", "0", "--nrow", "1"}, O().compression_level(0).nrow(1)},
+  };
+  for (const auto& [args, options] : cases) {
+    SCOPED_TRACE(testing::PrintToString(args));
+    expect_same_as_library(in, batch, args, options);
+  }
+  // JPEG, by extension and by --format.
+  expect_same_as_library(in, batch, {}, O(), ".jpg");
+  expect_same_as_library(in, batch, {"--quality", "90"}, O().quality(90), ".jpeg");
+  expect_same_as_library(in, batch, {"--format", "jpeg", "--quality", "30"},
+                         O().format(torchimage::ImageFormat::JPEG).quality(30), ".bin");
+  expect_same_as_library(in, batch, {"--format", "png"}, O().format(torchimage::ImageFormat::PNG),
+                         ".jpg");
+  // One channel: RGB by default, gray with --grayscale.
+  const torch::Tensor gray = pattern({4, 1, 6, 6}, torch::kFloat);
+  const std::string gray_in = write_npy("gray.npy", gray);
+  expect_same_as_library(gray_in, gray, {}, O());
+  expect_same_as_library(gray_in, gray, {"--grayscale"}, O().grayscale(true));
+  expect_same_as_library(gray_in, gray, {"--grayscale", "--quality", "85"},
+                         O().grayscale(true).quality(85), ".jpg");
+
+  // --create-dirs.
+  const std::string nested = path("a/b/c/out.png");
+  expect_failure_leaves_output({"save", in, nested}, nested, 1, {});
+  EXPECT_FALSE(fs::exists(path("a")));
+  expect_success(run_cli({"save", in, nested, "--create-dirs"}));
+  EXPECT_TRUE(fs::is_regular_file(nested));
+
+  // "--" ends the options: a file named like one.
+  const std::string dashed = path("-x.npy");
+  fs::copy_file(in, dashed);
+  expect_success(run_cli({"save", "--nrow", "2", "--", dashed, path("--out.png")}));
+  EXPECT_TRUE(fs::is_regular_file(path("--out.png")));
+}
+
+// ---------------------------------------------------------------------------
+// Failures: one line, exit 1, no output, an existing output untouched.
+
+TEST_F(CliTest, InputErrors) {
+  const std::string out = path("out.png");
+  const auto save = [&](const std::string& in) {
+    return std::vector<std::string>{"save", in, out};
+  };
+  expect_failure_leaves_output(save(path("missing.npy")), out, 1,
+                               {"missing.npy", "cannot open", "No such file"});
+  fs::create_directory(path("adir"));
+  expect_failure_leaves_output(save(path("adir")), out, 1, {"adir", "is a directory"});
+  const torch::Tensor t = pattern({3, 4, 4}, torch::kFloat);
+  const std::string good = npy_of(t, '<', false);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"", {"empty file"}},
+      {"garbage, not a tensor", {"unknown file format"}},
+      {"\x93NUMPX" + good.substr(6), {"unknown file format"}},
+      {good.substr(0, 9), {"truncated .npy file"}},
+      {good.substr(0, 50), {"truncated .npy file"}},
+      {good.substr(0, good.size() - 1), {"needs 192 bytes", "(truncated)"}},
+      {good + "x", {"(trailing bytes)"}},
+      {npy_file(npy_dict("<f4", false, {3, 4, 5}), npy_data(t, false, '<')),
+       {"shape (3, 4, 5)", "needs 240 bytes"}},
+      {npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 4)", ""),
+       {"invalid .npy header"}},
+      {npy_file(npy_dict("<i8", false, {2}), std::string(16, '\0')),
+       {"unsupported .npy dtype '<i8'; expected float16/32/64, uint8 or bool"}},
+      {npy_file(npy_dict("<c8", false, {2}), std::string(16, '\0')),
+       {"unsupported .npy dtype '<c8'"}},
+      {std::string("PK\x03\x04", 4) + "garbled zip archive", {"not a valid torch.save archive"}},
+      {std::string("\x80\x02\x8a\x0a", 4) + "legacy", {"legacy torch.save format"}},
+  };
+  int index = 0;
+  for (const auto& [bytes, needles] : cases) {
+    SCOPED_TRACE(needles[0]);
+    const std::string in = path("bad" + std::to_string(index++) + ".npy");
+    write_bytes(in, bytes);
+    std::vector<std::string> all = needles;
+    all.push_back(fs::path(in).filename());
+    expect_failure_leaves_output(save(in), out, 1, all, index % 3 == 0);
+  }
+}
+
+TEST_F(CliTest, BadOptionValuesAndOutputs) {
+  const std::string in = write_npy("in.npy", pattern({4, 3, 5, 5}, torch::kFloat));
+  const std::string png = path("out.png");
+  const std::string jpg = path("out.jpg");
+  // Values the library refuses (exit 1; the message names the parameter).
+  const std::vector<std::tuple<std::vector<std::string>, std::string, std::string>> cases = {
+      {{"--quality", "0"}, jpg, "quality"},
+      {{"--quality", "101"}, jpg, "quality"},
+      {{"--quality", "-5"}, jpg, "quality"},
+      {{"--compression-level", "10"}, png, "compression"},
+      {{"--compression-level", "-1"}, png, "compression"},
+      {{"--nrow", "0"}, png, "nrow"},
+      {{"--nrow", "-2"}, png, "nrow"},
+      {{"--padding", "-1"}, png, "padding"},
+      {{"--normalize", "--value-range", "1", "0"}, png, "value_range"},
+      {{"--pad-value", "1,0"}, png, "pad_value"},
+      {{}, path("out.bmp"), "bmp"},
+      {{}, path("out"), "out"},
+      {{}, path("no/such/dir/out.png"), "no/such/dir"},
+  };
+  int index = 0;
+  for (const auto& [args, output, needle] : cases) {
+    SCOPED_TRACE(testing::PrintToString(args) + " " + output);
+    std::vector<std::string> full{"save", in, output};
+    full.insert(full.end(), args.begin(), args.end());
+    expect_failure_leaves_output(full, output, 1, {needle}, index++ % 2 == 0);
+  }
+  EXPECT_FALSE(fs::exists(path("no")));
+  // The library's hints, said in the CLI's words.
+  expect_error(run_cli({"save", in, path("no/out.png")}), 1, {"--create-dirs"});
+  expect_error(run_cli({"save", in, path("out.bmp")}), 1, {".bmp"});
+  // A shape save_image refuses.
+  const std::string five_d = write_npy("five.npy", pattern({1, 2, 3, 4, 4}, torch::kFloat));
+  expect_failure_leaves_output({"save", five_d, png}, png, 1, {"5"});
+  // The output is a directory.
+  fs::create_directory(path("outdir.png"));
+  const Result r = run_cli({"save", in, path("outdir.png")});
+  expect_error(r, 1, {});
+  EXPECT_TRUE(fs::is_directory(path("outdir.png")));
+}
+
+TEST_F(CliTest, ReadOnlyDirectory) {
+  if (geteuid() == 0) {
+    GTEST_SKIP() << "running as root, which ignores directory permissions";
+  }
+  const std::string in = write_npy("in.npy", pattern({3, 4, 4}, torch::kFloat));
+  const fs::path ro = dir_ / "ro";
+  fs::create_directory(ro);
+  const std::string existing = (ro / "existing.png").string();
+  write_bytes(existing, "old bytes");
+  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+  for (const std::string& out : {(ro / "new.png").string(), existing}) {
+    const Result r = run_cli({"save", in, out});
+    expect_error(r, 1, {});
+  }
+  EXPECT_FALSE(fs::exists(ro / "new.png"));
+  EXPECT_EQ(read_bytes(existing), "old bytes");
+  fs::permissions(ro, fs::perms::owner_all);
+  EXPECT_EQ(list_dir(ro), std::vector<std::string>{"existing.png"});
+}
+
+}  // namespace

@@ -1,0 +1,458 @@
+#include "tensor_loader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include <c10/util/Exception.h>
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/serialize.h>
+
+namespace torchimage {
+namespace cli {
+namespace {
+
+constexpr char kNpyMagic[] = "\x93NUMPY";
+constexpr size_t kNpyMagicSize = 6;
+constexpr char kSupportedDtypes[] = "expected float16/32/64, uint8 or bool";
+
+bool host_is_little_endian() {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+  return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+#else
+  const uint16_t probe = 1;
+  unsigned char first;
+  std::memcpy(&first, &probe, 1);
+  return first == 1;
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// The header: a Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// parsed strictly: exactly these three keys, each once; 'descr' a string,
+// 'fortran_order' True or False, 'shape' a tuple of non-negative integers
+// (a one-element tuple needs its comma, as in Python). Python 2's long
+// suffix ("3L") is accepted, as NumPy does. Whitespace may separate tokens and
+// pad the end (NumPy pads with spaces and ends with '\n').
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_word_char(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+class HeaderParser {
+ public:
+  HeaderParser(const char* text, size_t size, const std::string& name)
+      : text_(text), size_(size), name_(name) {}
+
+  void parse(std::string& descr, bool& fortran_order, std::vector<int64_t>& shape) {
+    bool have_descr = false, have_fortran = false, have_shape = false;
+    skip_space();
+    expect('{', "'{' opening the header dict");
+    while (true) {
+      skip_space();
+      if (peek() == '}') break;
+      const std::string key = parse_string("a key");
+      skip_space();
+      expect(':', "':' after key '" + key + "'");
+      skip_space();
+      if (key == "descr") {
+        fail_if(have_descr, "duplicate key 'descr'");
+        have_descr = true;
+        if (peek() == '[') {
+          TORCH_CHECK(false, "'", name_, "': unsupported .npy dtype (a structured array); ",
+                      kSupportedDtypes);
+        }
+        descr = parse_string("a string value of 'descr'");
+      } else if (key == "fortran_order") {
+        fail_if(have_fortran, "duplicate key 'fortran_order'");
+        have_fortran = true;
+        fortran_order = parse_bool();
+      } else if (key == "shape") {
+        fail_if(have_shape, "duplicate key 'shape'");
+        have_shape = true;
+        shape = parse_shape();
+      } else {
+        fail("unexpected key '" + key + "'");
+      }
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() == '}') break;
+      fail("expected ',' or '}' after the value of '" + key + "'");
+    }
+    ++pos_;  // '}'
+    skip_space();
+    fail_if(pos_ != size_, "unexpected characters after the header dict");
+    fail_if(!have_descr, "missing key 'descr'");
+    fail_if(!have_fortran, "missing key 'fortran_order'");
+    fail_if(!have_shape, "missing key 'shape'");
+  }
+
+ private:
+  // The current character, or '\0' at the end (a NUL inside the header is
+  // never valid either, so the two need no distinction).
+  char peek() const { return pos_ < size_ ? text_[pos_] : '\0'; }
+
+  void skip_space() {
+    while (pos_ < size_ && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
+                            text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    TORCH_CHECK(false, "'", name_, "': invalid .npy header: ", what, " (at header byte ", pos_,
+                ")");
+    abort();  // unreachable: TORCH_CHECK(false) throws
+  }
+  void fail_if(bool condition, const std::string& what) const {
+    if (condition) fail(what);
+  }
+
+  void expect(char c, const std::string& what) {
+    fail_if(peek() != c, "expected " + what);
+    ++pos_;
+  }
+
+  std::string parse_string(const std::string& what) {
+    const char quote = peek();
+    fail_if(quote != '\'' && quote != '"', "expected " + what + " (a quoted string)");
+    ++pos_;
+    const size_t begin = pos_;
+    while (pos_ < size_ && text_[pos_] != quote) {
+      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      // Printable ASCII only; no escapes (no descr of ours needs one).
+      fail_if(c < 0x20 || c > 0x7e || c == '\\', "unsupported character in a string");
+      ++pos_;
+    }
+    fail_if(pos_ >= size_, "unterminated string");
+    std::string s(text_ + begin, pos_ - begin);
+    ++pos_;  // closing quote
+    return s;
+  }
+
+  bool parse_bool() {
+    const size_t begin = pos_;
+    while (is_word_char(peek())) ++pos_;
+    const std::string word(text_ + begin, pos_ - begin);
+    if (word == "True") return true;
+    if (word == "False") return false;
+    pos_ = begin;
+    fail("expected True or False as the value of 'fortran_order'");
+  }
+
+  int64_t parse_dim() {
+    fail_if(!is_digit(peek()), "expected a non-negative integer in 'shape'");
+    const size_t begin = pos_;
+    uint64_t value = 0;
+    while (is_digit(peek())) {
+      const uint64_t digit = static_cast<uint64_t>(peek() - '0');
+      fail_if(value > (static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - digit) / 10,
+              "a dimension in 'shape' is too large");
+      value = value * 10 + digit;
+      ++pos_;
+    }
+    fail_if(pos_ - begin > 1 && text_[begin] == '0', "a dimension in 'shape' has a leading zero");
+    if (peek() == 'L' || peek() == 'l') ++pos_;  // Python 2's long integers
+    return static_cast<int64_t>(value);
+  }
+
+  std::vector<int64_t> parse_shape() {
+    std::vector<int64_t> shape;
+    expect('(', "a tuple as the value of 'shape'");
+    bool trailing_comma = false;
+    while (true) {
+      skip_space();
+      if (peek() == ')') break;
+      fail_if(shape.size() >= kNpyMaxDims,
+              "more than " + std::to_string(kNpyMaxDims) + " dimensions in 'shape'");
+      shape.push_back(parse_dim());
+      trailing_comma = false;
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        trailing_comma = true;
+        continue;
+      }
+      fail_if(peek() != ')', "expected ',' or ')' in 'shape'");
+    }
+    // "(3)" is the integer 3 in Python, not a tuple.
+    fail_if(shape.size() == 1 && !trailing_comma, "'shape' (n) is not a tuple; write (n,)");
+    ++pos_;  // ')'
+    return shape;
+  }
+
+  const char* text_;
+  size_t size_;
+  const std::string& name_;
+  size_t pos_ = 0;
+};
+
+struct DtypeInfo {
+  const char* code;  // descr without its byte-order character
+  c10::ScalarType dtype;
+  size_t item_size;
+};
+
+constexpr DtypeInfo kDtypes[] = {
+    {"f2", c10::ScalarType::Half, 2},   {"f4", c10::ScalarType::Float, 4},
+    {"f8", c10::ScalarType::Double, 8}, {"u1", c10::ScalarType::Byte, 1},
+    {"b1", c10::ScalarType::Bool, 1},
+};
+
+// Sets dtype, item_size and byte_swap from descr: '<' or '>' and a code above;
+// '|' ("not applicable") only for one-byte types.
+void resolve_descr(NpyHeader& h, const std::string& name) {
+  const DtypeInfo* found = nullptr;
+  if (h.descr.size() == 3) {
+    for (const DtypeInfo& info : kDtypes) {
+      if (h.descr.compare(1, 2, info.code) == 0) found = &info;
+    }
+  }
+  const char order = h.descr.empty() ? '\0' : h.descr[0];
+  const bool order_ok =
+      found != nullptr && (order == '<' || order == '>' || (order == '|' && found->item_size == 1));
+  TORCH_CHECK(order_ok, "'", name, "': unsupported .npy dtype '", h.descr, "'; ", kSupportedDtypes);
+  h.dtype = found->dtype;
+  h.item_size = found->item_size;
+  h.byte_swap = found->item_size > 1 && ((order == '<') != host_is_little_endian());
+}
+
+template <typename T>
+T read_le(const char* p) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    v = static_cast<T>(v | (static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i)));
+  }
+  return v;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+void byte_swap_in_place(char* data, uint64_t count, size_t item_size) {
+  for (uint64_t i = 0; i < count; ++i) {
+    std::reverse(data + i * item_size, data + (i + 1) * item_size);
+  }
+}
+
+// Allocates the tensor the header describes, lets `read_data` fill its bytes,
+// then fixes byte order, bool values and Fortran order.
+torch::Tensor make_npy_tensor(const NpyHeader& h,
+                              const std::function<void(char*, size_t)>& read_data) {
+  std::vector<int64_t> sizes = h.shape;
+  if (h.fortran_order) std::reverse(sizes.begin(), sizes.end());
+  // bool is read as bytes: a hostile byte other than 0 and 1 must not become
+  // an invalid bool.
+  const c10::ScalarType storage_dtype =
+      h.dtype == c10::ScalarType::Bool ? c10::ScalarType::Byte : h.dtype;
+  torch::Tensor t = torch::empty(sizes, torch::TensorOptions().dtype(storage_dtype));
+  if (h.data_size > 0) {
+    char* data = static_cast<char*>(t.data_ptr());
+    read_data(data, static_cast<size_t>(h.data_size));
+    if (h.byte_swap) byte_swap_in_place(data, h.data_size / h.item_size, h.item_size);
+  }
+  if (h.dtype == c10::ScalarType::Bool) t = t.ne(0);
+  if (h.fortran_order && sizes.size() > 1) {
+    std::vector<int64_t> perm(sizes.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);
+    t = t.permute(perm).contiguous();
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+
+class File {
+ public:
+  explicit File(const std::string& path) : path_(path) {
+    do {
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd_ < 0 && errno == EINTR);
+    TORCH_CHECK(fd_ >= 0, "'", path, "': cannot open: ", std::strerror(errno));
+    struct stat st;
+    TORCH_CHECK(::fstat(fd_, &st) == 0, "'", path, "': cannot stat: ", std::strerror(errno));
+    TORCH_CHECK(!S_ISDIR(st.st_mode), "'", path, "': is a directory, expected a tensor file");
+    TORCH_CHECK(S_ISREG(st.st_mode), "'", path, "': not a regular file");
+    size_ = static_cast<uint64_t>(st.st_size);
+  }
+  ~File() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  uint64_t size() const { return size_; }
+
+  // Reads exactly `n` bytes at `offset`; the file must not have shrunk.
+  void read_at(uint64_t offset, char* out, size_t n) const {
+    while (n > 0) {
+      const size_t chunk = std::min<size_t>(n, size_t{1} << 30);
+      const ssize_t got = ::pread(fd_, out, chunk, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      TORCH_CHECK(got >= 0, "'", path_, "': read error: ", std::strerror(errno));
+      TORCH_CHECK(got > 0, "'", path_, "': unexpected end of file (did it change while read?)");
+      out += got;
+      offset += static_cast<uint64_t>(got);
+      n -= static_cast<size_t>(got);
+    }
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+bool has_npy_magic(const char* data, size_t size) {
+  return size >= kNpyMagicSize && std::memcmp(data, kNpyMagic, kNpyMagicSize) == 0;
+}
+
+torch::Tensor load_npy_file(const File& file, const std::string& path) {
+  const size_t prefix_size =
+      static_cast<size_t>(std::min<uint64_t>(file.size(), 12 + kNpyMaxHeaderSize));
+  std::vector<char> prefix(prefix_size);
+  file.read_at(0, prefix.data(), prefix.size());
+  const NpyHeader h = parse_npy_header(prefix.data(), prefix.size(), file.size(), path);
+  return make_npy_tensor(h, [&](char* out, size_t n) { file.read_at(h.data_offset, out, n); });
+}
+
+torch::Tensor expect_tensor(const c10::IValue& value, const std::string& path) {
+  TORCH_CHECK(value.isTensor(), "'", path, "': holds a ", value.tagKind(), ", expected a tensor");
+  return value.toTensor();
+}
+
+torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::string& path) {
+  // C++'s torch::save(tensor) writes a TorchScript archive (constants.pkl, a
+  // module holding the tensor as "0"), which torch::pickle_load cannot read;
+  // torch.save and torch::pickle_save write a plain pickle (data.pkl).
+  bool torchscript = false;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(),
+                                                               static_cast<off_t>(bytes.size())));
+    torchscript = reader.hasRecord("constants.pkl");
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "'", path,
+                "': not a valid torch.save archive: ", e.what_without_backtrace());
+  }
+  torch::Tensor t;
+  try {
+    if (torchscript) {
+      torch::load(t, bytes.data(), bytes.size());
+    } else {
+      t = expect_tensor(torch::pickle_load(bytes), path);
+    }
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    // An error of ours (expect_tensor) already names the file.
+    if (msg.compare(0, path.size() + 2, "'" + path + "'") == 0) throw;
+    TORCH_CHECK(false, "'", path, "': cannot read the tensor: ", msg);
+  }
+  return t.detach();
+}
+
+}  // namespace
+
+NpyHeader parse_npy_header(const char* prefix, size_t prefix_size, uint64_t file_size,
+                           const std::string& name) {
+  TORCH_CHECK(prefix_size <= file_size, "'", name, "': internal error: prefix beyond the file");
+  TORCH_CHECK(has_npy_magic(prefix, prefix_size), "'", name,
+              "': not a .npy file (no \\x93NUMPY magic)");
+  TORCH_CHECK(prefix_size >= 8, "'", name, "': truncated .npy file: no format version");
+  NpyHeader h;
+  h.major_version = static_cast<unsigned char>(prefix[6]);
+  h.minor_version = static_cast<unsigned char>(prefix[7]);
+  TORCH_CHECK(h.minor_version == 0 && h.major_version >= 1 && h.major_version <= 3, "'", name,
+              "': unsupported .npy format version ", h.major_version, ".", h.minor_version,
+              "; expected 1.0, 2.0 or 3.0");
+  const size_t length_size = h.major_version == 1 ? 2 : 4;
+  TORCH_CHECK(prefix_size >= 8 + length_size, "'", name,
+              "': truncated .npy file: no header length");
+  const uint64_t header_size =
+      length_size == 2 ? read_le<uint16_t>(prefix + 8) : read_le<uint32_t>(prefix + 8);
+  TORCH_CHECK(header_size <= kNpyMaxHeaderSize, "'", name, "': .npy header length ", header_size,
+              " exceeds the limit of ", kNpyMaxHeaderSize, " bytes");
+  const uint64_t header_begin = 8 + length_size;
+  h.data_offset = static_cast<size_t>(header_begin + header_size);
+  TORCH_CHECK(h.data_offset <= file_size, "'", name, "': truncated .npy file: the header claims ",
+              header_size, " bytes, the file ends after ", file_size - header_begin);
+  TORCH_CHECK(h.data_offset <= prefix_size, "'", name,
+              "': internal error: .npy header not read in full");
+
+  HeaderParser(prefix + header_begin, static_cast<size_t>(header_size), name)
+      .parse(h.descr, h.fortran_order, h.shape);
+  resolve_descr(h, name);
+
+  // numel * item_size must fit, and so must the extent of every stride
+  // (torch computes strides from max(size, 1), even when numel is 0).
+  uint64_t numel = 1, extent = h.item_size;
+  for (int64_t d : h.shape) {
+    const uint64_t size = static_cast<uint64_t>(d);
+    const bool overflow = __builtin_mul_overflow(extent, std::max<uint64_t>(size, 1), &extent) ||
+                          extent > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    TORCH_CHECK(!overflow, "'", name, "': .npy shape ", shape_string(h.shape), " is too large");
+    numel *= size;  // <= extent / item_size: cannot overflow
+  }
+  h.data_size = numel * h.item_size;
+  const uint64_t available = file_size - h.data_offset;
+  TORCH_CHECK(available == h.data_size, "'", name, "': .npy shape ", shape_string(h.shape), " of '",
+              h.descr, "' needs ", h.data_size, " bytes of data, the file has ", available,
+              available < h.data_size ? " (truncated)" : " (trailing bytes)");
+  return h;
+}
+
+torch::Tensor parse_npy(const char* data, size_t size, const std::string& name) {
+  const NpyHeader h = parse_npy_header(data, size, size, name);
+  return make_npy_tensor(h,
+                         [&](char* out, size_t n) { std::memcpy(out, data + h.data_offset, n); });
+}
+
+torch::Tensor load_tensor(const std::string& path) {
+  File file(path);
+  char head[kNpyMagicSize] = {};
+  const size_t head_size = static_cast<size_t>(std::min<uint64_t>(file.size(), sizeof head));
+  file.read_at(0, head, head_size);
+  if (has_npy_magic(head, head_size)) return load_npy_file(file, path);
+
+  TORCH_CHECK(file.size() > 0, "'", path, "': empty file, expected a tensor file");
+  const bool zip = head_size >= 4 && std::memcmp(head, "PK", 2) == 0 &&
+                   ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6));
+  // A pickle (protocol 2, as old torch.save wrote) starts with 0x80 0x02.
+  const bool legacy = head_size >= 2 && static_cast<unsigned char>(head[0]) == 0x80 && head[1] == 2;
+  TORCH_CHECK(!legacy, "'", path,
+              "': legacy torch.save format (_use_new_zipfile_serialization=False) is not "
+              "supported; save it with torch.save's default zip format");
+  TORCH_CHECK(zip, "'", path,
+              "': unknown file format, expected a .npy file or a torch.save/torch::save archive");
+  TORCH_CHECK(file.size() <= std::numeric_limits<size_t>::max(), "'", path, "': too large");
+  std::vector<char> bytes(static_cast<size_t>(file.size()));
+  file.read_at(0, bytes.data(), bytes.size());
+  return load_torch_archive(bytes, path);
+}
+
+}  // namespace cli
+}  // namespace torchimage
