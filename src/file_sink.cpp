@@ -1,5 +1,7 @@
 // Atomic file writes: temporary file in the target's directory, then rename.
+#include <atomic>
 #include <cerrno>
+#include <random>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,14 +52,32 @@ class TempFile {
   std::string path_;
 };
 
-mode_t default_file_mode() {
-  // umask can only be read by setting it; do it once.
-  static const mode_t mode = [] {
-    const mode_t mask = ::umask(022);
-    ::umask(mask);
-    return static_cast<mode_t>(0666 & ~mask);
+// Creates a new file `.<name>.tmp-XXXXXX` beside the target with mode 0666
+// less the umask (the kernel applies it, so no process-global umask read is
+// needed). Returns the descriptor and fills `tmp`, or -1 with errno set.
+int create_temp(const fs::path& dir, const std::string& name, std::string* tmp) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t seed = [] {
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) ^ rd() ^ static_cast<uint64_t>(::getpid());
   }();
-  return mode;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    uint64_t x = seed + 0x9e3779b97f4a7c15ull * (counter.fetch_add(1) + 1);
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 29;
+    // Six letters or digits, as mkstemp's XXXXXX (documented naming).
+    static const char kAlphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char suffix[7];
+    for (int i = 0; i < 6; ++i, x /= 62) suffix[i] = kAlphabet[x % 62];
+    suffix[6] = '\0';
+    *tmp = (dir / ("." + name + ".tmp-" + suffix)).string();
+    const int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
 }
 
 bool write_all(int fd, const uint8_t* p, size_t n, int* err) {
@@ -112,9 +132,13 @@ void write_file(const std::string& path_in, const void* data, size_t size,
       target = fs::read_symlink(path, ec);
     }
   }
+  bool target_exists = false;
+  mode_t target_mode = 0;
   if (::stat(path.c_str(), &st) == 0) {
     TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
     if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), bytes, size);
+    target_exists = true;
+    target_mode = st.st_mode;
   }
 
   fs::path dir = path.parent_path();
@@ -138,14 +162,15 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   // process killed mid-write can leave only such files behind).
   std::string name = path.filename().string();
   if (name.size() > 200) name.resize(200);
-  std::string tmp = (dir / ("." + name + ".tmp-XXXXXX")).string();
-  const int fd = ::mkostemp(&tmp[0], O_CLOEXEC);
+  std::string tmp;
+  const int fd = create_temp(dir, name, &tmp);
   TORCH_CHECK(fd >= 0, "cannot write '", path_in, "': cannot create a file in '", dir.string(),
               "': ", os_error(errno));
   TempFile file(fd, tmp);
 
   int err = 0;
-  if (::fchmod(fd, default_file_mode()) != 0) err = errno;
+  // Replacing a file keeps its permission bits, as writing into it would.
+  if (target_exists && ::fchmod(fd, target_mode & 0777) != 0) err = errno;
   TORCH_CHECK(err == 0, "cannot write '", path_in, "': ", os_error(err));
   TORCH_CHECK(write_all(fd, bytes, size, &err), "cannot write '", path_in, "': ", os_error(err));
   if (options.durable() && ::fsync(fd) != 0) {

@@ -30,13 +30,20 @@ extern "C" void on_error_exit(j_common_ptr cinfo) {
   longjmp(err->jump, 1);
 }
 
-// Warnings (corrupt-data notes and the like) are neither printed nor fatal.
+// Nothing is printed to stderr.
 extern "C" void on_output_message(j_common_ptr) {}
 
-void install(ErrorManager& err) {
+// Decoding is strict: a warning (a truncated file, corrupt data that libjpeg
+// would paper over with grey) is an error, as Pillow treats a truncated file.
+extern "C" void on_emit_message(j_common_ptr cinfo, int msg_level) {
+  if (msg_level < 0) on_error_exit(cinfo);
+}
+
+void install(ErrorManager& err, bool strict) {
   jpeg_std_error(&err.pub);
   err.pub.error_exit = on_error_exit;
   err.pub.output_message = on_output_message;
+  if (strict) err.pub.emit_message = on_emit_message;
   err.message[0] = '\0';
 }
 
@@ -149,7 +156,7 @@ Bytes encode_jpeg_pixels(const PixelView& px, int quality) {
               "encode_jpeg: image of ", px.height, "x", px.width,
               " is outside JPEG's limits (1 to 65535 pixels a side)");
   ErrorManager err;
-  install(err);
+  install(err, /*strict=*/false);
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
   jpeg_compress_struct cinfo;
@@ -167,7 +174,7 @@ Bytes encode_jpeg_pixels(const PixelView& px, int quality) {
 
 torch::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, int64_t max_pixels) {
   ErrorManager err;
-  install(err);
+  install(err, /*strict=*/true);
   DecodedJpeg img{};
   jpeg_decompress_struct cinfo;
   const int failed = decompress_raw(&cinfo, data, size, max_pixels, &img, &err);

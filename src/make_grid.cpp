@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
@@ -63,9 +64,27 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   TORCH_CHECK(!o.normalize() || is_float(dtype), what,
               ": normalize needs a floating-point tensor, got ", dtype,
               " (uint8 and bool tensors are taken as finished pixels)");
+  // Values the dtype cannot hold are refused (torchvision raises too).
+  const double dtype_max = dtype == at::kHalf       ? 65504.0
+                           : dtype == at::kBFloat16 ? 3.3895313892515355e38
+                           : dtype == at::kFloat    ? 3.4028234663852886e38
+                                                    : std::numeric_limits<double>::max();
+  auto representable = [&](double v) { return !std::isfinite(v) || std::abs(v) <= dtype_max; };
+  if (o.value_range() && o.normalize()) {
+    const auto& r = *o.value_range();
+    TORCH_CHECK(representable(r.low) && representable(r.high), what, ": value_range (", r.low,
+                ", ", r.high, ") is outside what ", dtype, " can hold");
+  }
   const auto& pad = o.pad_value();
   TORCH_CHECK(!pad.empty(), what, ": pad_value must hold one value or one per channel, got none");
+  const int64_t in_channels = tensor.dim() == 2 ? 1 : tensor.size(tensor.dim() - 3);
+  const int64_t channels = in_channels == 1 && !o.grayscale() ? 3 : in_channels;
+  TORCH_CHECK(pad.size() == 1 || static_cast<int64_t>(pad.size()) == channels, what,
+              ": pad_value must hold one value or one per channel (", channels, "), got ",
+              pad.size());
   for (double v : pad) {
+    TORCH_CHECK(representable(v), what, ": pad_value ", v, " is outside what ", dtype,
+                " can hold");
     if (dtype == at::kByte) {
       TORCH_CHECK(v >= 0 && v <= 255, what,
                   ": pad_value of a uint8 tensor must be in [0, 255], got ", v);
@@ -97,7 +116,8 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
   s.ymaps = (b + s.xmaps - 1) / s.xmaps;
   // Overflow-safe: refuse before multiplying past what any format can hold.
   const int64_t limit = int64_t{1} << 40;
-  TORCH_CHECK(h + o.padding() < limit / s.ymaps && w + o.padding() < limit / s.xmaps,
+  TORCH_CHECK(o.padding() < limit && h < limit && w < limit &&
+                  h + o.padding() < limit / s.ymaps && w + o.padding() < limit / s.xmaps,
               "make_grid: the grid of ", b, " images of ", h, "x", w, " with padding ",
               o.padding(), " is too large");
   s.height = (h + o.padding()) * s.ymaps + o.padding();

@@ -14,6 +14,7 @@
 #include "jpeg_codec.h"
 #include "png_encoder.h"
 #include "quantize.h"
+#include "render.h"
 
 namespace torchimage {
 namespace {
@@ -73,12 +74,6 @@ torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& gr
   return hwc;
 }
 
-Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
-             const char* what) {
-  check_save_options(o, format, what);
-  check_output_shape(tensor, o, format, what);
-  return encode_pixels(grid_pixels(tensor, o.grid_options()), format, o);
-}
 
 // A uint8 (C, H, W) image as contiguous (H, W, C) CPU pixels.
 torch::Tensor chw_to_hwc(const torch::Tensor& image, const char* what, bool allow_alpha) {
@@ -89,13 +84,31 @@ torch::Tensor chw_to_hwc(const torch::Tensor& image, const char* what, bool allo
               "-D with shape ", image.sizes());
   const int64_t c = image.size(0);
   TORCH_CHECK(allow_alpha ? (c >= 1 && c <= 4) : (c == 1 || c == 3), what, ": expected ",
-              allow_alpha ? "1, 2, 3 or 4" : "1 or 3", " channels, got ", c);
+              allow_alpha ? "1, 2, 3 or 4" : "1 or 3", " channels, got ", c,
+              !allow_alpha && (c == 2 || c == 4) ? " (JPEG has no alpha channel)" : "");
   TORCH_CHECK(image.size(1) > 0 && image.size(2) > 0, what, ": expected a non-empty image, got ",
               image.sizes());
   return image.detach().permute({1, 2, 0}).contiguous().to(torch::kCPU);
 }
 
 }  // namespace
+
+void check_save(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
+                const char* what) {
+  check_save_options(o, format, what);
+  check_output_shape(tensor, o, format, what);
+}
+
+Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
+             const char* what) {
+  check_save(tensor, format, o, what);
+  return encode_pixels(grid_pixels(tensor, o.grid_options()), format, o);
+}
+
+void write_bytes(const std::string& path, const Bytes& bytes, const SaveImageOptions& o) {
+  write_file(path, bytes.data(), bytes.size(),
+             WriteFileOptions().create_directories(o.create_directories()).durable(o.durable()));
+}
 
 torch::Tensor to_tensor(Bytes&& bytes) {
   auto* holder = new Bytes(std::move(bytes));
@@ -136,10 +149,7 @@ MakeGridOptions SaveImageOptions::grid_options() const {
 void save_image(const torch::Tensor& tensor, const std::string& path,
                 const SaveImageOptions& options) {
   const ImageFormat format = resolve_format(path, options.format(), "save_image");
-  Bytes bytes = render(tensor, format, options, "save_image");
-  write_file(path, bytes.data(), bytes.size(),
-             WriteFileOptions().create_directories(options.create_directories())
-                 .durable(options.durable()));
+  write_bytes(path, render(tensor, format, options, "save_image"), options);
 }
 
 void save_image(const std::vector<torch::Tensor>& tensors, const std::string& path,

@@ -5,3 +5,4 @@
 #include <torchimage/make_grid.h>
 #include <torchimage/save_image.h>
 #include <torchimage/version.h>
+#include <torchimage/writer.h>

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include <torchimage/export.h>
+#include <torchimage/save_image.h>
+
+namespace torchimage {
+
+/// The path of sample `index` in a `save_images` pattern: `{index}` becomes
+/// the number, `{index:05}` the number zero-padded to 5 digits; other text is
+/// kept verbatim. A pattern without a placeholder is an error when `count` > 1.
+TORCHIMAGE_API std::string format_index_path(const std::string& pattern, int64_t index,
+                                             int64_t count = 2);
+
+/// One file per sample of a (B, C, H, W) batch (or (B, H, W)): file i is what
+/// `save_image(batch[i], path_i, options)` writes, path_i the pattern with
+/// `start_index + i`. Encoding runs on `threads` workers (0: the hardware's).
+/// All files are attempted; then the first failure is thrown, naming its path
+/// and how many failed.
+/// Example: `save_images(x, "fid/{index:05}.png", SaveImageOptions().normalize(true).value_range({-1.0, 1.0}))`
+TORCHIMAGE_API void save_images(const torch::Tensor& batch, const std::string& pattern,
+                                const SaveImageOptions& options = {}, int64_t start_index = 0,
+                                int threads = 0);
+TORCHIMAGE_API void save_images(const std::vector<torch::Tensor>& images,
+                                const std::string& pattern, const SaveImageOptions& options = {},
+                                int64_t start_index = 0, int threads = 0);
+
+/// Options of ImageWriter.
+/// Example: `ImageWriter writer(ImageWriterOptions().threads(2).max_pending_bytes(64 << 20))`
+class ImageWriterOptions {
+ public:
+  /// Worker threads; 0 means the hardware's concurrency.
+  ImageWriterOptions& threads(int v) { threads_ = v; return *this; }
+  int threads() const noexcept { return threads_; }
+
+  /// Bound on the bytes of snapshots waiting or in work: when reached, a call
+  /// blocks until there is room (a single larger job is let through alone).
+  ImageWriterOptions& max_pending_bytes(int64_t v) { max_pending_bytes_ = v; return *this; }
+  int64_t max_pending_bytes() const noexcept { return max_pending_bytes_; }
+
+ private:
+  int threads_ = 0;
+  int64_t max_pending_bytes_ = int64_t{256} << 20;
+};
+
+/// Writes images in the background so that a training loop never waits on
+/// encoding. Each call snapshots the tensor (the caller may overwrite it at
+/// once) and returns; quantization, encoding and the atomic write happen on
+/// worker threads. Errors are never lost: every failed write is reported once,
+/// thrown (as c10::Error, with its path) from the next call or from flush();
+/// each call's future also carries its own outcome. Several threads may share
+/// one writer. The destructor waits for all pending work.
+class TORCHIMAGE_API ImageWriter {
+ public:
+  explicit ImageWriter(const ImageWriterOptions& options = {});
+  ~ImageWriter();
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  /// Queues save_image(tensor, path, options).
+  std::shared_future<void> save_image(const torch::Tensor& tensor, const std::string& path,
+                                      const SaveImageOptions& options = {});
+
+  /// Queues save_images(batch, pattern, options, start_index): one job per sample.
+  std::shared_future<void> save_images(const torch::Tensor& batch, const std::string& pattern,
+                                       const SaveImageOptions& options = {},
+                                       int64_t start_index = 0);
+
+  /// Waits until everything queued so far is written; throws the failures not
+  /// yet reported.
+  void flush();
+
+  /// Jobs queued or running.
+  int64_t pending() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace torchimage

@@ -1,0 +1,421 @@
+// save_images (a parallel per-sample export) and ImageWriter (a background
+// writer with a bounded queue).
+#include <torchimage/writer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <c10/core/Event.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <c10/util/Exception.h>
+
+#include "grid_shape.h"
+#include "render.h"
+
+namespace torchimage {
+namespace {
+
+int resolve_threads(int threads, int64_t jobs) {
+  TORCH_CHECK(threads >= 0, "save_images: threads must be >= 0 (0: the hardware's), got ", threads);
+  int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  n = std::max(1, n);
+  return static_cast<int>(std::min<int64_t>(n, std::max<int64_t>(jobs, 1)));
+}
+
+std::string message_of(const std::exception& e) {
+  if (const auto* c10e = dynamic_cast<const c10::Error*>(&e)) return c10e->what_without_backtrace();
+  return e.what();
+}
+
+// "1 image failed: ..." / "3 images failed; first: ..." for a list of failures.
+std::string failure_summary(const char* what, const std::vector<std::string>& failures) {
+  if (failures.size() == 1) return c10::str(what, ": 1 image failed: ", failures[0]);
+  std::string s = c10::str(what, ": ", failures.size(), " images failed: ", failures[0]);
+  for (size_t i = 1; i < failures.size() && i < 5; ++i) s += "; " + failures[i];
+  if (failures.size() > 5) s += c10::str("; and ", failures.size() - 5, " more");
+  return s;
+}
+
+// The samples of a save_images call: a 4-D batch or a list of images.
+struct Samples {
+  at::Tensor batch;                 // defined for a batch
+  const std::vector<at::Tensor>* list = nullptr;
+  int64_t size() const { return batch.defined() ? batch.size(0) : static_cast<int64_t>(list->size()); }
+  at::Tensor operator[](int64_t i) const { return batch.defined() ? batch[i] : (*list)[static_cast<size_t>(i)]; }
+};
+
+// Everything that can be checked before the first file is written.
+ImageFormat check_samples(const Samples& s, const std::string& pattern,
+                          const SaveImageOptions& options, int64_t start_index, const char* what) {
+  TORCH_CHECK(s.size() >= 1, what, ": expected at least one image, got none");
+  TORCH_CHECK(start_index >= 0, what, ": start_index must be >= 0, got ", start_index);
+  format_index_path(pattern, start_index, s.size());  // placeholder check
+  const ImageFormat format =
+      resolve_format(format_index_path(pattern, start_index, s.size()), options.format(), what);
+  for (int64_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && s.batch.defined()) break;  // one shape for a whole batch
+    check_save(s[i], format, options, what);
+  }
+  return format;
+}
+
+void run_samples(const Samples& s, const std::string& pattern, const SaveImageOptions& options,
+                 int64_t start_index, int threads) {
+  const char* what = "save_images";
+  const ImageFormat format = check_samples(s, pattern, options, start_index, what);
+  const int64_t n = s.size();
+  const int workers = resolve_threads(threads, n);
+  std::atomic<int64_t> next{0};
+  std::mutex mu;
+  std::vector<std::pair<int64_t, std::string>> failures;
+  auto work = [&] {
+    for (int64_t i; (i = next.fetch_add(1)) < n;) {
+      const std::string path = format_index_path(pattern, start_index + i, n);
+      try {
+        write_bytes(path, render(s[i], format, options, what), options);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        failures.emplace_back(i, c10::str("'", path, "': ", message_of(e)));
+      }
+    }
+  };
+  if (workers == 1) {
+    work();
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<size_t>(workers - 1));
+    for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+  }
+  if (!failures.empty()) {
+    std::sort(failures.begin(), failures.end());
+    std::vector<std::string> messages;
+    for (auto& f : failures) messages.push_back(std::move(f.second));
+    TORCH_CHECK(false, failure_summary(what, messages));
+  }
+}
+
+}  // namespace
+
+std::string format_index_path(const std::string& pattern, int64_t index, int64_t count) {
+  std::string out;
+  bool found = false;
+  size_t pos = 0;
+  while (pos < pattern.size()) {
+    const size_t open = pattern.find("{index", pos);
+    if (open == std::string::npos) break;
+    const size_t close = pattern.find('}', open);
+    TORCH_CHECK(close != std::string::npos, "save_images: unclosed placeholder in pattern '",
+                pattern, "'; expected {index} or {index:05}");
+    const std::string spec = pattern.substr(open + 6, close - open - 6);
+    int width = 0;
+    if (!spec.empty()) {
+      const bool ok = spec.size() >= 2 && spec.size() <= 4 && spec[0] == ':' &&
+                      std::all_of(spec.begin() + 1, spec.end(), ::isdigit);
+      TORCH_CHECK(ok, "save_images: bad placeholder '{index", spec, "}' in pattern '", pattern,
+                  "'; expected {index} or {index:0N} (e.g. {index:05})");
+      width = std::stoi(spec.substr(1));
+    }
+    std::string number = std::to_string(index);
+    if (static_cast<int>(number.size()) < width) {
+      number.insert(0, static_cast<size_t>(width) - number.size(), '0');
+    }
+    out.append(pattern, pos, open - pos);
+    out += number;
+    pos = close + 1;
+    found = true;
+  }
+  out.append(pattern, pos, std::string::npos);
+  TORCH_CHECK(found || count <= 1, "save_images: the pattern '", pattern,
+              "' has no {index} placeholder, but there are ", count,
+              " images (each needs its own path)");
+  return out;
+}
+
+void save_images(const torch::Tensor& batch, const std::string& pattern,
+                 const SaveImageOptions& options, int64_t start_index, int threads) {
+  TORCH_CHECK(batch.defined(), "save_images: expected a tensor, got an undefined one");
+  TORCH_CHECK(batch.dim() == 4, "save_images: expected a 4-D (B, C, H, W) batch, got ",
+              batch.dim(), "-D with shape ", batch.sizes(),
+              " (for a single image use save_image)");
+  Samples s;
+  s.batch = batch.detach();
+  run_samples(s, pattern, options, start_index, threads);
+}
+
+void save_images(const std::vector<torch::Tensor>& images, const std::string& pattern,
+                 const SaveImageOptions& options, int64_t start_index, int threads) {
+  Samples s;
+  s.list = &images;
+  run_samples(s, pattern, options, start_index, threads);
+}
+
+// ---------------------------------------------------------------------------
+// ImageWriter
+
+namespace {
+
+struct Job {
+  at::Tensor snapshot;
+  std::string path;
+  SaveImageOptions options;
+  ImageFormat format;
+  int64_t bytes = 0;
+  std::shared_ptr<c10::Event> ready;  // a device snapshot's copy, when not on the CPU
+  std::function<void(std::exception_ptr)> done;
+};
+
+}  // namespace
+
+struct ImageWriter::State {
+  std::mutex mu;
+  std::condition_variable work_ready;  // a job was queued, or stop
+  std::condition_variable changed;     // a job finished (room, idle)
+  std::deque<std::unique_ptr<Job>> queue;
+  int64_t pending_bytes = 0;
+  int64_t in_flight = 0;  // queued or running
+  int64_t max_pending_bytes = 0;
+  bool stop = false;
+  std::vector<std::string> unreported;  // failures not yet thrown
+  std::vector<std::thread> workers;
+
+  void worker_loop() {
+    for (;;) {
+      std::unique_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        work_ready.wait(lock, [&] { return stop || !queue.empty(); });
+        if (queue.empty()) return;  // stop, and nothing left
+        job = std::move(queue.front());
+        queue.pop_front();
+      }
+      std::exception_ptr error;
+      try {
+        if (job->ready) {
+          while (!job->ready->query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        write_bytes(job->path, render(job->snapshot, job->format, job->options, "ImageWriter"),
+                    job->options);
+      } catch (const std::exception& e) {
+        error = std::current_exception();
+        std::lock_guard<std::mutex> lock(mu);
+        unreported.push_back(c10::str("'", job->path, "': ", message_of(e)));
+      } catch (...) {
+        error = std::current_exception();
+        std::lock_guard<std::mutex> lock(mu);
+        unreported.push_back(c10::str("'", job->path, "': unknown error"));
+      }
+      const int64_t bytes = job->bytes;
+      auto done = std::move(job->done);
+      job.reset();  // free the snapshot before making room
+      if (done) done(error);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        pending_bytes -= bytes;
+        --in_flight;
+      }
+      changed.notify_all();
+    }
+  }
+
+  // Blocks until `bytes` fit (or nothing else is pending), then reserves them.
+  void reserve(int64_t bytes, int64_t jobs) {
+    std::unique_lock<std::mutex> lock(mu);
+    changed.wait(lock, [&] { return in_flight == 0 || pending_bytes + bytes <= max_pending_bytes; });
+    pending_bytes += bytes;
+    in_flight += jobs;
+  }
+
+  void release(int64_t bytes, int64_t jobs) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      pending_bytes -= bytes;
+      in_flight -= jobs;
+    }
+    changed.notify_all();
+  }
+
+  void enqueue(std::vector<std::unique_ptr<Job>> jobs) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto& j : jobs) queue.push_back(std::move(j));
+    }
+    work_ready.notify_all();
+  }
+
+  // Throws the failures not yet reported (each is reported once).
+  void throw_unreported() {
+    std::vector<std::string> failures;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      failures.swap(unreported);
+    }
+    TORCH_CHECK(failures.empty(), failure_summary("ImageWriter", failures));
+  }
+
+  void wait_idle() {
+    std::unique_lock<std::mutex> lock(mu);
+    changed.wait(lock, [&] { return in_flight == 0; });
+  }
+};
+
+namespace {
+
+// A copy the caller may not touch: a CPU clone, or a device clone enqueued
+// on the current stream plus an event the worker waits on.
+at::Tensor snapshot(const at::Tensor& t, std::shared_ptr<c10::Event>* ready) {
+  at::NoGradGuard no_grad;
+  at::Tensor copy = t.detach().clone(at::MemoryFormat::Contiguous);
+  if (!copy.device().is_cpu()) {
+    const auto type = copy.device().type();
+    auto event = std::make_shared<c10::Event>(type);
+    const auto* impl = c10::impl::getDeviceGuardImpl(type);
+    event->record(impl->getStream(copy.device()));
+    *ready = std::move(event);
+  }
+  return copy;
+}
+
+int64_t tensor_bytes(const at::Tensor& t) {
+  return t.numel() * static_cast<int64_t>(t.element_size());
+}
+
+}  // namespace
+
+ImageWriter::ImageWriter(const ImageWriterOptions& options) : state_(std::make_shared<State>()) {
+  TORCH_CHECK(options.max_pending_bytes() > 0,
+              "ImageWriter: max_pending_bytes must be positive, got ", options.max_pending_bytes());
+  TORCH_CHECK(options.threads() >= 0, "ImageWriter: threads must be >= 0 (0: the hardware's), got ",
+              options.threads());
+  state_->max_pending_bytes = options.max_pending_bytes();
+  const int n = options.threads() > 0
+                    ? options.threads()
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  State* s = state_.get();
+  for (int i = 0; i < n; ++i) state_->workers.emplace_back([s] { s->worker_loop(); });
+}
+
+ImageWriter::~ImageWriter() {
+  state_->wait_idle();
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->stop = true;
+  }
+  state_->work_ready.notify_all();
+  for (auto& t : state_->workers) t.join();
+  // A destructor cannot throw: failures nobody collected go to stderr.
+  if (!state_->unreported.empty()) {
+    std::fprintf(stderr, "torchimage: %s\n",
+                 failure_summary("ImageWriter (at destruction)", state_->unreported).c_str());
+  }
+}
+
+std::shared_future<void> ImageWriter::save_image(const torch::Tensor& tensor,
+                                                 const std::string& path,
+                                                 const SaveImageOptions& options) {
+  const ImageFormat format = resolve_format(path, options.format(), "ImageWriter::save_image");
+  check_save(tensor, format, options, "ImageWriter::save_image");
+  auto job = std::make_unique<Job>();
+  job->path = path;
+  job->options = options;
+  job->format = format;
+  job->bytes = tensor_bytes(tensor);
+  auto promise = std::make_shared<std::promise<void>>();
+  std::shared_future<void> future = promise->get_future().share();
+  job->done = [promise](std::exception_ptr e) {
+    if (e) promise->set_exception(e);
+    else promise->set_value();
+  };
+  state_->reserve(job->bytes, 1);
+  try {
+    job->snapshot = snapshot(tensor, &job->ready);
+  } catch (...) {
+    state_->release(job->bytes, 1);
+    throw;
+  }
+  std::vector<std::unique_ptr<Job>> jobs;
+  jobs.push_back(std::move(job));
+  state_->enqueue(std::move(jobs));
+  state_->throw_unreported();
+  return future;
+}
+
+std::shared_future<void> ImageWriter::save_images(const torch::Tensor& batch,
+                                                  const std::string& pattern,
+                                                  const SaveImageOptions& options,
+                                                  int64_t start_index) {
+  const char* what = "ImageWriter::save_images";
+  TORCH_CHECK(batch.defined() && batch.dim() == 4, what,
+              ": expected a 4-D (B, C, H, W) batch, got ",
+              batch.defined() ? c10::str(batch.dim(), "-D with shape ", batch.sizes())
+                              : std::string("an undefined tensor"));
+  Samples s;
+  s.batch = batch;
+  const ImageFormat format = check_samples(s, pattern, options, start_index, what);
+  const int64_t n = batch.size(0);
+  const int64_t total = tensor_bytes(batch);
+
+  // One snapshot for the batch; each sample's job holds a view of it and
+  // accounts for its share of the bytes.
+  struct Group {
+    std::mutex mu;
+    int64_t left;
+    std::exception_ptr first;
+    std::promise<void> promise;
+  };
+  auto group = std::make_shared<Group>();
+  group->left = n;
+  std::shared_future<void> future = group->promise.get_future().share();
+
+  state_->reserve(total, n);
+  std::shared_ptr<c10::Event> ready;
+  at::Tensor copy;
+  try {
+    copy = snapshot(batch, &ready);
+  } catch (...) {
+    state_->release(total, n);
+    throw;
+  }
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (int64_t i = 0; i < n; ++i) {
+    auto job = std::make_unique<Job>();
+    job->snapshot = copy[i];
+    job->path = format_index_path(pattern, start_index + i, n);
+    job->options = options;
+    job->format = format;
+    job->bytes = total / n + (i == n - 1 ? total % n : 0);
+    job->ready = ready;
+    job->done = [group](std::exception_ptr e) {
+      std::lock_guard<std::mutex> lock(group->mu);
+      if (e && !group->first) group->first = e;
+      if (--group->left == 0) {
+        if (group->first) group->promise.set_exception(group->first);
+        else group->promise.set_value();
+      }
+    };
+    jobs.push_back(std::move(job));
+  }
+  state_->enqueue(std::move(jobs));
+  state_->throw_unreported();
+  return future;
+}
+
+void ImageWriter::flush() {
+  state_->wait_idle();
+  state_->throw_unreported();
+}
+
+int64_t ImageWriter::pending() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->in_flight;
+}
+
+}  // namespace torchimage

