@@ -164,12 +164,7 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
                                           create_directories, durable, "save_images");
   TORCH_CHECK(threads >= 0 && threads <= 4096, "save_images: threads must be in 0-4096, got ",
               threads);
-#if TORCHIMAGE_OPS_HAVE_WRITER
   torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
-#else
-  (void)batch, (void)pattern, (void)o, (void)start_index;
-  TORCH_CHECK(false, "save_images: this build of torchimage has no writer (src/writer.cpp)");
-#endif
 }
 
 // ---- codecs ------------------------------------------------------------------
