@@ -18,9 +18,7 @@
 #include <torchimage/make_grid.h>
 #include <torchimage/save_image.h>
 #include <torchimage/version.h>
-#if TORCHIMAGE_OPS_HAVE_WRITER
 #include <torchimage/writer.h>
-#endif
 
 #define TORCHIMAGE_OPS_API __attribute__((visibility("default")))
 
