@@ -7,31 +7,36 @@
 #include <c10/util/Exception.h>
 #include <zlib.h>
 
+#ifdef TORCHIMAGE_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
+
 namespace torchimage {
 namespace deflate_detail {
 
 void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths) {
+  TORCH_CHECK(n <= 288 && max_bits <= 15, "huffman_lengths: alphabet of ", n, " symbols");
   std::memset(lengths, 0, static_cast<size_t>(n));
-  // Symbols in use, sorted by frequency (ties by symbol, for determinism).
-  std::vector<int> syms;
+  // Symbols in use, sorted by frequency then symbol: one 64-bit key each.
+  uint64_t keys[288];
+  int m = 0;
   for (int i = 0; i < n; ++i) {
-    if (freq[i]) syms.push_back(i);
+    if (freq[i]) keys[m++] = (uint64_t{freq[i]} << 16) | static_cast<uint64_t>(i);
   }
-  if (syms.empty()) return;
-  if (syms.size() == 1) {
+  if (m == 0) return;
+  if (m == 1) {
     // Deflate needs a complete-enough code: give the one symbol a partner.
-    lengths[syms[0]] = 1;
-    lengths[syms[0] == 0 ? 1 : 0] = 1;
+    const int sym = static_cast<int>(keys[0] & 0xffff);
+    lengths[sym] = 1;
+    lengths[sym == 0 ? 1 : 0] = 1;
     return;
   }
-  std::sort(syms.begin(), syms.end(),
-            [&](int a, int b) { return freq[a] != freq[b] ? freq[a] < freq[b] : a < b; });
-  // Two-queue Huffman construction over the sorted leaves: node weights in
-  // `weight`, parents in `parent`; leaves are 0..m-1, internal nodes after.
-  const int m = static_cast<int>(syms.size());
-  std::vector<uint64_t> weight(2 * m);
-  std::vector<int> parent(2 * m, -1);
-  for (int i = 0; i < m; ++i) weight[i] = freq[syms[i]];
+  std::sort(keys, keys + m);
+  // Two-queue Huffman construction over the sorted leaves: leaves are
+  // 0..m-1, internal nodes m..2m-2 (created in order of weight).
+  uint64_t weight[2 * 288];
+  int parent[2 * 288];
+  for (int i = 0; i < m; ++i) weight[i] = keys[i] >> 16;
   int leaf = 0, node = m, next = m;
   auto take = [&]() {
     if (leaf < m && (node >= next || weight[leaf] <= weight[node])) return leaf++;
@@ -43,12 +48,13 @@ void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths
     parent[a] = parent[b] = next;
   }
   // Depths: the root is 2m-2; parents come after children.
-  std::vector<int> depth(2 * m, 0);
+  int depth[2 * 288];
+  depth[2 * m - 2] = 0;
   for (int i = 2 * m - 3; i >= 0; --i) depth[i] = depth[parent[i]] + 1;
 
   // Limit to max_bits: fold over-long codes into max_bits, then restore the
   // Kraft equality by moving codes down one level at a time.
-  std::vector<uint32_t> count(static_cast<size_t>(std::max(max_bits, 64)) + 1, 0);
+  uint32_t count[16] = {0};
   for (int i = 0; i < m; ++i) ++count[std::min(depth[i], max_bits)];
   uint64_t kraft = 0;
   for (int len = 1; len <= max_bits; ++len) kraft += uint64_t{count[len]} << (max_bits - len);
@@ -63,10 +69,12 @@ void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths
     }
     --kraft;
   }
-  // Longest codes to the rarest symbols (syms is sorted rarest first).
-  int s = 0;
+  // Longest codes to the rarest symbols (keys are sorted rarest first).
+  int k = 0;
   for (int len = max_bits; len >= 1; --len) {
-    for (uint32_t k = 0; k < count[len]; ++k) lengths[syms[s++]] = static_cast<uint8_t>(len);
+    for (uint32_t c = 0; c < count[len]; ++c) {
+      lengths[keys[k++] & 0xffff] = static_cast<uint8_t>(len);
+    }
   }
 }
 
@@ -86,9 +94,14 @@ void canonical_codes(const uint8_t* lengths, int n, uint16_t* codes) {
       codes[i] = 0;
       continue;
     }
-    uint32_t c = next_code[len]++, r = 0;
-    for (int b = 0; b < len; ++b) r |= ((c >> b) & 1u) << (len - 1 - b);
-    codes[i] = static_cast<uint16_t>(r);
+    // Deflate sends Huffman codes most significant bit first: reverse.
+    const uint32_t c = next_code[len]++;
+    uint32_t r = c;
+    r = ((r & 0x5555) << 1) | ((r >> 1) & 0x5555);
+    r = ((r & 0x3333) << 2) | ((r >> 2) & 0x3333);
+    r = ((r & 0x0f0f) << 4) | ((r >> 4) & 0x0f0f);
+    r = ((r & 0x00ff) << 8) | ((r >> 8) & 0x00ff);
+    codes[i] = static_cast<uint16_t>(r >> (16 - len));
   }
 }
 
@@ -152,12 +165,16 @@ RleDeflater::RleDeflater() : adler_(static_cast<uint32_t>(adler32(0L, Z_NULL, 0)
 }
 
 void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& out) {
+#ifdef TORCHIMAGE_HAVE_ISAL
+  adler_ = isal_adler32(adler_, data, size);  // the same checksum, vectorized
+#else
   // Adler-32 in pieces that fit zlib's uInt.
   for (size_t done = 0; done < size;) {
     const size_t piece = std::min<size_t>(size - done, size_t{1} << 30);
     adler_ = static_cast<uint32_t>(adler32(adler_, data + done, static_cast<uInt>(piece)));
     done += piece;
   }
+#endif
   if (!pending_.empty()) {
     const size_t take = std::min(size, kBlockInput - pending_.size());
     pending_.insert(pending_.end(), data, data + take);
@@ -242,6 +259,28 @@ struct Bits {
     n &= 7;
   }
 };
+
+// Literal codes for n bytes. The bit state lives in locals here: stores
+// through the byte pointer could otherwise alias it (and the table) and
+// force reloads on every byte.
+void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
+  uint64_t acc = w.acc;
+  int bits = w.n;
+  uint8_t* p = w.p;
+  size_t k = 0;
+  for (; k + 2 <= n; k += 2) {
+    // Two literals of at most 15 bits each per store.
+    const Code a = lit[data[k]], b = lit[data[k + 1]];
+    acc |= (uint64_t{a.bits} | (uint64_t{b.bits} << a.length)) << bits;
+    bits += a.length + b.length;
+    std::memcpy(p, &acc, 8);
+    p += bits >> 3;
+    acc >>= bits & ~7;
+    bits &= 7;
+  }
+  w.acc = acc, w.n = bits, w.p = p;
+  if (k < n) w.put(lit[data[k]].bits, lit[data[k]].length);
+}
 
 }  // namespace
 
@@ -353,18 +392,9 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
     else if (s == 17) w.put(cl[k].extra, 3);
     else if (s == 18) w.put(cl[k].extra, 7);
   }
-  auto literals = [&](size_t from, size_t to) {
-    size_t k = from;
-    for (; k + 2 <= to; k += 2) {
-      // Two literals of at most 15 bits each in one put.
-      const Code a = lit[data[k]], b = lit[data[k + 1]];
-      w.put(a.bits | (uint64_t{b.bits} << a.length), a.length + b.length);
-    }
-    if (k < to) w.put(lit[data[k]].bits, lit[data[k]].length);
-  };
   size_t pos = 0;
   for (const Match& m : matches_) {
-    literals(pos, m.position);
+    emit_literals(data + pos, m.position - pos, lit, w);
     const LengthCode& c = lengths_of.code[m.length];
     const Code sym = lit[c.symbol];
     // symbol, extra bits, then the distance code (1 bit): <= 21 bits.
@@ -373,7 +403,7 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
           sym.length + c.extra_bits + dist_len[0]);
     pos = m.position + m.length;
   }
-  literals(pos, size);
+  emit_literals(data + pos, size - pos, lit, w);
   w.put(lit[256].bits, lit[256].length);
   bits_ = w.acc;
   nbits_ = w.n;

@@ -66,6 +66,10 @@ namespace filters {
 void sub(const uint8_t* cur, size_t n, size_t bpp, uint8_t* out);
 void up(const uint8_t* cur, const uint8_t* prev, size_t n, uint8_t* out);
 void paeth(const uint8_t* cur, const uint8_t* prev, size_t n, size_t bpp, uint8_t* out);
+// Up, Sub and Paeth of a row in one pass, with the four costs (None, Up,
+// Sub, Paeth) in `sums`.
+void pillow_candidates(const uint8_t* cur, const uint8_t* prev, size_t n, size_t bpp,
+                       uint8_t* up, uint8_t* sub, uint8_t* paeth, uint64_t sums[4]);
 // Sum of |v| over bytes read as signed (libpng's and Pillow's cost measure).
 uint64_t cost(const uint8_t* data, size_t n);
 }  // namespace filters
