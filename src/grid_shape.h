@@ -17,8 +17,13 @@ struct GridShape {
 };
 
 // Validates dtype, dims, emptiness and options; `what` starts each message.
+// int32 (16-bit samples) only where allow_int32: the bit_depth(16) path.
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& options,
-                      const char* what);
+                      const char* what, bool allow_int32 = false);
+
+// make_grid, optionally for int32 16-bit samples.
+torch::Tensor make_grid_impl(const torch::Tensor& tensor, const MakeGridOptions& options,
+                             bool allow_int32);
 
 // The (C, H, W) make_grid will return, computed without touching the data.
 GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options);

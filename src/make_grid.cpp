@@ -41,12 +41,15 @@ void norm_range(at::Tensor& t, const c10::optional<ValueRange>& range) {
 
 }  // namespace
 
-void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what) {
+void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
+                      bool allow_int32) {
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   const auto dtype = tensor.scalar_type();
-  TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool, what,
-              ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
-              dtype);
+  TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
+                  (allow_int32 && dtype == at::kInt),
+              what, ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
+              dtype,
+              dtype == at::kInt ? " (int32 tensors are 16-bit samples: pass bit_depth(16))" : "");
   TORCH_CHECK(tensor.dim() >= 2 && tensor.dim() <= 4, what,
               ": expected a 2-D (H, W), 3-D (C, H, W) or 4-D (B, C, H, W) tensor, got ",
               tensor.dim(), "-D with shape ", tensor.sizes());
@@ -85,7 +88,10 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   for (double v : pad) {
     TORCH_CHECK(representable(v), what, ": pad_value ", v, " is outside what ", dtype,
                 " can hold");
-    if (dtype == at::kByte) {
+    if (dtype == at::kInt) {
+      TORCH_CHECK(v >= 0 && v <= 65535, what,
+                  ": pad_value of an int32 (16-bit) tensor must be in [0, 65535], got ", v);
+    } else if (dtype == at::kByte) {
       TORCH_CHECK(v >= 0 && v <= 255, what,
                   ": pad_value of a uint8 tensor must be in [0, 255], got ", v);
     } else if (dtype == at::kBool) {
@@ -126,7 +132,12 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
 }
 
 torch::Tensor make_grid(const torch::Tensor& input, const MakeGridOptions& o) {
-  check_grid_input(input, o, "make_grid");
+  return make_grid_impl(input, o, /*allow_int32=*/false);
+}
+
+torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& o,
+                             bool allow_int32) {
+  check_grid_input(input, o, "make_grid", allow_int32);
   const GridShape shape = grid_shape(input, o);
   at::NoGradGuard no_grad;
   at::Tensor tensor = input.detach();

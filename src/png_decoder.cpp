@@ -41,12 +41,13 @@ struct DecodedPng {
   png_bytep* rows;        // malloc'ed row pointers
   png_uint_32 width, height;
   int channels;
+  int bit_depth;          // 8, or 16 (native-endian uint16 samples)
 };
 
 // `png` and `info` are owned by the caller (destroyed there), so nothing this
 // frame changes after setjmp is needed after the longjmp.
-int read_png(png_structp png, png_infop info, int64_t max_pixels, DecodedPng* out,
-             ReadContext* ctx) {
+int read_png(png_structp png, png_infop info, int64_t max_pixels, bool keep_16_bit,
+             DecodedPng* out, ReadContext* ctx) {
   if (setjmp(png_jmpbuf(png))) return 1;
   png_set_read_fn(png, ctx, on_png_read);
   // Check the CRCs of critical chunks strictly, ancillary ones leniently
@@ -62,7 +63,13 @@ int read_png(png_structp png, png_infop info, int64_t max_pixels, DecodedPng* ou
     return 1;
   }
   png_set_expand(png);
-  png_set_scale_16(png);
+  const bool sixteen = keep_16_bit && png_get_bit_depth(png, info) == 16;
+  if (sixteen) {
+    png_set_swap(png);  // little-endian host: native uint16 samples
+  } else {
+    png_set_scale_16(png);
+  }
+  out->bit_depth = sixteen ? 16 : 8;
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
   out->width = width;
@@ -83,7 +90,8 @@ int read_png(png_structp png, png_infop info, int64_t max_pixels, DecodedPng* ou
 
 }  // namespace
 
-torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pixels) {
+torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pixels,
+                               bool keep_16_bit) {
   ReadContext ctx{data, size, 0, {0}};
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
@@ -93,18 +101,27 @@ torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pix
     png_destroy_read_struct(&png, nullptr, nullptr);
     TORCH_CHECK(false, "decode_image: cannot create a libpng info struct");
   }
-  DecodedPng img{nullptr, nullptr, 0, 0, 0};
-  const int failed = read_png(png, info, max_pixels, &img, &ctx);
+  DecodedPng img{nullptr, nullptr, 0, 0, 0, 8};
+  const int failed = read_png(png, info, max_pixels, keep_16_bit, &img, &ctx);
   png_destroy_read_struct(&png, &info, nullptr);
   std::free(img.rows);
   if (failed) {
     std::free(img.pixels);
     TORCH_CHECK(false, "decode_image: invalid PNG: ", ctx.message);
   }
+  const std::vector<int64_t> shape = {static_cast<int64_t>(img.height),
+                                      static_cast<int64_t>(img.width), img.channels};
+  if (img.bit_depth == 16) {
+    // uint16 samples (LibTorch 1.13 has no uint16): widen to int32.
+    at::Tensor out = torch::empty(shape, torch::kInt);
+    const auto* src = reinterpret_cast<const uint16_t*>(img.pixels);
+    int32_t* dst = out.data_ptr<int32_t>();
+    for (int64_t i = 0; i < out.numel(); ++i) dst[i] = src[i];
+    std::free(img.pixels);
+    return out.permute({2, 0, 1}).contiguous();
+  }
   auto hwc = torch::from_blob(
-      img.pixels,
-      {static_cast<int64_t>(img.height), static_cast<int64_t>(img.width), img.channels},
-      [](void* p) { std::free(p); }, torch::kUInt8);
+      img.pixels, shape, [](void* p) { std::free(p); }, torch::kUInt8);
   return hwc.permute({2, 0, 1}).contiguous();
 }
 

@@ -26,6 +26,10 @@ std::string lower(std::string s) {
 }
 
 void check_save_options(const SaveImageOptions& o, ImageFormat format, const char* what) {
+  TORCH_CHECK(o.bit_depth() == 8 || o.bit_depth() == 16, what,
+              ": bit_depth must be 8 or 16, got ", o.bit_depth());
+  TORCH_CHECK(o.bit_depth() == 8 || format == ImageFormat::PNG, what,
+              ": bit_depth 16 needs PNG (JPEG is 8-bit)");
   if (format == ImageFormat::JPEG) {
     TORCH_CHECK(o.quality() >= 1 && o.quality() <= 100, what,
                 ": quality must be in 1-100, got ", o.quality());
@@ -40,7 +44,7 @@ void check_save_options(const SaveImageOptions& o, ImageFormat format, const cha
 void check_output_shape(const torch::Tensor& tensor, const SaveImageOptions& o,
                         ImageFormat format, const char* what) {
   const MakeGridOptions grid = o.grid_options();
-  check_grid_input(tensor, grid, what);
+  check_grid_input(tensor, grid, what, /*allow_int32=*/o.bit_depth() == 16);
   const GridShape s = grid_shape(tensor, grid);
   TORCH_CHECK(s.channels >= 1 && s.channels <= 4, what,
               ": expected images of 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels, got ",
@@ -99,9 +103,55 @@ void check_save(const torch::Tensor& tensor, ImageFormat format, const SaveImage
   check_output_shape(tensor, o, format, what);
 }
 
+// 16-bit samples, (H, W, C) big-endian, from make_grid's grid.
+Bytes pixels16(const torch::Tensor& grid) {
+  at::NoGradGuard no_grad;
+  at::Tensor q;
+  switch (grid.scalar_type()) {
+    case at::kInt:
+      TORCH_CHECK(grid.min().item<int64_t>() >= 0 && grid.max().item<int64_t>() <= 65535,
+                  "save_image: int32 16-bit samples must be in [0, 65535], got [",
+                  grid.min().item<int64_t>(), ", ", grid.max().item<int64_t>(), "]");
+      q = grid;
+      break;
+    case at::kByte:
+      q = grid.to(at::kInt).mul_(257);
+      break;
+    case at::kBool:
+      q = grid.to(at::kInt).mul_(65535);
+      break;
+    default: {
+      // torchvision's rule at 16 bits: * 65535 + 0.5, clamp, truncate.
+      at::Tensor t = grid.mul(65535).add_(0.5);
+      if (t.scalar_type() == at::kHalf && t.device().is_cpu()) t = t.to(at::kFloat);
+      q = t.clamp_(0, 65535).nan_to_num_(0.0).to(at::kInt);
+      break;
+    }
+  }
+  const at::Tensor hwc = q.permute({1, 2, 0}).contiguous().to(at::kCPU);
+  const int32_t* v = hwc.data_ptr<int32_t>();
+  Bytes out(static_cast<size_t>(hwc.numel()) * 2);
+  for (int64_t i = 0; i < hwc.numel(); ++i) {
+    out[2 * i] = static_cast<uint8_t>(v[i] >> 8);
+    out[2 * i + 1] = static_cast<uint8_t>(v[i]);
+  }
+  return out;
+}
+
 Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
              const char* what) {
   check_save(tensor, format, o, what);
+  if (o.bit_depth() == 16) {
+    const torch::Tensor grid = make_grid_impl(tensor, o.grid_options(), /*allow_int32=*/true);
+    const Bytes samples = pixels16(grid);
+    PixelView view;
+    view.data = samples.data();
+    view.height = grid.size(1);
+    view.width = grid.size(2);
+    view.channels = grid.size(0);
+    view.bit_depth = 16;
+    return encode_png_pixels(view, o.compression_level());
+  }
   return encode_pixels(grid_pixels(tensor, o.grid_options()), format, o);
 }
 
@@ -188,7 +238,9 @@ torch::Tensor decode_image(const torch::Tensor& data, const DecodeOptions& optio
   const auto* p = bytes.data_ptr<uint8_t>();
   const size_t n = static_cast<size_t>(bytes.numel());
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (n >= 8 && std::equal(kPng, kPng + 8, p)) return decode_png_bytes(p, n, options.max_pixels());
+  if (n >= 8 && std::equal(kPng, kPng + 8, p)) {
+    return decode_png_bytes(p, n, options.max_pixels(), options.keep_16_bit());
+  }
   if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) {
     return decode_jpeg_bytes(p, n, options.max_pixels());
   }

@@ -42,8 +42,15 @@ class DecodeOptions {
   DecodeOptions& max_pixels(int64_t v) { max_pixels_ = v; return *this; }
   int64_t max_pixels() const noexcept { return max_pixels_; }
 
+  /// 16-bit PNG samples as int32 values 0-65535 (as torchvision's 16-bit
+  /// decode; LibTorch 1.13 has no uint16) instead of reduced to 8 bits.
+  /// Default false.
+  DecodeOptions& keep_16_bit(bool v) { keep_16_bit_ = v; return *this; }
+  bool keep_16_bit() const noexcept { return keep_16_bit_; }
+
  private:
   int64_t max_pixels_ = int64_t{1} << 30;
+  bool keep_16_bit_ = false;
 };
 
 /// PNG file bytes (1-D uint8 CPU tensor) of a uint8 (C, H, W) image,
@@ -56,7 +63,7 @@ TORCHIMAGE_API torch::Tensor encode_jpeg(const torch::Tensor& image, const JpegO
 
 /// Decodes PNG or JPEG bytes (1-D uint8 tensor) to uint8 (C, H, W): gray is 1
 /// channel, gray + alpha 2, colour 3, colour + alpha 4 (palettes expanded).
-/// 16-bit PNG samples are reduced to 8 bits.
+/// 16-bit PNG samples are reduced to 8 bits unless `keep_16_bit`.
 TORCHIMAGE_API torch::Tensor decode_image(const torch::Tensor& data,
                                           const DecodeOptions& options = {});
 

@@ -61,6 +61,12 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
   SaveImageOptions& durable(bool v) { durable_ = v; return *this; }
   bool durable() const noexcept { return durable_; }
 
+  /// PNG sample depth, 8 (torchvision's) or 16: floats are quantized to
+  /// 0-65535 with the same rule (`* 65535 + 0.5`, clamp, truncate), uint8 is
+  /// scaled by 257, and int32 tensors are taken as finished 16-bit samples.
+  SaveImageOptions& bit_depth(int v) { bit_depth_ = v; return *this; }
+  int bit_depth() const noexcept { return bit_depth_; }
+
   /// The make_grid part of these options.
   TORCHIMAGE_API MakeGridOptions grid_options() const;
 
@@ -71,6 +77,7 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
   bool grayscale_ = false;
   bool create_directories_ = false;
   bool durable_ = false;
+  int bit_depth_ = 8;
 };
 
 /// Writes `tensor` (a batch, one image, or (H, W)) as torchvision.utils.save_image
