@@ -220,8 +220,7 @@ std::string epoch_name(int epoch) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Flags flags = parse_flags(argc, argv);
+int run(const Flags& flags) {
   const std::filesystem::path out = flags.out;
   std::filesystem::create_directories(out);
 
@@ -250,8 +249,7 @@ int main(int argc, char** argv) {
             << flags.epochs << " epochs x " << flags.batches_per_epoch << " batches of " << kBatch
             << " (torch threads: " << torch::get_num_threads() << ")\n";
 
-  // One worker thread is plenty: a 274x274 sheet encodes in about a
-  // millisecond.
+  // One worker thread is plenty: a 274x274 sheet takes a few milliseconds.
   torchimage::ImageWriter writer(torchimage::ImageWriterOptions().threads(1));
 
   double total_train_ms = 0;
@@ -347,4 +345,16 @@ int main(int argc, char** argv) {
                 flags.samples, dir.c_str(), flags.samples - 1, samples_ms);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  const Flags flags = parse_flags(argc, argv);
+  try {
+    return run(flags);
+  } catch (const c10::Error& e) {
+    std::cerr << "gan_demo: " << e.what_without_backtrace() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "gan_demo: " << e.what() << "\n";
+  }
+  return 1;
 }

@@ -6,6 +6,8 @@
 // (CHANNELS, HEIGHT, WIDTH) uint8 image, 1 otherwise, naming each failure.
 #include <torchimage/io.h>
 
+#include <c10/util/Exception.h>
+
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -31,6 +33,9 @@ int main(int argc, char** argv) {
                   << "] Byte\n";
         ++failures;
       }
+    } catch (const c10::Error& e) {
+      std::cerr << path << ": " << e.what_without_backtrace() << "\n";
+      ++failures;
     } catch (const std::exception& e) {
       std::cerr << path << ": " << e.what() << "\n";
       ++failures;
