@@ -11,6 +11,13 @@
 #include <mutex>
 #include <thread>
 
+#if defined(__linux__)
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <ATen/ATen.h>
 #include <c10/core/Event.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
@@ -175,6 +182,21 @@ struct Job {
 
 }  // namespace
 
+namespace {
+
+// Lowers the calling thread's scheduling priority (best effort: neither call
+// needs privileges, and failure only means normal priority).
+void become_background_thread() {
+#if defined(__linux__)
+  sched_param param{};
+  param.sched_priority = 0;
+  (void)sched_setscheduler(0, SCHED_BATCH, &param);  // this thread, on Linux
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+#endif
+}
+
+}  // namespace
+
 struct ImageWriter::State {
   std::mutex mu;
   std::condition_variable work_ready;  // a job was queued, or stop
@@ -300,7 +322,13 @@ ImageWriter::ImageWriter(const ImageWriterOptions& options) : state_(std::make_s
                     ? options.threads()
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   State* s = state_.get();
-  for (int i = 0; i < n; ++i) state_->workers.emplace_back([s] { s->worker_loop(); });
+  const bool background = options.background_priority();
+  for (int i = 0; i < n; ++i) {
+    state_->workers.emplace_back([s, background] {
+      if (background) become_background_thread();
+      s->worker_loop();
+    });
+  }
 }
 
 ImageWriter::~ImageWriter() {

@@ -46,9 +46,16 @@ class ImageWriterOptions {
   ImageWriterOptions& max_pending_bytes(int64_t v) { max_pending_bytes_ = v; return *this; }
   int64_t max_pending_bytes() const noexcept { return max_pending_bytes_; }
 
+  /// Run the workers at background priority (Linux: SCHED_BATCH and nice 10),
+  /// so that a worker never preempts the training thread on a busy machine.
+  /// Default true.
+  ImageWriterOptions& background_priority(bool v) { background_priority_ = v; return *this; }
+  bool background_priority() const noexcept { return background_priority_; }
+
  private:
   int threads_ = 0;
   int64_t max_pending_bytes_ = int64_t{256} << 20;
+  bool background_priority_ = true;
 };
 
 /// Writes images in the background so that a training loop never waits on
