@@ -3,9 +3,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,9 +16,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
+#include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -885,6 +890,301 @@ TEST_F(CliTest, ReadOnlyDirectory) {
   EXPECT_EQ(read_bytes(existing), "old bytes");
   fs::permissions(ro, fs::perms::owner_all);
   EXPECT_EQ(list_dir(ro), std::vector<std::string>{"existing.png"});
+}
+
+// ---------------------------------------------------------------------------
+// save-each: one file per sample (torchimage::save_images).
+
+// "wrote N images to PATTERN in S s (R images/s)\n", nothing else.
+void expect_summary(const std::string& out, int64_t n, const std::string& pattern) {
+  const std::string quoted = std::regex_replace(pattern, std::regex(R"([.^$|()\[\]{}*+?\\])"),
+                                                R"(\$&)");
+  const std::regex summary("wrote " + std::to_string(n) + (n == 1 ? " image" : " images") +
+                           " to " + quoted +
+                           R"( in [0-9]+\.[0-9]{2} s \(([0-9]+|-) images/s\)\n)");
+  EXPECT_TRUE(std::regex_match(out, summary)) << "not a summary line: '" << out << "'";
+}
+
+class SaveEachTest : public CliTest {
+ protected:
+  // Expects `dir` to hold exactly the files save_image(batch[i], ...) writes
+  // for i in [0, B), named by `name(start + i)`, byte for byte.
+  void expect_files(const fs::path& dir, const torch::Tensor& batch,
+                    const std::function<std::string(int64_t)>& name, int64_t start,
+                    const SaveImageOptions& options) {
+    const fs::path ref_dir = dir_ / "reference";
+    fs::create_directories(ref_dir);
+    std::vector<std::string> expected_names;
+    for (int64_t i = 0; i < batch.size(0); ++i) {
+      SCOPED_TRACE("sample " + std::to_string(i));
+      const std::string file = name(start + i);
+      expected_names.push_back(file);
+      const fs::path ref = ref_dir / file;
+      torchimage::save_image(batch[i], ref.string(), options);
+      ASSERT_TRUE(fs::is_regular_file(dir / file)) << (dir / file);
+      const std::string bytes = read_bytes(dir / file);
+      EXPECT_FALSE(bytes.empty());
+      EXPECT_TRUE(bytes == read_bytes(ref)) << (dir / file) << " differs from save_image(batch["
+                                            << i << "])";
+    }
+    std::sort(expected_names.begin(), expected_names.end());
+    EXPECT_EQ(list_dir(dir), expected_names);  // no temporary files left either
+    fs::remove_all(ref_dir);
+  }
+
+  fs::path out_dir(const std::string& name) {
+    const fs::path d = dir_ / name;
+    fs::create_directories(d);
+    return d;
+  }
+};
+
+std::string padded(int64_t i, int width, const std::string& ext) {
+  std::string s = std::to_string(i);
+  if (static_cast<int>(s.size()) < width) s.insert(0, static_cast<size_t>(width) - s.size(), '0');
+  return s + ext;
+}
+
+TEST_F(SaveEachTest, EachFileIsSaveImageOfItsSample) {
+  const torch::Tensor batch = pattern({7, 3, 6, 5}, torch::kFloat);
+  const std::string npy = write_npy("batch.npy", batch);
+  const std::vector<char> pickled = torch::pickle_save(pattern({5, 3, 4, 9}, torch::kDouble));
+  const std::string pt = path("batch.pt");
+  write_bytes(pt, std::string(pickled.begin(), pickled.end()));
+  const torch::Tensor pt_batch = pattern({5, 3, 4, 9}, torch::kDouble);
+  using O = SaveImageOptions;
+  struct Case {
+    std::string input;
+    torch::Tensor batch;
+    std::vector<std::string> args;
+    O options;
+    std::string ext;
+  };
+  const std::vector<Case> cases = {
+      {npy, batch, {}, O(), ".png"},
+      {npy, batch, {"--normalize", "--value-range", "-1", "1"},
+       O().normalize(true).value_range(torchimage::ValueRange{-1.0, 1.0}), ".png"},
+      {npy, batch, {"--normalize"}, O().normalize(true), ".png"},
+      {npy, batch, {"--threads", "1", "--compression-level", "6"}, O().compression_level(6),
+       ".png"},
+      {npy, batch, {"--threads", "3", "--quality", "90"}, O().quality(90), ".jpg"},
+      {npy, batch, {"--format", "jpeg"}, O().format(torchimage::ImageFormat::JPEG), ".img"},
+      {pt, pt_batch, {"--normalize", "--scale-each"}, O().normalize(true).scale_each(true),
+       ".png"},
+      {pt, pt_batch, {"--nrow", "2", "--padding", "4"}, O().nrow(2).padding(4), ".png"},
+  };
+  int index = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.input + " " + testing::PrintToString(c.args));
+    const fs::path dir = out_dir("out" + std::to_string(index++));
+    const std::string pat = (dir / ("{index:05}" + c.ext)).string();
+    std::vector<std::string> args{"save-each", c.input, pat};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const Result r = run_cli(args);
+    EXPECT_EQ(r.status, 0) << describe(r);
+    EXPECT_EQ(r.err, "") << describe(r);
+    // Not a terminal: no progress bar, only the summary line.
+    expect_summary(r.out, c.batch.size(0), pat);
+    EXPECT_EQ(r.out.find('\r'), std::string::npos) << describe(r);
+    expect_files(dir, c.batch, [&](int64_t i) { return padded(i, 5, c.ext); }, 0, c.options);
+  }
+}
+
+TEST_F(SaveEachTest, StartIndexAndPlaceholders) {
+  const torch::Tensor batch = pattern({4, 1, 5, 5}, torch::kFloat);
+  const std::string in = write_npy("gray.npy", batch);
+  fs::path dir = out_dir("a");
+  Result r = run_cli({"save-each", in, (dir / "s{index}.png").string(), "--start-index", "98",
+                      "--grayscale"});
+  expect_summary(r.out, 4, (dir / "s{index}.png").string());
+  expect_files(dir, batch, [](int64_t i) { return "s" + std::to_string(i) + ".png"; }, 98,
+               SaveImageOptions().grayscale(true));
+
+  dir = out_dir("b");
+  r = run_cli({"save-each", "--start-index=7", in, (dir / "{index:03}-{index}.png").string()});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  expect_files(
+      dir, batch, [](int64_t i) { return padded(i, 3, "-") + std::to_string(i) + ".png"; }, 7,
+      SaveImageOptions());
+
+  // Missing directories: an error, or created with --create-dirs.
+  const std::string nested = (dir_ / "x" / "y" / "{index}.png").string();
+  expect_error(run_cli({"save-each", in, nested}), 1, {"--create-dirs"});
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+  expect_success(run_cli({"save-each", in, nested, "--create-dirs", "--quiet"}));
+  expect_files(dir_ / "x" / "y", batch, [](int64_t i) { return std::to_string(i) + ".png"; }, 0,
+               SaveImageOptions());
+
+  // One sample may do without a placeholder.
+  const std::string one = write_npy("one.npy", pattern({1, 3, 4, 4}, torch::kFloat));
+  dir = out_dir("c");
+  r = run_cli({"save-each", one, (dir / "only.png").string()});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  expect_summary(r.out, 1, (dir / "only.png").string());
+  expect_files(dir, pattern({1, 3, 4, 4}, torch::kFloat),
+               [](int64_t) { return std::string("only.png"); }, 0, SaveImageOptions());
+}
+
+TEST_F(SaveEachTest, QuietPrintsNothing) {
+  const torch::Tensor batch = pattern({3, 3, 4, 4}, torch::kFloat);
+  const std::string in = write_npy("in.npy", batch);
+  const fs::path dir = out_dir("q");
+  expect_success(run_cli({"save-each", in, (dir / "{index}.png").string(), "--quiet"}));
+  expect_files(dir, batch, [](int64_t i) { return std::to_string(i) + ".png"; }, 0,
+               SaveImageOptions());
+}
+
+// Wrong input, shape, pattern or options: one line on stderr, and not one
+// file written (the checks come before the first file).
+TEST_F(SaveEachTest, ErrorsLeaveNoFiles) {
+  const std::string in = write_npy("in.npy", pattern({6, 3, 4, 4}, torch::kFloat));
+  const std::string three_d = write_npy("three.npy", pattern({3, 4, 4}, torch::kFloat));
+  const std::string empty = write_npy("empty.npy", torch::zeros({0, 3, 4, 4}));
+  const std::string garbage = path("garbage.pt");
+  write_bytes(garbage, "not a tensor");
+  const fs::path dir = out_dir("out");
+  const std::string pat = (dir / "{index:04}.png").string();
+  const std::vector<std::tuple<std::vector<std::string>, int, std::vector<std::string>>> cases = {
+      {{"save-each", in, (dir / "same.png").string()}, 1, {"same.png", "no {index} placeholder"}},
+      {{"save-each", in, (dir / "{idx}.png").string()}, 1, {"no {index} placeholder"}},
+      {{"save-each", in, (dir / "{index:x}.png").string()}, 1, {"bad placeholder"}},
+      {{"save-each", in, (dir / "{index.png").string()}, 1, {"unclosed placeholder"}},
+      {{"save-each", path("missing.npy"), pat}, 1, {"missing.npy", "No such file"}},
+      {{"save-each", garbage, pat}, 1, {"garbage.pt", "unknown file format"}},
+      {{"save-each", three_d, pat}, 1, {"4-D", "[3, 4, 4]", "torchimage save"}},
+      {{"save-each", empty, pat}, 1, {"empty batch"}},
+      {{"save-each", in, (dir / "{index}.bmp").string()}, 1, {".bmp"}},
+      {{"save-each", in, (dir / "{index}").string()}, 1, {"--format"}},
+      {{"save-each", in, (dir / "{index}.jpg").string(), "--quality", "0"}, 1, {"quality"}},
+      {{"save-each", in, pat, "--normalize", "--value-range", "1", "0"}, 1, {"value_range"}},
+      {{"save-each", in, pat, "--start-index", "-1"}, 1, {"start_index"}},
+      {{"save-each", in, pat, "--threads", "-2"}, 1, {"threads"}},
+      {{"save-each", in, (dir / "no" / "{index}.png").string()}, 1, {"--create-dirs"}},
+      // Usage errors: exit 2, pointing at save-each's help.
+      {{"save-each"}, 2, {"missing INPUT and PATTERN", "torchimage save-each --help"}},
+      {{"save-each", in}, 2, {"missing PATTERN", "save-each --help"}},
+      {{"save-each", in, pat, "extra"}, 2, {"unexpected argument 'extra'", "save-each --help"}},
+      {{"save-each", in, pat, "--bogus"}, 2, {"unknown option '--bogus'", "save-each --help"}},
+      {{"save-each", in, pat, "--threads", "many"}, 2, {"--threads: expected an integer"}},
+      {{"save-each", in, pat, "--start-index"}, 2, {"--start-index expects K"}},
+      {{"save-each", in, pat, "--quiet=1"}, 2, {"--quiet takes no value"}},
+      {{"save-each", in, pat, "--quality", "x"}, 2, {"--quality: expected an integer",
+                                                      "save-each --help"}},
+      // save-each's own options are not save's.
+      {{"save", in, path("out.png"), "--quiet"}, 2, {"unknown option '--quiet'", "save --help"}},
+      {{"save", in, path("out.png"), "--threads", "2"}, 2, {"unknown option '--threads'"}},
+  };
+  for (const auto& [args, status, needles] : cases) {
+    SCOPED_TRACE(testing::PrintToString(args));
+    expect_error(run_cli(args), status, needles);
+    EXPECT_EQ(list_dir(dir), std::vector<std::string>{});
+    EXPECT_FALSE(fs::exists(path("out.png")));
+  }
+}
+
+TEST_F(SaveEachTest, Help) {
+  const Result main_help = run_cli({"--help"});
+  EXPECT_NE(main_help.out.find("save-each INPUT PATTERN"), std::string::npos) << main_help.out;
+  Result r = run_cli({"save-each", "--help"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.err, "");
+  for (const char* text :
+       {"Usage: torchimage save-each INPUT PATTERN", "{index:05}", "--start-index K",
+        "--threads N", "--quiet", "--normalize", "--value-range LOW HIGH", "--quality Q",
+        "--compression-level L", "--format png|jpeg", "--create-dirs", "--grayscale",
+        "progress", ".npy"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << " in\n" << r.out;
+  }
+  EXPECT_EQ(run_cli({"help", "save-each"}).out, r.out);
+  EXPECT_EQ(run_cli({"save-each", "in.npy", "-h", "--bogus"}).out, r.out);
+  const Result save_help = run_cli({"save", "--help"});
+  for (const char* text : {"--start-index", "--threads", "--quiet"}) {
+    EXPECT_EQ(save_help.out.find(text), std::string::npos) << text << " in\n" << save_help.out;
+  }
+}
+
+// On a terminal: a progress bar redrawn in place ('\r'), then the summary.
+// The pseudo-terminal's output processing is off (raw), so that every '\r'
+// read back is one the tool wrote (not the terminal's "\n" -> "\r\n").
+Result run_cli_on_pty(const std::vector<std::string>& args) {
+  std::vector<std::string> storage{kCli};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  termios raw{};
+  cfmakeraw(&raw);
+  winsize size{};
+  size.ws_row = 24;
+  size.ws_col = 120;
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, &raw, &size);
+  Result result;
+  if (pid < 0) {
+    ADD_FAILURE() << "forkpty: " << std::strerror(errno);
+    return result;
+  }
+  if (pid == 0) {
+    execv(kCli.c_str(), argv.data());
+    _exit(127);
+  }
+  // stdout and stderr both go to the terminal; read until the child closes it
+  // (EIO on Linux).
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(master, buf, sizeof buf);
+    if (n > 0) {
+      result.out.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  close(master);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+TEST_F(SaveEachTest, ProgressBarOnATerminal) {
+  const torch::Tensor batch = pattern({300, 3, 16, 16}, torch::kFloat);
+  const std::string in = write_npy("in.npy", batch);
+  const fs::path dir = out_dir("tty");
+  const std::string pat = (dir / "{index:03}.png").string();
+  Result r = run_cli_on_pty({"save-each", in, pat, "--normalize"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  // Bars: "\r[###...]  done/300  P%  R images/s", the last one complete.
+  const std::regex bar(R"(\r\[[#.]{30}\]  [0-9]+/300  [0-9]+%  ([0-9]+|-) images/s)");
+  EXPECT_TRUE(std::regex_search(r.out, bar)) << describe(r);
+  EXPECT_NE(r.out.find("\r[##############################]  300/300  100%  "), std::string::npos)
+      << describe(r);
+  // Then the bar is erased and the summary ends the output.
+  const std::string erase = "\r\x1b[K";
+  const size_t last = r.out.rfind(erase);
+  ASSERT_NE(last, std::string::npos) << describe(r);
+  expect_summary(r.out.substr(last + erase.size()), 300, pat);
+  expect_files(dir, batch, [](int64_t i) { return padded(i, 3, ".png"); }, 0,
+               SaveImageOptions().normalize(true));
+
+  // --quiet: nothing, even on a terminal.
+  const fs::path quiet_dir = out_dir("tty-quiet");
+  r = run_cli_on_pty({"save-each", in, (quiet_dir / "{index}.png").string(), "--quiet"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.out, "") << describe(r);
+  EXPECT_EQ(list_dir(quiet_dir).size(), 300u);
+
+  // An error found before the first file (here the format) comes alone, on
+  // one line: no bar.
+  const fs::path ro = out_dir("tty-error");
+  r = run_cli_on_pty({"save-each", in, (ro / "{index}.bmp").string()});
+  EXPECT_EQ(r.status, 1) << describe(r);
+  EXPECT_EQ(r.out.rfind("torchimage: error: ", 0), 0u) << describe(r);
+  EXPECT_NE(r.out.find(".bmp"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << describe(r);
+  EXPECT_EQ(list_dir(ro), std::vector<std::string>{});
 }
 
 }  // namespace

@@ -2,11 +2,21 @@
 //
 //   torchimage save INPUT OUTPUT [options]
 //
-// does exactly torchimage::save_image(load_tensor(INPUT), OUTPUT, options).
+// does exactly torchimage::save_image(load_tensor(INPUT), OUTPUT, options);
+//
+//   torchimage save-each INPUT PATTERN [options]
+//
+// does torchimage::save_images(load_tensor(INPUT), PATTERN, options, ...):
+// one file per sample, with a progress bar on a terminal.
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
@@ -16,8 +26,10 @@
 #include <iostream>
 #include <limits>
 #include <new>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -92,70 +104,104 @@ std::vector<double> parse_numbers(const std::string& option, const std::string& 
 }
 
 // ---------------------------------------------------------------------------
-// The options of `save`, one row each: the parser and the help come from here.
+// The options of `save` and `save-each`, one row each: the parsers and the
+// help come from here.
 
 using Values = std::vector<std::string>;
 using torchimage::SaveImageOptions;
+
+/// Everything a command line sets: save_image's options and save-each's own.
+struct CommandOptions {
+  SaveImageOptions save;
+  int64_t start_index = 0;
+  int threads = 0;
+  bool quiet = false;
+};
+
+/// The commands an option belongs to (a bit mask).
+enum Command : unsigned { kSave = 1u, kSaveEach = 2u, kBoth = kSave | kSaveEach };
 
 struct OptionSpec {
   const char* name;
   const char* metavar;  // the values' names, nullptr for a flag
   int nargs;
   const char* help;
-  void (*apply)(SaveImageOptions& o, const std::string& name, const Values& v);
+  unsigned commands;
+  void (*apply)(CommandOptions& o, const std::string& name, const Values& v);
 };
 
 const OptionSpec kOptions[] = {
     {"--nrow", "N", 1, "images per row of the grid (default 8)",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
-       o.nrow(parse_int(n, v[0]));
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.save.nrow(parse_int(n, v[0]));
      }},
     {"--padding", "P", 1, "pixels of padding around and between images (default 2)",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
-       o.padding(parse_int(n, v[0]));
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.save.padding(parse_int(n, v[0]));
      }},
     {"--normalize", nullptr, 0, "map the value range (default: min to max) onto [0, 1]",
-     [](SaveImageOptions& o, const std::string&, const Values&) { o.normalize(true); }},
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.normalize(true); }},
     {"--value-range", "LOW HIGH", 2, "the range --normalize maps onto [0, 1]",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
-       o.value_range(torchimage::ValueRange{parse_number(n, v[0]), parse_number(n, v[1])});
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.save.value_range(torchimage::ValueRange{parse_number(n, v[0]), parse_number(n, v[1])});
      }},
     {"--scale-each", nullptr, 0, "normalize each image on its own range",
-     [](SaveImageOptions& o, const std::string&, const Values&) { o.scale_each(true); }},
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.scale_each(true); }},
     {"--pad-value", "V", 1, "padding value, or one per channel: 1,0,0 (default 0)",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
        std::vector<double> values = parse_numbers(n, v[0]);
        if (values.size() == 1) {
-         o.pad_value(values[0]);
+         o.save.pad_value(values[0]);
        } else {
-         o.pad_value(std::move(values));
+         o.save.pad_value(std::move(values));
        }
      }},
-    {"--format", "png|jpeg", 1, "file format (default: OUTPUT's .png, .jpg or .jpeg)",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
+    {"--format", "png|jpeg", 1, "file format (default: the output's .png, .jpg or .jpeg)",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
        try {
-         o.format(torchimage::parse_format(v[0], n.c_str()));
+         o.save.format(torchimage::parse_format(v[0], n.c_str()));
        } catch (const c10::Error& e) {
          throw UsageError(e.what_without_backtrace());
        }
      }},
     {"--quality", "Q", 1, "JPEG quality 1-100 (default 75)",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
-       o.quality(parse_int32(n, v[0]));
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.save.quality(parse_int32(n, v[0]));
      }},
     {"--compression-level", "L", 1, "PNG zlib level 0-9, as Pillow's (default: fast)",
-     [](SaveImageOptions& o, const std::string& n, const Values& v) {
-       o.compression_level(parse_int32(n, v[0]));
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.save.compression_level(parse_int32(n, v[0]));
      }},
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
-     [](SaveImageOptions& o, const std::string&, const Values&) { o.grayscale(true); }},
-    {"--create-dirs", nullptr, 0, "create OUTPUT's missing parent directories",
-     [](SaveImageOptions& o, const std::string&, const Values&) { o.create_directories(true); }},
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.grayscale(true); }},
+    {"--create-dirs", nullptr, 0, "create missing parent directories of the output",
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},
+    {"--start-index", "K", 1, "number of the first sample's file (default 0)", kSaveEach,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.start_index = parse_int(n, v[0]);
+     }},
+    {"--threads", "N", 1, "encoding threads (default 0: one per core)", kSaveEach,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.threads = parse_int32(n, v[0]);
+     }},
+    {"--quiet", nullptr, 0, "print nothing but errors (no progress, no summary)", kSaveEach,
+     [](CommandOptions& o, const std::string&, const Values&) { o.quiet = true; }},
 };
 
-const OptionSpec* find_option(const std::string& name) {
+const OptionSpec* find_option(const std::string& name, Command command) {
   for (const OptionSpec& spec : kOptions) {
-    if (name == spec.name) return &spec;
+    if (name == spec.name && (spec.commands & command) != 0) return &spec;
   }
   return nullptr;
 }
@@ -169,32 +215,25 @@ void print_main_help() {
                "torchvision.utils.make_grid / save_image for LibTorch, exact to the pixel.\n"
                "\n"
                "Commands:\n"
-               "  save INPUT OUTPUT [options]  write the tensor in INPUT as an image grid\n"
-               "  help [COMMAND]               show the help of torchimage or of COMMAND\n"
+               "  save INPUT OUTPUT [options]         write the tensor in INPUT as an image grid\n"
+               "  save-each INPUT PATTERN [options]   write one file per sample of a batch\n"
+               "  help [COMMAND]                      show the help of torchimage or of COMMAND\n"
                "\n"
                "Options:\n"
-               "  -h, --help                   show this help\n"
-               "  --version                    show the version\n"
+               "  -h, --help                          show this help\n"
+               "  --version                           show the version\n"
                "\n"
-               "Run 'torchimage save --help' for the options of save.\n";
+               "Run 'torchimage save --help' or 'torchimage save-each --help' for the options\n"
+               "of each command.\n";
 }
 
-void print_save_help() {
-  std::cout << "Usage: torchimage save INPUT OUTPUT [options]\n"
-               "\n"
-               "Writes the tensor in INPUT to OUTPUT exactly as torchvision.utils.save_image\n"
-               "(and torchimage::save_image) does: make_grid, quantize to 8 bits, encode.\n"
-               "\n"
-               "INPUT: a tensor saved by Python's torch.save or C++'s torch::pickle_save or\n"
-               "torch::save, or a NumPy .npy file (float16/32/64, uint8 or bool).\n"
-               "Shapes (H, W), (C, H, W) or (B, C, H, W). OUTPUT is written atomically.\n"
-               "\n"
-               "Options:\n";
+void print_options(Command command) {
   const auto row = [](std::string left, const char* help) {
     left.resize(std::max<size_t>(left.size() + 2, 32), ' ');
     std::cout << left << help << "\n";
   };
   for (const OptionSpec& spec : kOptions) {
+    if ((spec.commands & command) == 0) continue;
     std::string left = std::string("  ") + spec.name;
     if (spec.metavar != nullptr) left += std::string(" ") + spec.metavar;
     row(left, spec.help);
@@ -205,12 +244,55 @@ void print_save_help() {
                "Exit status: 0 success, 1 error, 2 usage error.\n";
 }
 
-// ---------------------------------------------------------------------------
-// Commands.
+const char kInputHelp[] =
+    "INPUT: a tensor saved by Python's torch.save or C++'s torch::pickle_save or\n"
+    "torch::save, or a NumPy .npy file (float16/32/64, uint8 or bool).\n";
 
-int run_save(const std::vector<std::string>& args) {
-  SaveImageOptions options;
-  std::vector<std::string> positional;
+void print_save_help() {
+  std::cout << "Usage: torchimage save INPUT OUTPUT [options]\n"
+               "\n"
+               "Writes the tensor in INPUT to OUTPUT exactly as torchvision.utils.save_image\n"
+               "(and torchimage::save_image) does: make_grid, quantize to 8 bits, encode.\n"
+               "\n"
+            << kInputHelp
+            << "Shapes (H, W), (C, H, W) or (B, C, H, W). OUTPUT is written atomically.\n"
+               "\n"
+               "Options:\n";
+  print_options(kSave);
+}
+
+void print_save_each_help() {
+  std::cout << "Usage: torchimage save-each INPUT PATTERN [options]\n"
+               "\n"
+               "Writes one file per sample of the (B, C, H, W) batch in INPUT: file i holds\n"
+               "exactly what torchvision.utils.save_image(batch[i], path) writes (and\n"
+               "torchimage::save_images does), encoded on all cores.\n"
+               "\n"
+            << kInputHelp
+            << "PATTERN: the path of each file, where {index} becomes the sample's number\n"
+               "and {index:05} the number zero-padded to 5 digits, e.g. out/{index:05}.png;\n"
+               "the number is --start-index plus the sample's position in the batch. A\n"
+               "PATTERN without a placeholder is an error unless the batch has one sample.\n"
+               "Each file is written atomically; the grid options (--nrow, --padding,\n"
+               "--pad-value) do nothing to a single image and are accepted for symmetry.\n"
+               "\n"
+               "On a terminal a progress bar shows the images written and images/s; at the\n"
+               "end one line says how many images were written, where and how fast. Nothing\n"
+               "is written when INPUT or the options are wrong; if files cannot be written,\n"
+               "the first failure is reported (files already written are kept).\n"
+               "\n"
+               "Options:\n";
+  print_options(kSaveEach);
+}
+
+// ---------------------------------------------------------------------------
+// Command lines.
+
+/// Parses `args` (the command's arguments) into `options` and `positional`.
+/// Returns false when --help was asked for (and printed).
+bool parse_command_line(const std::vector<std::string>& args, Command command,
+                        CommandOptions& options, std::vector<std::string>& positional) {
+  const char* hint = command == kSave ? "torchimage save --help" : "torchimage save-each --help";
   bool options_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -223,33 +305,52 @@ int run_save(const std::vector<std::string>& args) {
       continue;
     }
     if (arg == "-h" || arg == "--help") {
-      print_save_help();
-      return 0;
+      if (command == kSave) {
+        print_save_help();
+      } else {
+        print_save_each_help();
+      }
+      return false;
     }
     // --name or --name=value
     const size_t eq = arg.find('=');
     const std::string name = arg.substr(0, eq);
-    const OptionSpec* spec = arg.compare(0, 2, "--") == 0 ? find_option(name) : nullptr;
-    if (spec == nullptr) throw UsageError("unknown option '" + name + "'");
+    const OptionSpec* spec = arg.compare(0, 2, "--") == 0 ? find_option(name, command) : nullptr;
+    if (spec == nullptr) throw UsageError("unknown option '" + name + "'", hint);
     Values values;
     if (eq != std::string::npos) {
       if (spec->nargs != 1) {
         throw UsageError(spec->nargs == 0
                              ? "option " + name + " takes no value"
                              : "option " + name + " takes " + std::to_string(spec->nargs) +
-                                   " values: " + name + " " + spec->metavar);
+                                   " values: " + name + " " + spec->metavar,
+                         hint);
       }
       values.push_back(arg.substr(eq + 1));
     } else {
       if (args.size() - 1 - i < static_cast<size_t>(spec->nargs)) {
-        throw UsageError("option " + name + " expects " + spec->metavar);
+        throw UsageError("option " + name + " expects " + spec->metavar, hint);
       }
       values.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
                     args.begin() + static_cast<std::ptrdiff_t>(i) + 1 + spec->nargs);
       i += static_cast<size_t>(spec->nargs);
     }
-    spec->apply(options, name, values);
+    try {
+      spec->apply(options, name, values);
+    } catch (UsageError& e) {
+      throw UsageError(e.what(), hint);
+    }
   }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Commands.
+
+int run_save(const std::vector<std::string>& args) {
+  CommandOptions options;
+  std::vector<std::string> positional;
+  if (!parse_command_line(args, kSave, options, positional)) return 0;
   if (positional.size() < 2) {
     throw UsageError(positional.empty() ? "save: missing INPUT and OUTPUT"
                                         : "save: missing OUTPUT");
@@ -257,7 +358,121 @@ int run_save(const std::vector<std::string>& args) {
   if (positional.size() > 2) throw UsageError("save: unexpected argument '" + positional[2] + "'");
 
   const torch::Tensor tensor = torchimage::cli::load_tensor(positional[0]);
-  torchimage::save_image(tensor, positional[1], options);
+  torchimage::save_image(tensor, positional[1], options.save);
+  return 0;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// "12345" images/s, or "-" before there is a rate to tell.
+std::string rate_text(int64_t images, double seconds) {
+  if (images <= 0 || seconds <= 0.0) return "-";
+  return std::to_string(static_cast<int64_t>(std::llround(static_cast<double>(images) / seconds)));
+}
+
+/// The progress bar of save-each, drawn in place on the terminal (stdout):
+///   [##########..........]  25000/50000  50%  21645 images/s
+class ProgressBar {
+ public:
+  explicit ProgressBar(int64_t total) : total_(total) {}
+
+  void draw(int64_t done, double seconds) {
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(kWidth * done / std::max<int64_t>(total_, 1));
+    const int percent = static_cast<int>(100 * done / std::max<int64_t>(total_, 1));
+    std::ostringstream line;
+    line << "\r[" << std::string(static_cast<size_t>(filled), '#')
+         << std::string(static_cast<size_t>(kWidth - filled), '.') << "]  " << done << "/"
+         << total_ << "  " << percent << "%  " << rate_text(done, seconds) << " images/s\x1b[K";
+    std::cout << line.str() << std::flush;
+    drawn_ = true;
+  }
+
+  /// Erases the bar (before the summary or an error).
+  void clear() {
+    if (drawn_) std::cout << "\r\x1b[K" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  int64_t total_;
+  bool drawn_ = false;
+};
+
+int run_save_each(const std::vector<std::string>& args) {
+  CommandOptions options;
+  std::vector<std::string> positional;
+  if (!parse_command_line(args, kSaveEach, options, positional)) return 0;
+  const char* hint = "torchimage save-each --help";
+  if (positional.size() < 2) {
+    throw UsageError(positional.empty() ? "save-each: missing INPUT and PATTERN"
+                                        : "save-each: missing PATTERN",
+                     hint);
+  }
+  if (positional.size() > 2) {
+    throw UsageError("save-each: unexpected argument '" + positional[2] + "'", hint);
+  }
+  const std::string& pattern = positional[1];
+
+  const torch::Tensor batch = torchimage::cli::load_tensor(positional[0]);
+  TORCH_CHECK(batch.dim() == 4, "save-each: expected a 4-D (B, C, H, W) batch, got ", batch.dim(),
+              "-D with shape ", batch.sizes(), " (for one image or a grid use 'torchimage save')");
+  const int64_t n = batch.size(0);
+  TORCH_CHECK(n >= 1, "save-each: expected at least one image, got an empty batch");
+  // The pattern against the whole batch (a chunk of one would let a pattern
+  // without a placeholder through).
+  torchimage::format_index_path(pattern, options.start_index, n);
+
+  const bool progress = !options.quiet && isatty(STDOUT_FILENO) == 1;
+  const Clock::time_point start = Clock::now();
+  if (!progress) {
+    torchimage::save_images(batch, pattern, options.save, options.start_index, options.threads);
+  } else {
+    // Chunks of samples, each one save_images call, sized to take about
+    // 0.1 s so that the bar moves. The first chunk is small and checks
+    // everything (shape, options, format) before any file is written, as one
+    // call would; the bar appears after it, so that such an error comes alone.
+    ProgressBar bar(n);
+    const int64_t workers = options.threads > 0
+                                ? options.threads
+                                : std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const int64_t min_chunk = std::max<int64_t>(8, 4 * workers);
+    int64_t chunk = min_chunk;
+    int64_t done = 0;
+    Clock::time_point last_draw = start - std::chrono::seconds(1);
+    while (done < n) {
+      const int64_t m = std::min(chunk, n - done);
+      const Clock::time_point chunk_start = Clock::now();
+      try {
+        torchimage::save_images(batch.narrow(0, done, m), pattern, options.save,
+                                options.start_index + done, options.threads);
+      } catch (...) {
+        bar.clear();
+        throw;
+      }
+      done += m;
+      const double per_image = seconds_since(chunk_start) / static_cast<double>(m);
+      chunk = per_image > 0.0
+                  ? std::clamp<int64_t>(static_cast<int64_t>(0.1 / per_image), min_chunk, 1 << 16)
+                  : int64_t{1} << 16;
+      if (done == n || std::chrono::duration<double>(Clock::now() - last_draw).count() >= 0.1) {
+        bar.draw(done, seconds_since(start));
+        last_draw = Clock::now();
+      }
+    }
+    bar.clear();
+  }
+  const double seconds = seconds_since(start);
+  if (!options.quiet) {
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.2f", seconds);
+    std::cout << "wrote " << n << (n == 1 ? " image" : " images") << " to " << pattern << " in "
+              << elapsed << " s (" << rate_text(n, seconds) << " images/s)" << std::endl;
+  }
   return 0;
 }
 
@@ -278,12 +493,16 @@ int run(const std::vector<std::string>& args) {
       print_main_help();
     } else if (args.size() == 2 && args[1] == "save") {
       print_save_help();
+    } else if (args.size() == 2 && args[1] == "save-each") {
+      print_save_each_help();
     } else {
       throw UsageError("help: unknown command '" + args[1] + "'", "torchimage --help");
     }
     return 0;
   }
-  if (command == "save") return run_save(std::vector<std::string>(args.begin() + 1, args.end()));
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "save") return run_save(rest);
+  if (command == "save-each") return run_save_each(rest);
   throw UsageError(
       command[0] == '-' ? "unknown option '" + command + "'" : "unknown command '" + command + "'",
       "torchimage --help");
