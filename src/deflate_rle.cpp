@@ -160,7 +160,8 @@ inline size_t run_length(const uint8_t* p, size_t limit, uint8_t v) {
 
 }  // namespace
 
-RleDeflater::RleDeflater() : adler_(static_cast<uint32_t>(adler32(0L, Z_NULL, 0))) {
+RleDeflater::RleDeflater(bool zlib_header)
+    : adler_(static_cast<uint32_t>(adler32(0L, Z_NULL, 0))), header_written_(!zlib_header) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "BitWriter assumes little-endian");
 }
 
@@ -190,13 +191,29 @@ void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& ou
   pending_.assign(data, data + size);
 }
 
-void RleDeflater::finish(std::vector<uint8_t>& out) {
-  encode_block(pending_.data(), pending_.size(), true, out);
+void RleDeflater::end(std::vector<uint8_t>& out, bool final) {
+  encode_block(pending_.data(), pending_.size(), final, out);
   pending_.clear();
-  // Flush the bit buffer to a byte boundary, then the Adler-32 (big-endian).
-  if (nbits_ > 0) out.push_back(static_cast<uint8_t>(bits_));
+  if (!final) {
+    // An empty stored block: BFINAL 0, BTYPE 00, pad to a byte, LEN 0, NLEN ~0.
+    bits_ |= uint64_t{0} << nbits_;
+    nbits_ += 3;
+  }
+  while (nbits_ > 0) {
+    out.push_back(static_cast<uint8_t>(bits_));
+    bits_ >>= 8;
+    nbits_ = nbits_ > 8 ? nbits_ - 8 : 0;
+  }
   bits_ = 0;
   nbits_ = 0;
+  if (!final) {
+    const uint8_t stored[4] = {0x00, 0x00, 0xff, 0xff};
+    out.insert(out.end(), stored, stored + 4);
+  }
+}
+
+void RleDeflater::finish(std::vector<uint8_t>& out) {
+  end(out, true);
   const uint8_t trailer[4] = {uint8_t(adler_ >> 24), uint8_t(adler_ >> 16), uint8_t(adler_ >> 8),
                               uint8_t(adler_)};
   out.insert(out.end(), trailer, trailer + 4);

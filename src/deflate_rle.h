@@ -19,7 +19,9 @@ class RleDeflater {
   // Bytes of input per deflate block: each block gets its own Huffman codes.
   static constexpr size_t kBlockInput = size_t{1} << 15;
 
-  RleDeflater();
+  // `zlib_header`: start with the 2-byte zlib header (false for the later
+  // parts of a stream compressed in parts).
+  explicit RleDeflater(bool zlib_header = true);
 
   // Appends the compressed form of `data` to `out` (whole blocks at a time;
   // bytes still pending stay buffered until the next call or finish()).
@@ -27,6 +29,14 @@ class RleDeflater {
 
   // Writes the remaining blocks, the final one marked, and the Adler-32.
   void finish(std::vector<uint8_t>& out);
+
+  // Writes the remaining blocks and ends on a byte boundary: with `final`,
+  // the last block is marked final; without, an empty stored block aligns
+  // the stream so that another part's blocks can follow. No Adler-32.
+  void end(std::vector<uint8_t>& out, bool final);
+
+  // Adler-32 of all input so far.
+  uint32_t adler() const { return adler_; }
 
  private:
   void encode_block(const uint8_t* data, size_t size, bool final, std::vector<uint8_t>& out);
@@ -41,7 +51,7 @@ class RleDeflater {
   uint32_t adler_;
   uint64_t bits_ = 0;  // bits not yet written (fewer than 8), LSB first
   int nbits_ = 0;
-  bool header_written_ = false;
+  bool header_written_ = false;  // or not wanted
   bool have_prev_ = false;
   uint8_t prev_ = 0;
 };

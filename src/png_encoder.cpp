@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <limits>
+#include <thread>
 
 #include <c10/util/Exception.h>
 #include <zlib.h>
@@ -215,6 +217,40 @@ void close_idat_chunks(Bytes& out, size_t chunk_start) {
   }
 }
 
+thread_local int serial_scopes = 0;
+
+// Filters rows [y0, y1) and deflates them as one part of a zlib stream
+// (part 0 carries the header, the last part the final block).
+struct RlePart {
+  Bytes out;
+  uint32_t adler = 0;
+  size_t input = 0;
+};
+
+void encode_rle_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, int64_t y1,
+                     bool first, bool last, RlePart* part) {
+  const size_t row_bytes = px.row_bytes();
+  const int bpp = static_cast<int>(px.channels * (px.bit_depth / 8));
+  auto row = [&](int64_t y) { return px.data + static_cast<size_t>(y) * row_bytes; };
+  RowFilter filter(row_bytes, bpp, encoding.filter);
+  if (y0 > 0) filter.set_previous(row(y0 - 1));
+  // Filter into a staging block of about 128 KiB of rows, then deflate it.
+  const size_t rows_per_block = std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1));
+  std::vector<uint8_t> staging((row_bytes + 1) * rows_per_block);
+  RleDeflater deflater(/*zlib_header=*/first);
+  for (int64_t y = y0; y < y1;) {
+    size_t used = 0;
+    for (size_t r = 0; r < rows_per_block && y < y1; ++r, ++y) {
+      filter.filter(row(y), staging.data() + used);
+      used += row_bytes + 1;
+    }
+    deflater.add(staging.data(), used, part->out);
+  }
+  deflater.end(part->out, last);
+  part->adler = deflater.adler();
+  part->input = static_cast<size_t>(y1 - y0) * (row_bytes + 1);
+}
+
 uint8_t color_type(int64_t channels) {
   switch (channels) {
     case 1: return 0;  // gray
@@ -234,6 +270,9 @@ void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t
   if (size) append(out, data, size);
   append_be32(out, crc_of_chunk(out.data() + start, size + 4));
 }
+
+SerialEncodingScope::SerialEncodingScope() { ++serial_scopes; }
+SerialEncodingScope::~SerialEncodingScope() { --serial_scopes; }
 
 bool have_isal() {
 #ifdef TORCHIMAGE_HAVE_ISAL
@@ -305,22 +344,45 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
     }
     idat.finish();
   } else if (encoding.engine == DeflateEngine::Rle) {
-    // Filter into a staging block of about 128 KiB of rows, deflate it into
-    // one IDAT chunk written in place, then patch its length and CRC.
-    const size_t rows_per_block = std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1));
-    std::vector<uint8_t> staging((row_bytes + 1) * rows_per_block);
+    // Large images are cut into horizontal parts compressed on two threads
+    // (each part's first row is filtered against the row above it, so the
+    // filtered data is the same; each part's deflate blocks end byte-aligned
+    // and the Adler-32s combine). Small ones, and any image encoded on the
+    // writer's or save_images' workers, stay on this thread.
+    const bool parallel = serial_scopes == 0 && raw >= (size_t{256} << 10) && px.height >= 2 &&
+                          std::thread::hardware_concurrency() > 1;
+    const int parts = parallel ? 2 : 1;
+    std::vector<RlePart> results(static_cast<size_t>(parts));
+    std::vector<int64_t> bounds = {0};
+    for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
+    bounds.push_back(px.height);
+    std::exception_ptr error;
+    std::thread helper;
+    if (parts > 1) {
+      helper = std::thread([&] {
+        try {
+          encode_rle_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+    }
+    try {
+      encode_rle_part(px, encoding, bounds[0], bounds[1], true, parts == 1, &results[0]);
+    } catch (...) {
+      if (helper.joinable()) helper.join();
+      throw;
+    }
+    if (helper.joinable()) helper.join();
+    if (error) std::rethrow_exception(error);
+    uLong adler = results[0].adler;
+    for (int p = 1; p < parts; ++p) {
+      adler = adler32_combine(adler, results[p].adler, static_cast<z_off_t>(results[p].input));
+    }
     const size_t chunk_start = out.size();
     out.resize(chunk_start + 8);
-    RleDeflater deflater;
-    for (int64_t y = 0; y < px.height;) {
-      size_t used = 0;
-      for (size_t r = 0; r < rows_per_block && y < px.height; ++r, ++y) {
-        filter.filter(row(y), staging.data() + used);
-        used += row_bytes + 1;
-      }
-      deflater.add(staging.data(), used, out);
-    }
-    deflater.finish(out);
+    for (const auto& r : results) out.insert(out.end(), r.out.begin(), r.out.end());
+    append_be32(out, static_cast<uint32_t>(adler));
     close_idat_chunks(out, chunk_start);
   } else {
 #ifdef TORCHIMAGE_HAVE_ISAL

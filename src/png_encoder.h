@@ -54,6 +54,16 @@ inline Bytes encode_png_pixels(const PixelView& pixels, const c10::optional<int>
   return encode_png_pixels(pixels, png_encoding_for(level));
 }
 
+// While alive, PNG encoding on this thread stays on this thread (the writer's
+// and save_images' workers already use every core).
+class SerialEncodingScope {
+ public:
+  SerialEncodingScope();
+  ~SerialEncodingScope();
+  SerialEncodingScope(const SerialEncodingScope&) = delete;
+  SerialEncodingScope& operator=(const SerialEncodingScope&) = delete;
+};
+
 // Appends one chunk (length, type, data, CRC-32) to `out`.
 void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t size);
 

@@ -34,6 +34,9 @@ class RowFilter {
   // type and the filtered data, to `out`.
   void filter(const uint8_t* row, uint8_t* out);
 
+  // Makes `row` the previous row of the next call (to start mid-image).
+  void set_previous(const uint8_t* row) { prev_ = row; }
+
  private:
   void filter_pillow(const uint8_t* cur, const uint8_t* prev, uint8_t* out);
 

@@ -24,6 +24,7 @@
 #include <c10/util/Exception.h>
 
 #include "grid_shape.h"
+#include "png_encoder.h"
 #include "render.h"
 
 namespace torchimage {
@@ -83,6 +84,7 @@ void run_samples(const Samples& s, const std::string& pattern, const SaveImageOp
   std::mutex mu;
   std::vector<std::pair<int64_t, std::string>> failures;
   auto work = [&] {
+    SerialEncodingScope serial;  // the samples already use every worker
     for (int64_t i; (i = next.fetch_add(1)) < n;) {
       const std::string path = format_index_path(pattern, start_index + i, n);
       try {
@@ -210,6 +212,7 @@ struct ImageWriter::State {
   std::vector<std::thread> workers;
 
   void worker_loop() {
+    SerialEncodingScope serial;  // the writer's threads are the parallelism
     for (;;) {
       std::unique_ptr<Job> job;
       {

@@ -9,6 +9,10 @@
 #include <zlib.h>
 
 #include "deflate_rle.h"
+#include "png_encoder.h"
+
+#include <ATen/ATen.h>
+#include <torchimage/io.h>
 
 namespace {
 
@@ -109,6 +113,42 @@ TEST(RleDeflate, SkewedDistributionsKeepCodesWithin15Bits) {
     kraft += std::ldexp(1.0, -len[i]);
   }
   EXPECT_DOUBLE_EQ(kraft, 1.0);
+}
+
+// A stream made of parts (as the two-thread PNG path makes it): part 0 with
+// the header, byte-aligned non-final parts, combined Adler-32.
+TEST(RleDeflate, PartsConcatenateIntoOneStream) {
+  std::mt19937 rng(11);
+  const auto data = runs_input(rng, 300000);
+  for (size_t cut : {size_t{1}, size_t{1000}, size_t{150001}, size_t{299999}}) {
+    std::vector<uint8_t> a, b;
+    RleDeflater first(true), second(false);
+    first.add(data.data(), cut, a);
+    first.end(a, false);
+    second.add(data.data() + cut, data.size() - cut, b);
+    second.end(b, true);
+    const uLong adler = adler32_combine(first.adler(), second.adler(), static_cast<z_off_t>(data.size() - cut));
+    a.insert(a.end(), b.begin(), b.end());
+    for (int k = 3; k >= 0; --k) a.push_back(static_cast<uint8_t>(adler >> (8 * k)));
+    EXPECT_TRUE(inflate_all(a, data.size()) == data) << "cut " << cut;
+  }
+}
+
+// The default PNG engine on an image large enough for two threads gives the
+// same pixels, and the same bytes, as on one thread.
+TEST(RleDeflate, TwoThreadPngMatchesOneThread) {
+  at::manual_seed(5);
+  const at::Tensor img = (at::rand({3, 40, 60}) * 255).to(at::kByte);
+  const at::Tensor big = at::upsample_nearest2d(img.unsqueeze(0).to(at::kFloat), {400, 700})[0].to(at::kByte)
+                             .add_((at::rand({3, 400, 700}) * 3).to(at::kByte));
+  const at::Tensor parallel = torchimage::encode_png(big);
+  at::Tensor serial;
+  {
+    torchimage::SerialEncodingScope scope;
+    serial = torchimage::encode_png(big);
+  }
+  EXPECT_TRUE(torch::equal(torchimage::decode_image(parallel), big));
+  EXPECT_TRUE(torch::equal(torchimage::decode_image(serial), big));
 }
 
 TEST(RleDeflate, CompressesRunsWell) {
