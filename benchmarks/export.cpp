@@ -7,7 +7,8 @@
 //   torchimage_export export INPUT.pt DIR [--repeats R] [--threads T]
 //       save_images(x, DIR/runR/{index:05}.png) R times (each in a fresh
 //       directory, none deleted here): one line per run
-//       "run R images N seconds S images_per_s V", then "dir PATH".
+//       "run R images N seconds S images_per_s V cpu_s C" (C: user + system
+//       CPU seconds of all threads), then "dir PATH".
 //   torchimage_export stall INPUT.pt DIR [--calls N] [--warmup W] [--gap-ms G] [--gap sleep|busy]
 //       One ImageWriter (default options); N + W calls of
 //       writer.save_image(x, DIR/step_I.png, normalize, value_range (-1, 1)),
@@ -121,6 +122,14 @@ long peak_rss_kib() {
   return usage.ru_maxrss;  // KiB on Linux
 }
 
+// CPU time (user + system) of all of this process's threads, in seconds.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return sec(usage.ru_utime) + sec(usage.ru_stime);
+}
+
 int cmd_info() {
   std::cout << "libtorch " << TORCH_VERSION << " torchimage " << TORCHIMAGE_VERSION_STRING
             << " threads " << std::thread::hardware_concurrency() << std::endl;
@@ -136,11 +145,13 @@ int cmd_export(const Args& a) {
   for (int r = 0; r < repeats; ++r) {
     const fs::path run = dir / ("run" + std::to_string(r));
     fs::create_directories(run);
+    const double cpu0 = cpu_seconds();
     const auto t0 = Clock::now();
     torchimage::save_images(x, (run / "{index:05}.png").string(), {}, 0, threads);
     const double s = ms_since(t0) / 1e3;
     std::cout << "run " << r << " images " << x.size(0) << " seconds " << s << " images_per_s "
-              << static_cast<double>(x.size(0)) / s << std::endl;
+              << static_cast<double>(x.size(0)) / s << " cpu_s " << cpu_seconds() - cpu0
+              << std::endl;
     last = run;  // kept: deleting files now would slow the next run's creations (ext4)
   }
   std::cout << "dir " << last.string() << std::endl;

@@ -51,6 +51,7 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import compare  # noqa: E402
 from compare import photo_crops  # noqa: E402  (same photos, same crops)
 
 
@@ -111,16 +112,17 @@ def mean_bytes(paths):
 
 
 def timed_torchvision_loop(x, d, n):
-    """torchvision's per-sample loop over x[:n]; returns images/s."""
+    """torchvision's per-sample loop over x[:n]; returns images/s and the
+    CPU seconds (user + system, this process) per image."""
     os.makedirs(d, exist_ok=True)
     for i in range(min(n, 20)):  # warm-up (imports, allocator)
         vutils.save_image(x[i], f"{d}/warm{i:05}.png")
     for i in range(min(n, 20)):
         os.remove(f"{d}/warm{i:05}.png")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):
         vutils.save_image(x[i], f"{d}/{i:05}.png")
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), (time.process_time() - c0) / n
 
 
 def export_part(label, exe, work, x, n_tv, repeats, n_check, seed):
@@ -129,10 +131,11 @@ def export_part(label, exe, work, x, n_tv, repeats, n_check, seed):
     torch.save(x, pt)
     load_before = load1()
     tv_dir = os.path.join(work, f"{label}-torchvision")
-    tv_ips = timed_torchvision_loop(x, tv_dir, n_tv)
+    tv_ips, tv_cpu = timed_torchvision_loop(x, tv_dir, n_tv)
     out = run_exe(exe, "export", pt, os.path.join(work, f"{label}-torchimage"),
                   "--repeats", repeats)
     runs = [float(l.split()[7]) for l in out.splitlines() if l.startswith("run ")]
+    cpus = [float(l.split()[9]) for l in out.splitlines() if l.startswith("run ")]
     ti_dir = [l.split(" ", 1)[1] for l in out.splitlines() if l.startswith("dir ")][0]
     load_after = load1()
     os.remove(pt)
@@ -148,6 +151,7 @@ def export_part(label, exe, work, x, n_tv, repeats, n_check, seed):
     tv_bytes = mean_bytes([f"{tv_dir}/{i:05}.png" for i in range(n_tv)])
     ti_bytes = mean_bytes([f"{ti_dir}/{i:05}.png" for i in range(n_tv)])
     return dict(n=n, n_tv=n_tv, tv_ips=tv_ips, runs=runs, ti_ips=statistics.median(runs),
+                tv_cpu=tv_cpu, ti_cpu=statistics.median(cpus) / n,
                 same_tv=same_tv, n_vs_tv=len(vs_tv), same_q=same_q, n_vs_q=len(vs_q),
                 present=present, tv_bytes=tv_bytes, ti_bytes=ti_bytes,
                 load=(load_before, load_after))
@@ -157,19 +161,24 @@ def print_export_table(title, shape, r, target):
     ratio = r["ti_ips"] / r["tv_ips"]
     print(f"### {title}")
     print()
-    print("| workload | torchvision loop | torchimage save_images | speed-up | bytes/file tv / ti "
+    print("| workload | torchvision loop | torchimage save_images | speed-up "
+          "| CPU µs/image tv / ti | ti CPU-bound ceiling, 2 cores | bytes/file tv / ti "
           "| files | pixels identical |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     runs = ", ".join(f"{v:,.0f}" for v in r["runs"])
     ident = (f"{r['same_tv']}/{r['n_vs_tv']} vs torchvision's files, "
              f"{r['same_q']}/{r['n_vs_q']} vs torchvision's quantization")
     print(f"| {r['n']:,} x {shape} PNG | {r['tv_ips']:,.0f} images/s (first {r['n_tv']:,} timed) "
           f"| {r['ti_ips']:,.0f} images/s (all {r['n']:,}; median of {len(r['runs'])}: {runs}) "
-          f"| {ratio:.1f}x | {r['tv_bytes']:,.0f} / {r['ti_bytes']:,.0f} "
+          f"| {ratio:.1f}x | {r['tv_cpu'] * 1e6:,.0f} / {r['ti_cpu'] * 1e6:,.0f} "
+          f"| {2 / r['ti_cpu']:,.0f} images/s "
+          f"| {r['tv_bytes']:,.0f} / {r['ti_bytes']:,.0f} "
           f"| {r['present']:,}/{r['n']:,} | {ident} |")
     print()
-    print(f"Target: {target}. 1-minute load before / after: {r['load'][0]:.2f} / "
-          f"{r['load'][1]:.2f}.")
+    print(f"Target: {target}. CPU µs/image: user + system CPU time per image (torchvision: "
+          "this process over its timed loop; torchimage: all threads, median run); the ceiling "
+          "is 2 cores / that, what an otherwise idle machine would allow. 1-minute load "
+          f"before / after: {r['load'][0]:.2f} / {r['load'][1]:.2f}.")
     print()
 
 
@@ -280,6 +289,7 @@ def part_load(exe, work, x64, n, producers, max_pending):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build-export"))
+    ap.add_argument("--photos", default=compare.PHOTOS, help="the photos the crops come from")
     ap.add_argument("--parts", default="abcd")
     ap.add_argument("--n64", type=int, default=50000)
     ap.add_argument("--tv64", type=int, default=2000, help="torchvision samples timed in (a)")
@@ -295,6 +305,7 @@ def main():
     ap.add_argument("--wait-tries", type=int, default=10)
     ap.add_argument("--wait-s", type=int, default=60)
     args = ap.parse_args()
+    compare.PHOTOS = args.photos  # photo_crops reads it
     exe = os.path.join(args.build, "benchmarks", "torchimage_export")
     if not os.access(exe, os.X_OK):
         sys.exit(f"{exe} not found: build the target torchimage_export first")
