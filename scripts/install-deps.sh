@@ -8,6 +8,10 @@ packages=(
   libtorch-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libisal-dev
   googletest libgtest-dev libbenchmark-dev
   python3-torch python3-torchvision python3-pil python3-numpy python3-pytest
+  # scripts/sanitize.sh and scripts/fuzz.sh: clang 14 with its sanitizer and
+  # libFuzzer runtimes (only recommended by clang, so named), and
+  # llvm-symbolizer (llvm-14) for readable reports.
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -3,6 +3,15 @@
 // library thus runs where AVX2 is missing. Sanitizer builds skip the clones.
 #pragma once
 
+// Clang (14) defines neither __SANITIZE_ADDRESS__ nor __SANITIZE_THREAD__: ask
+// it. Under TSan an instrumented ifunc resolver crashes at load time, before
+// the TSan runtime is up.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TORCHIMAGE_NO_CLONES 1
+#endif
+#endif
+
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(__SANITIZE_THREAD__) && !defined(TORCHIMAGE_NO_CLONES)
 #define TORCHIMAGE_CLONES __attribute__((target_clones("avx2", "default")))

@@ -52,11 +52,17 @@ void check_output_shape(const torch::Tensor& tensor, const SaveImageOptions& o,
   if (format == ImageFormat::JPEG) {
     TORCH_CHECK(s.channels == 1 || s.channels == 3, what,
                 ": JPEG has no alpha channel; expected 1 or 3 channels, got ", s.channels);
-    TORCH_CHECK(s.height <= 65535 && s.width <= 65535, what, ": a ", s.height, "x", s.width,
-                " image exceeds JPEG's limit of 65535 pixels a side");
+    // libjpeg(-turbo)'s JPEG_MAX_DIMENSION, below the format's 65535.
+    TORCH_CHECK(s.height <= 65500 && s.width <= 65500, what, ": a ", s.height, "x", s.width,
+                " image exceeds JPEG's limit of 65500 pixels a side (libjpeg's)");
   } else {
     TORCH_CHECK(s.height <= 0x7fffffff && s.width <= 0x7fffffff, what, ": a ", s.height, "x",
                 s.width, " image exceeds PNG's limit of 2^31-1 pixels a side");
+    // The encoder's own limit (encode_png_pixels), checked before the pixels
+    // are computed.
+    TORCH_CHECK(s.width * s.channels * (o.bit_depth() / 8) < (int64_t{1} << 31), what, ": a ",
+                s.height, "x", s.width, " image of ", s.channels, " channels at ", o.bit_depth(),
+                " bits exceeds the PNG encoder's limit of 2^31-1 bytes a row");
   }
 }
 
@@ -92,6 +98,18 @@ torch::Tensor chw_to_hwc(const torch::Tensor& image, const char* what, bool allo
               !allow_alpha && (c == 2 || c == 4) ? " (JPEG has no alpha channel)" : "");
   TORCH_CHECK(image.size(1) > 0 && image.size(2) > 0, what, ": expected a non-empty image, got ",
               image.sizes());
+  // The format's limits, before the pixels are copied (an expanded view can
+  // be far larger than its storage).
+  if (allow_alpha) {
+    TORCH_CHECK(image.size(1) <= 0x7fffffff && image.size(2) <= 0x7fffffff &&
+                    image.size(2) * c < (int64_t{1} << 31),
+                what, ": image of ", image.size(1), "x", image.size(2), " and ", c,
+                " channels exceeds PNG's limits (2^31-1 pixels a side and 2^31-1 bytes a row)");
+  } else {
+    TORCH_CHECK(image.size(1) <= 65500 && image.size(2) <= 65500, what, ": image of ",
+                image.size(1), "x", image.size(2),
+                " exceeds JPEG's limit of 65500 pixels a side (libjpeg's)");
+  }
   return image.detach().permute({1, 2, 0}).contiguous().to(torch::kCPU);
 }
 

@@ -634,17 +634,17 @@ TEST(SaveImageErrors, JpegTooLargeRejectedBeforeAnyWork) {
   // A grid made too wide by the padding and the row of images alone.
   const torch::Tensor row = torch::zeros({1, 1, 1, 1}).expand({8, 3, 1, 8200});
   const auto start = std::chrono::steady_clock::now();
-  expect_save_error(wide, "a.jpg", SaveImageOptions(), "exceeds JPEG's limit of 65535");
+  expect_save_error(wide, "a.jpg", SaveImageOptions(), "exceeds JPEG's limit of 65500");
   expect_save_error(wide, "a.jpg", SaveImageOptions(), "1x70000");
   expect_save_error(tall, "a.jpeg", SaveImageOptions(), "70000x1");
-  expect_save_error(row, "a.jpg", SaveImageOptions(), "65535");
+  expect_save_error(row, "a.jpg", SaveImageOptions(), "65500");
   // A gigapixel-class grid (tens of GB if made) fails as fast.
   const torch::Tensor huge = torch::zeros({1, 1, 1, 1}).expand({64, 3, 70000, 70000});
-  expect_save_error(huge, "a.jpg", SaveImageOptions(), "65535");
+  expect_save_error(huge, "a.jpg", SaveImageOptions(), "65500");
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 2.0);
-  EXPECT_THROW_MSG(torchimage::encode_image(wide, SaveImageOptions().format(ImageFormat::JPEG)), "65535");
+  EXPECT_THROW_MSG(torchimage::encode_image(wide, SaveImageOptions().format(ImageFormat::JPEG)), "65500");
   // PNG takes 70000 pixels wide.
   expect_png_roundtrip(wide, SaveImageOptions());
 }

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include <c10/util/Exception.h>
-#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/serialize.h>
@@ -345,6 +345,27 @@ torch::Tensor expect_tensor(const c10::IValue& value, const std::string& path) {
   return value.toTensor();
 }
 
+// The archive's bytes for caffe2's zip reader. caffe2's own MemoryReadAdapter
+// copies whatever range miniz asks for, and on a malformed archive miniz asks
+// for ranges outside the buffer (found by tests/fuzz/fuzz_tensor_file: a read
+// at offset 2^64-1): this one reads only within the buffer, as caffe2's
+// FileAdapter does, and a short read becomes miniz's error.
+class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  BoundedReadAdapter(const char* data, size_t size) : data_(data), size_(size) {}
+  size_t size() const override { return size_; }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= size_) return 0;
+    n = static_cast<size_t>(std::min<uint64_t>(n, size_ - pos));
+    std::memcpy(buf, data_ + pos, n);
+    return n;
+  }
+
+ private:
+  const char* data_;
+  size_t size_;
+};
+
 torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::string& path) {
   // C++'s torch::save(tensor) writes a TorchScript archive (constants.pkl, a
   // module holding the tensor as "0"), which torch::pickle_load cannot read;
@@ -352,8 +373,7 @@ torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::stri
   bool torchscript = false;
   try {
     caffe2::serialize::PyTorchStreamReader reader(
-        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(),
-                                                               static_cast<off_t>(bytes.size())));
+        std::make_shared<BoundedReadAdapter>(bytes.data(), bytes.size()));
     torchscript = reader.hasRecord("constants.pkl");
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "'", path,
@@ -371,6 +391,11 @@ torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::stri
     // An error of ours (expect_tensor) already names the file.
     if (msg.compare(0, path.size() + 2, "'" + path + "'") == 0) throw;
     TORCH_CHECK(false, "'", path, "': cannot read the tensor: ", msg);
+  } catch (const std::exception& e) {
+    // LibTorch's unpickler also throws std::out_of_range (vector::at) and
+    // the like on malformed pickles (found by tests/fuzz/fuzz_tensor_file):
+    // errors of this loader are c10::Error.
+    TORCH_CHECK(false, "'", path, "': cannot read the tensor: malformed archive (", e.what(), ")");
   }
   return t.detach();
 }

@@ -1,0 +1,34 @@
+// The CLI's .npy parser (torchimage::cli::parse_npy) on arbitrary bytes:
+// returns a tensor that matches its header or throws a c10::Error. A small
+// tensor it returns is then fed to to_pixels, which must either work or
+// throw a c10::Error too.
+#include <torchimage/save_image.h>
+
+#include "fuzz_common.h"
+#include "tensor_loader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  torch::Tensor t;
+  if (!fuzz::accepted([&] {
+        t = torchimage::cli::parse_npy(reinterpret_cast<const char*>(data), size, "fuzz.npy");
+      })) {
+    return 0;
+  }
+  FUZZ_CHECK(t.defined(), "parse_npy returned an undefined tensor");
+  const auto dtype = t.scalar_type();
+  FUZZ_CHECK(dtype == torch::kHalf || dtype == torch::kFloat || dtype == torch::kDouble ||
+                 dtype == torch::kUInt8 || dtype == torch::kBool,
+             "dtype ", dtype);
+  // The data is the file's tail: numel * item size bytes.
+  FUZZ_CHECK(static_cast<size_t>(t.numel()) * t.element_size() <= size, "numel ", t.numel(),
+             " exceeds the ", size, " bytes");
+  if (dtype == torch::kBool && t.numel() > 0) {
+    // Every bool holds 0 or 1 whatever the file's bytes were.
+    const auto bytes = t.contiguous().view(torch::kUInt8);
+    FUZZ_CHECK(bytes.le(1).all().item<bool>(), "bool tensor holds a byte other than 0/1");
+  }
+  if (t.numel() > 0 && t.numel() <= 4096 && t.dim() >= 2 && t.dim() <= 4) {
+    fuzz::accepted([&] { torchimage::to_pixels(t); });
+  }
+  return 0;
+}

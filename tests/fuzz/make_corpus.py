@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Writes the small seed corpora of tests/fuzz/corpus/<target>/ (committed;
+rerun only to regenerate). Needs /usr/bin/python3 with Pillow, NumPy and torch.
+Inputs the fuzzers found interesting may be added to the folders by hand
+(libFuzzer's -merge=1 keeps the set small)."""
+import io
+import os
+import shutil
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+rng = np.random.default_rng(6)
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def pil_bytes(img, fmt, **kw):
+    b = io.BytesIO()
+    img.save(b, fmt, **kw)
+    return b.getvalue()
+
+
+# --- decode_image: PNG and JPEG of each kind, and broken ones.
+small = rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+d = "fuzz_decode_image"
+put(d, "png_gray", pil_bytes(Image.fromarray(small[..., 0], "L"), "PNG"))
+put(d, "png_la", pil_bytes(Image.fromarray(small[..., :2], "LA"), "PNG"))
+put(d, "png_rgb", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "PNG"))
+put(d, "png_rgba", pil_bytes(Image.fromarray(small, "RGBA"), "PNG"))
+put(d, "png_palette_trns",
+    pil_bytes(Image.fromarray(small[..., :3], "RGB").quantize(8), "PNG", transparency=0))
+put(d, "png_1bit", pil_bytes(Image.fromarray(small[..., 0] > 127), "PNG"))
+put(d, "png_16bit", pil_bytes(Image.fromarray(small[..., 0].astype(np.uint16) * 257, "I;16"), "PNG"))
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def interlaced_png(img):  # Adam7, 8-bit RGB, filter 0 (Pillow writes no interlaced PNG)
+    h, w, _ = img.shape
+    raw = b""
+    for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+                           (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]:
+        sub = img[y0::dy, x0::dx]
+        if sub.shape[0] and sub.shape[1]:
+            raw += b"".join(b"\0" + row.tobytes() for row in sub)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+            + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
+put(d, "png_interlaced", interlaced_png(small[..., :3]))
+rgb = pil_bytes(Image.fromarray(small[..., :3], "RGB"), "PNG")
+put(d, "png_truncated", rgb[:-20])
+bad = bytearray(rgb)
+bad[30] ^= 0xFF  # inside IHDR/IDAT: CRC mismatch
+put(d, "png_bad_crc", bytes(bad))
+# An IHDR claiming a huge image (refused by max_pixels before allocating).
+ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+huge = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(
+    ">I", zlib.crc32(b"IHDR" + ihdr))
+put(d, "png_huge_header", huge)
+put(d, "jpeg_gray", pil_bytes(Image.fromarray(small[..., 0], "L"), "JPEG", quality=90))
+put(d, "jpeg_rgb", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "JPEG"))
+put(d, "jpeg_progressive",
+    pil_bytes(Image.fromarray(small[..., :3], "RGB"), "JPEG", progressive=True))
+put(d, "jpeg_cmyk", pil_bytes(Image.fromarray(small, "RGBA").convert("CMYK"), "JPEG"))
+put(d, "jpeg_truncated", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "JPEG")[:-40])
+put(d, "not_an_image", b"GIF89a\x01\x00\x01\x00")
+
+# --- npy: every supported dtype and order, versions, and broken headers.
+d = "fuzz_npy"
+def npy(arr, version=None):
+    b = io.BytesIO()
+    if version is None:
+        np.save(b, arr)
+    else:
+        np.lib.format.write_array(b, arr, version=version)
+    return b.getvalue()
+a = rng.random((2, 3, 4, 5)).astype(np.float32)
+put(d, "f32_c", npy(a))
+put(d, "f64_fortran", npy(np.asfortranarray(a[0].astype(np.float64))))
+put(d, "f16_be", npy(a[0, 0].astype(">f2")))
+put(d, "u8", npy((a[0] * 255).astype(np.uint8)))
+put(d, "bool", npy(a[0] > 0.5))
+put(d, "v2", npy(a[0], version=(2, 0)))
+put(d, "v3", npy(a[0], version=(3, 0)))
+put(d, "empty", npy(np.zeros((0, 3), np.float32)))
+put(d, "scalar", npy(np.float32(1.5)))
+put(d, "i8_unsupported", npy(np.zeros((2, 2), np.int8)))
+put(d, "truncated", npy(a)[:-7])
+
+# --- tensor files: torch.save (zip), a legacy pickle and the .npy above.
+d = "fuzz_tensor_file"
+def tsave(obj, **kw):
+    b = io.BytesIO()
+    torch.save(obj, b, **kw)
+    return b.getvalue()
+t = torch.from_numpy(a[0, :2, :2, :2].copy())
+put(d, "torch_f32", tsave(t))
+put(d, "torch_u8", tsave((t * 255).to(torch.uint8)))
+put(d, "torch_view", tsave(t.double()[:, ::2]))
+put(d, "torch_dict", tsave({"x": t}))
+put(d, "torch_legacy", tsave(t, _use_new_zipfile_serialization=False))
+put(d, "npy_f32", npy(a[0, 0]))
+put(d, "empty", b"")
+
+# --- roundtrip: the first byte picks image (0-2 mod 4) or deflate (3).
+d = "fuzz_roundtrip"
+for i in range(12):
+    put(d, f"image_{i:02}", bytes([i % 3]) + bytes(rng.integers(0, 256, 40 + 30 * i, dtype=np.uint8)))
+for dtype in range(4):
+    # dtype, dims=4, b, c, h, w, layout 0, then options and values.
+    put(d, f"dtype_{dtype}", bytes([0, dtype, 2, 3, 2, 7, 9, 0]) + bytes(rng.integers(0, 256, 600, dtype=np.uint8)))
+put(d, "deflate_text", b"\x03\x01\x02\x03\x04\x00" + b"the quick brown fox " * 40)
+put(d, "deflate_runs", b"\x03\x05\x06\x07\x08\x01" + bytes([7, 255, 0, 255, 9, 3] * 20))
+put(d, "deflate_random", b"\x03\x09\x08\x07\x06\x00" + bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))
