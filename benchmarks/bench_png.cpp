@@ -108,6 +108,25 @@ void register_all() {
                                    const auto& x = photo_batch(w.n, w.size);
                                    for (auto _ : s) benchmark::DoNotOptimize(fused_grid_pixels(x, MakeGridOptions(sheet_options()).nrow(w.nrow)));
                                  })->Unit(benchmark::kMillisecond);
+    // What ImageWriter::save_image can do on the caller's thread (its
+    // stall): clone the input, copy it into a reused buffer, or render the
+    // uint8 grid (the fused pass) so that the worker only encodes.
+    benchmark::RegisterBenchmark((std::string("snapshot_clone/") + w.name).c_str(),
+                                 [=](benchmark::State& s) {
+                                   const auto& x = photo_batch(w.n, w.size);
+                                   for (auto _ : s) benchmark::DoNotOptimize(x.clone());
+                                 })->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark((std::string("snapshot_copy_reused/") + w.name).c_str(),
+                                 [=](benchmark::State& s) {
+                                   const auto& x = photo_batch(w.n, w.size);
+                                   at::Tensor buffer = at::empty_like(x).fill_(0);
+                                   for (auto _ : s) benchmark::DoNotOptimize(buffer.copy_(x));
+                                 })->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark((std::string("snapshot_fused/") + w.name).c_str(),
+                                 [=](benchmark::State& s) {
+                                   const auto& x = photo_batch(w.n, w.size);
+                                   for (auto _ : s) benchmark::DoNotOptimize(fused_grid_pixels(x, MakeGridOptions(sheet_options()).nrow(w.nrow)));
+                                 })->Unit(benchmark::kMicrosecond);
   }
 }
 

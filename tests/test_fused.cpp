@@ -72,6 +72,26 @@ TEST(Fused, DenseSampleNormalizedRanges) {
   }
 }
 
+// Power-of-two divisors take a multiplication by the exact inverse instead of
+// the division (fused_quantize.cpp): every 251st float32 bit pattern (NaN,
+// Inf, denormals, huge) through ranges whose divisor is 2^k, and their
+// neighbours that are not powers of two.
+TEST(Fused, DenseSamplePowerOfTwoRanges) {
+  const at::Tensor v = float_patterns(0, 1021, int64_t{1} << 22).view({64, 1, 256, 256});
+  const std::pair<double, double> ranges[] = {
+      {-1.0, 1.0}, {0.0, 1.0},  {0.0, 0.5},      {-2.0, 2.0},     {-1.0, 3.0},
+      {0.0, 0x1p-16}, {-0x1p100, 0x1p100}, {0.0, 0x1p127}, {0.0, 1.0 + 0x1p-23}, {-1.0, 1.0 - 0x1p-24}};
+  for (const auto& r : ranges) {
+    expect_same(v, MakeGridOptions().normalize(true).value_range({r.first, r.second}),
+                "range " + std::to_string(r.first) + "," + std::to_string(r.second));
+  }
+  const at::Tensor d = v.narrow(0, 0, 16).to(at::kDouble) * 1e10;
+  for (const auto& r : {std::make_pair(-1.0, 1.0), std::make_pair(0.0, 0x1p1000)}) {
+    expect_same(d, MakeGridOptions().normalize(true).value_range({r.first, r.second}),
+                "float64 range " + std::to_string(r.first) + "," + std::to_string(r.second));
+  }
+}
+
 // Around every rounding boundary of value_range (-1, 1): the 64 floats on
 // either side of each x with (x + 1) / 2 * 255 + 0.5 == k.
 TEST(Fused, EveryRoundingBoundaryOfMinusOneToOne) {
