@@ -128,6 +128,27 @@ void register_all() {
                                    for (auto _ : s) benchmark::DoNotOptimize(fused_grid_pixels(x, MakeGridOptions(sheet_options()).nrow(w.nrow)));
                                  })->Unit(benchmark::kMicrosecond);
   }
+  // One 3x64x64 sample at a time, as save_images encodes each file
+  // (issue 4's per-sample export): the whole render (checks, fused
+  // quantization, filter, deflate, chunks), and its stages.
+  benchmark::RegisterBenchmark("sample64/render", [](benchmark::State& s) {
+    const auto& x = photo_batch(64, 64);
+    const auto o = SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
+    int64_t i = 0;
+    for (auto _ : s) benchmark::DoNotOptimize(encode_image(x[i++ % 64], o));
+  })->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("sample64/pixels", [](benchmark::State& s) {
+    const auto& x = photo_batch(64, 64);
+    const auto o = SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
+    int64_t i = 0;
+    for (auto _ : s) benchmark::DoNotOptimize(to_pixels(x[i++ % 64], o));
+  })->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("sample64/png_from_pixels", [](benchmark::State& s) {
+    const auto& px = sheet_pixels(64, 64, 8);
+    const at::Tensor one = px.narrow(0, 2, 64).narrow(1, 2, 64).contiguous();
+    PixelView view{one.data_ptr<uint8_t>(), 64, 64, 3, 8};
+    for (auto _ : s) benchmark::DoNotOptimize(encode_png_pixels(view, default_png_encoding()));
+  })->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace

@@ -120,15 +120,21 @@ def main():
 
     exe = os.path.join(args.build, "benchmarks", "torchimage_compare")
     out = subprocess.run([exe, work], check=True, capture_output=True, text=True).stdout
-    ti_ms = dict((l.split()[0], float(l.split()[1])) for l in out.splitlines())
+    ti_ms = {l.split()[0]: float(l.split()[1]) for l in out.splitlines()}
+    ti_one = {l.split()[0]: float(l.split()[2]) for l in out.splitlines()}
+    memory = {}
+    for key, name, *_ in rows[:2]:
+        m = subprocess.run([exe, work, "--memory", key], check=True, capture_output=True,
+                           text=True).stdout.split()
+        memory[name] = (int(m[1]), int(m[2]), int(m[3]))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"Pillow {Image.__version__}; median of {args.repeats}")
     print()
-    print("| workload | torchvision ms | torchimage ms | speed-up | torchvision bytes | "
-          "torchimage bytes | size | identical |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| workload | torchvision ms | torchimage ms | speed-up | torchimage ms, 1 thread | "
+          "speed-up, 1 thread | torchvision bytes | torchimage bytes | size | identical |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, name, tv, tv_path, ti_path, exact in rows:
         a = np.asarray(Image.open(tv_path))
         b = np.asarray(Image.open(ti_path))
@@ -138,8 +144,19 @@ def main():
         ident = ("bytes" if same_bytes else "pixels") if same_pixels else "NO"
         if exact and not same_bytes:
             ident += " (bytes DIFFER)"
-        print(f"| {name} | {tv:.2f} | {ti_ms[key]:.2f} | {tv / ti_ms[key]:.1f}x | {tv_bytes} | "
+        print(f"| {name} | {tv:.2f} | {ti_ms[key]:.2f} | {tv / ti_ms[key]:.1f}x | "
+              f"{ti_one[key]:.2f} | {tv / ti_one[key]:.1f}x | {tv_bytes} | "
               f"{ti_bytes} | {100.0 * (ti_bytes - tv_bytes) / tv_bytes:+.1f}% | {ident} |")
+    print()
+    print("torchimage ms: large PNGs (raw rows >= 256 KiB) deflate in two parts on two threads; "
+          "1 thread: every stage on the calling thread. torchvision runs on one thread.")
+    print()
+    print("| workload | peak extra memory of save_image (first call, fresh process) | "
+          "uint8 grid | file |")
+    print("|---|---:|---:|---:|")
+    for name, (extra, file_kib, pixels_kib) in memory.items():
+        print(f"| {name} | {extra / 1024:.2f} MiB | {pixels_kib / 1024:.2f} MiB | "
+              f"{file_kib / 1024:.2f} MiB |")
 
 
 if __name__ == "__main__":

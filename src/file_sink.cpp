@@ -1,4 +1,6 @@
-// Atomic file writes: temporary file in the target's directory, then rename.
+// Atomic file writes: a new file is written unnamed (O_TMPFILE) and then
+// linked under its name; a file that exists is replaced by a temporary file
+// in its directory, renamed over it.
 #include <atomic>
 #include <cerrno>
 #include <random>
@@ -112,6 +114,68 @@ void write_in_place(const std::string& path, const uint8_t* data, size_t size) {
   TORCH_CHECK(rc == 0, "cannot write '", path, "': ", os_error(errno));
 }
 
+// Whether linkat through /proc/self/fd works here (false once it failed
+// for want of /proc: then every write takes the named temporary file).
+std::atomic<bool> g_link_unnamed{true};
+
+enum class Unnamed { Written, NotHere };
+
+// A new file (nothing at `path`): written as an unnamed file in `dir`
+// (O_TMPFILE) and then given its name with linkat, which fails rather than
+// replace anything. One directory entry is made, where a named temporary
+// costs three directory updates (create, and rename's remove + add): per-file
+// export to one folder spends most of its time in the file system's
+// directory code. A killed process leaves nothing behind: an unnamed file
+// vanishes with its descriptor. Returns NotHere, having written nothing under
+// any name, where the file system or kernel lacks O_TMPFILE, /proc is not
+// mounted, the directory cannot be opened (the caller's path reports why),
+// or a file appeared at `path` meanwhile (the caller then replaces it).
+Unnamed write_unnamed(const fs::path& dir, const fs::path& path, const std::string& path_in,
+                      const uint8_t* bytes, size_t size, const WriteFileOptions& options) {
+#if defined(O_TMPFILE)
+  if (!g_link_unnamed.load(std::memory_order_relaxed)) return Unnamed::NotHere;
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd < 0) return Unnamed::NotHere;
+  TempFile file(fd, std::string());  // closes; there is no name to remove
+  int err = 0;
+  TORCH_CHECK(write_all(fd, bytes, size, &err), "cannot write '", path_in, "': ", os_error(err));
+  if (options.durable() && ::fsync(fd) != 0) {
+    TORCH_CHECK(false, "cannot write '", path_in, "': fsync: ", os_error(errno));
+  }
+  char proc[48];
+  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+  if (::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // EEXIST: another writer was first (the caller replaces its file).
+    // Anything else (no /proc, a full directory, a security module) is left
+    // to the named path, which reports its own errors.
+    struct stat st;
+    if (errno == ENOENT && ::stat(proc, &st) != 0) {
+      g_link_unnamed.store(false, std::memory_order_relaxed);  // no /proc here
+    }
+    return Unnamed::NotHere;
+  }
+  // close() reports late write errors on some file systems (none of those
+  // with O_TMPFILE is known to): then the name just made is removed again.
+  if (file.close() != 0) {
+    const int close_err = errno;
+    ::unlink(path.c_str());
+    TORCH_CHECK(false, "cannot write '", path_in, "': ", os_error(close_err));
+  }
+  return Unnamed::Written;
+#else
+  (void)dir, (void)path, (void)path_in, (void)bytes, (void)size, (void)options;
+  return Unnamed::NotHere;
+#endif
+}
+
+void sync_directory(const fs::path& dir) {
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
 }  // namespace
 
 void write_file(const std::string& path_in, const void* data, size_t size,
@@ -149,6 +213,15 @@ void write_file(const std::string& path_in, const void* data, size_t size,
     TORCH_CHECK(!ec, "cannot write '", path_in, "': cannot create directory '", dir.string(),
                 "': ", ec.message());
   }
+  if (!target_exists &&
+      write_unnamed(dir, path, path_in, bytes, size, options) == Unnamed::Written) {
+    if (options.durable()) sync_directory(dir);
+    return;
+  }
+  if (!target_exists && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {  // appeared meanwhile
+    target_exists = true;
+    target_mode = st.st_mode;
+  }
   if (::stat(dir.c_str(), &st) != 0) {
     const int err = errno;
     TORCH_CHECK(false, "cannot write '", path_in, "': directory '", dir.string(), "': ",
@@ -180,13 +253,7 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   TORCH_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "cannot write '", path_in,
               "': rename: ", os_error(errno));
   file.release();
-  if (options.durable()) {
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
+  if (options.durable()) sync_directory(dir);
 }
 
 void write_file(const std::string& path, const torch::Tensor& data,

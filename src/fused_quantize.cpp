@@ -90,9 +90,85 @@ TORCHIMAGE_INLINE void span_any(const T* src, int64_t stride, int64_t n, uint8_t
   span<T, Scale::Divide>(src, stride, n, dst, a.low, a.high, a.divisor);
 }
 
-TORCHIMAGE_CLONES void span_f32(const float* src, int64_t stride, int64_t n, uint8_t* dst,
-                                const Affine<float>& a) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TORCHIMAGE_X86_INTRINSICS 1
+
+bool cpu_has(const char* feature) {
+  __builtin_cpu_init();  // may run before the library's other constructors
+  return std::strcmp(feature, "avx2") == 0 ? __builtin_cpu_supports("avx2")
+                                            : __builtin_cpu_supports("ssse3");
+}
+
+bool have_avx2() {
+  static const bool yes = cpu_has("avx2");
+  return yes;
+}
+
+// Contiguous float32 with AVX2, each step the IEEE operation the scalar
+// quantize_value does, in the same order (no FMA). The clamps map exactly
+// onto vmaxps/vminps, which return their second operand when either is NaN:
+//   max(low, v)  = low > v ? low : v    (v < low ? low : v; NaN stays)
+//   min(high, v) = high < v ? high : v  (v > high ? high : v; NaN stays)
+//   max(r, 0)    = r > 0 ? r : 0        (NaN -> 0)
+//   min(r, 255)  = r < 255 ? r : 255
+// GCC's auto-vectorized loop compiles the last two to compares and blends
+// and spills; this one is about 3 times faster.
+// 8 values -> 8 int32 in [0, 255].
+template <Scale S>
+__attribute__((target("avx2"), always_inline)) inline __m256i quantize8_avx2(
+    const float* p, __m256 vlow, __m256 vhigh, __m256 vdiv) {
+  const __m256 k255 = _mm256_set1_ps(255.0f), khalf = _mm256_set1_ps(0.5f);
+  __m256 v = _mm256_loadu_ps(p);
+  if (S != Scale::None) {
+    v = _mm256_max_ps(vlow, v);
+    v = _mm256_min_ps(vhigh, v);
+    v = _mm256_sub_ps(v, vlow);
+    v = S == Scale::Divide ? _mm256_div_ps(v, vdiv) : _mm256_mul_ps(v, vdiv);
+  }
+  __m256 r = _mm256_mul_ps(v, k255);
+  r = _mm256_add_ps(r, khalf);
+  r = _mm256_max_ps(r, _mm256_setzero_ps());
+  r = _mm256_min_ps(r, k255);
+  return _mm256_cvttps_epi32(r);
+}
+
+template <Scale S>
+__attribute__((target("avx2"))) void span_f32_avx2(const float* src, int64_t n, uint8_t* dst,
+                                                   float low, float high, float divisor) {
+  const __m256 vlow = _mm256_set1_ps(low), vhigh = _mm256_set1_ps(high);
+  const __m256 vdiv = _mm256_set1_ps(divisor);
+  // The packs work within 128-bit lanes: after them the dwords hold
+  // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7; the permute puts them in order.
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i ab = _mm256_packus_epi32(quantize8_avx2<S>(src + i, vlow, vhigh, vdiv),
+                                           quantize8_avx2<S>(src + i + 8, vlow, vhigh, vdiv));
+    const __m256i cd = _mm256_packus_epi32(quantize8_avx2<S>(src + i + 16, vlow, vhigh, vdiv),
+                                           quantize8_avx2<S>(src + i + 24, vlow, vhigh, vdiv));
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), bytes);
+  }
+  for (; i < n; ++i) dst[i] = quantize_value<float, S>(src[i], low, high, divisor);
+}
+#endif
+
+TORCHIMAGE_CLONES void span_f32_generic(const float* src, int64_t stride, int64_t n, uint8_t* dst,
+                                        const Affine<float>& a) {
   span_any(src, stride, n, dst, a);
+}
+
+void span_f32(const float* src, int64_t stride, int64_t n, uint8_t* dst, const Affine<float>& a) {
+#ifdef TORCHIMAGE_X86_INTRINSICS
+  if (stride == 1 && have_avx2()) {
+    if (!a.normalize) return span_f32_avx2<Scale::None>(src, n, dst, a.low, a.high, a.divisor);
+    if (a.power_of_two) {
+      return span_f32_avx2<Scale::Multiply>(src, n, dst, a.low, a.high, a.inverse);
+    }
+    return span_f32_avx2<Scale::Divide>(src, n, dst, a.low, a.high, a.divisor);
+  }
+#endif
+  span_f32_generic(src, stride, n, dst, a);
 }
 
 TORCHIMAGE_CLONES void span_f64(const double* src, int64_t stride, int64_t n, uint8_t* dst,
@@ -118,12 +194,14 @@ void interleave3_scalar(const uint8_t* r, const uint8_t* g, const uint8_t* b, in
   for (int64_t w = 0; w < n; ++w) dst[3 * w] = r[w], dst[3 * w + 1] = g[w], dst[3 * w + 2] = b[w];
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef TORCHIMAGE_X86_INTRINSICS
 // masks[k][c][j]: output byte 16k + j takes byte (16k + j) / 3 of channel c
 // when (16k + j) % 3 == c, else zero (0x80).
+// Constant-initialized (constexpr): code that runs from another static
+// initializer may use it before dynamic initialization would have reached it.
 struct Interleave3Masks {
-  alignas(16) uint8_t m[3][3][16];
-  Interleave3Masks() {
+  alignas(16) uint8_t m[3][3][16] = {};
+  constexpr Interleave3Masks() {
     for (int k = 0; k < 3; ++k) {
       for (int c = 0; c < 3; ++c) {
         for (int j = 0; j < 16; ++j) {
@@ -134,7 +212,7 @@ struct Interleave3Masks {
     }
   }
 };
-const Interleave3Masks kInterleave3;
+constexpr Interleave3Masks kInterleave3{};
 
 __attribute__((target("ssse3"))) void interleave3_ssse3(const uint8_t* r, const uint8_t* g,
                                                         const uint8_t* b, int64_t n,
@@ -157,11 +235,14 @@ __attribute__((target("ssse3"))) void interleave3_ssse3(const uint8_t* r, const 
   interleave3_scalar(r + w, g + w, b + w, n - w, dst + 3 * w);
 }
 
-const bool kHaveSsse3 = __builtin_cpu_supports("ssse3");
+bool have_ssse3() {
+  static const bool yes = cpu_has("ssse3");
+  return yes;
+}
 
 inline void interleave3(const uint8_t* r, const uint8_t* g, const uint8_t* b, int64_t n,
                         uint8_t* dst) {
-  if (kHaveSsse3) return interleave3_ssse3(r, g, b, n, dst);
+  if (have_ssse3()) return interleave3_ssse3(r, g, b, n, dst);
   interleave3_scalar(r, g, b, n, dst);
 }
 #else

@@ -222,10 +222,17 @@ thread_local int serial_scopes = 0;
 // Filters rows [y0, y1) and deflates them as one part of a zlib stream
 // (part 0 carries the header, the last part the final block).
 struct RlePart {
-  Bytes out;
+  Bytes* out = nullptr;  // appended to
   uint32_t adler = 0;
   size_t input = 0;
 };
+
+// Room for the compressed form of `raw` filtered bytes: reserved, not
+// touched, so it costs address space only (pages become resident as they are
+// written); growing a vector instead would copy, touching twice the size.
+// Incompressible rows take at most a few hundred bytes a 32 KiB block more
+// than their size.
+size_t deflate_bound(size_t raw) { return raw + raw / 64 + 4096; }
 
 void encode_rle_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, int64_t y1,
                      bool first, bool last, RlePart* part) {
@@ -234,8 +241,11 @@ void encode_rle_part(const PixelView& px, const PngEncoding& encoding, int64_t y
   auto row = [&](int64_t y) { return px.data + static_cast<size_t>(y) * row_bytes; };
   RowFilter filter(row_bytes, bpp, encoding.filter);
   if (y0 > 0) filter.set_previous(row(y0 - 1));
-  // Filter into a staging block of about 128 KiB of rows, then deflate it.
-  const size_t rows_per_block = std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1));
+  // Filter into a staging block of about 128 KiB of rows (or the whole part,
+  // if smaller: a small image must not pay for a 128 KiB buffer, which
+  // malloc would map and unmap on every call), then deflate it.
+  const size_t rows_per_block = std::min<size_t>(
+      static_cast<size_t>(y1 - y0), std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1)));
   std::vector<uint8_t> staging((row_bytes + 1) * rows_per_block);
   RleDeflater deflater(/*zlib_header=*/first);
   for (int64_t y = y0; y < y1;) {
@@ -244,9 +254,9 @@ void encode_rle_part(const PixelView& px, const PngEncoding& encoding, int64_t y
       filter.filter(row(y), staging.data() + used);
       used += row_bytes + 1;
     }
-    deflater.add(staging.data(), used, part->out);
+    deflater.add(staging.data(), used, *part->out);
   }
-  deflater.end(part->out, last);
+  deflater.end(*part->out, last);
   part->adler = deflater.adler();
   part->input = static_cast<size_t>(y1 - y0) * (row_bytes + 1);
 }
@@ -317,7 +327,7 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
 
   Bytes out;
   const size_t raw = (row_bytes + 1) * static_cast<size_t>(px.height);
-  out.reserve(64 + raw / 2);
+  out.reserve(64 + (encoding.engine == DeflateEngine::PillowZlib ? raw / 2 : deflate_bound(raw)));
   append(out, kSignature, sizeof(kSignature));
 
   uint8_t ihdr[13];
@@ -352,10 +362,20 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
     const bool parallel = serial_scopes == 0 && raw >= (size_t{256} << 10) && px.height >= 2 &&
                           std::thread::hardware_concurrency() > 1;
     const int parts = parallel ? 2 : 1;
-    std::vector<RlePart> results(static_cast<size_t>(parts));
     std::vector<int64_t> bounds = {0};
     for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
     bounds.push_back(px.height);
+    // Part 0 is deflated straight into the IDAT chunk of `out`; the others
+    // into their own buffers, appended after.
+    const size_t chunk_start = out.size();
+    out.resize(chunk_start + 8);
+    std::vector<Bytes> buffers(static_cast<size_t>(parts - 1));
+    std::vector<RlePart> results(static_cast<size_t>(parts));
+    results[0].out = &out;
+    for (int p = 1; p < parts; ++p) {
+      buffers[p - 1].reserve(deflate_bound((row_bytes + 1) * static_cast<size_t>(bounds[p + 1] - bounds[p])));
+      results[p].out = &buffers[p - 1];
+    }
     std::exception_ptr error;
     std::thread helper;
     if (parts > 1) {
@@ -379,9 +399,7 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
     for (int p = 1; p < parts; ++p) {
       adler = adler32_combine(adler, results[p].adler, static_cast<z_off_t>(results[p].input));
     }
-    const size_t chunk_start = out.size();
-    out.resize(chunk_start + 8);
-    for (const auto& r : results) out.insert(out.end(), r.out.begin(), r.out.end());
+    for (const auto& b : buffers) out.insert(out.end(), b.begin(), b.end());
     append_be32(out, static_cast<uint32_t>(adler));
     close_idat_chunks(out, chunk_start);
   } else {
