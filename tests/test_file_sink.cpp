@@ -447,6 +447,73 @@ TEST_F(FileSink, KillNineMidWriteLeavesOldOrNew) {
   RecordProperty("saw_new", saw_new);
 }
 
+TEST_F(FileSink, KillNineMidWriteOfNewFileLeavesNothingOrNew) {
+  // A new file is written unnamed (O_TMPFILE) and linked when complete: a
+  // child killed at any moment leaves nothing, or the whole file; no
+  // temporary file either, where the file system has O_TMPFILE.
+  bool unnamed_files = false;
+#if defined(O_TMPFILE)
+  const int probe = ::open(dir_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (probe >= 0) ::close(probe), unnamed_files = true;
+#endif
+  const std::string name = "fresh.png";
+  const std::string p = path(name);
+  const size_t kBig = size_t{200} << 20;
+  Bytes new_bytes(kBig);
+  for (size_t i = 0; i < kBig; i += 8) {
+    const uint64_t v = (i * 0x9E3779B97F4A7C15ull) ^ 0x1b873593u;
+    std::memcpy(&new_bytes[i], &v, 8);
+  }
+  const std::regex leftover("^\\.fresh\\.png\\.tmp-.{6}$");
+  int saw_nothing = 0;
+  for (int delay_ms : {0, 1, 3, 10, 30, 100, -1}) {
+    SCOPED_TRACE(::testing::Message() << "kill after " << delay_ms << " ms");
+    fs::remove(p);
+    int sync_pipe[2];
+    ASSERT_EQ(::pipe(sync_pipe), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(sync_pipe[0]);
+      const char go = 'g';
+      (void)!::write(sync_pipe[1], &go, 1);
+      ::close(sync_pipe[1]);
+      try {
+        torchimage::write_file(p, new_bytes.data(), new_bytes.size());
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    ::close(sync_pipe[1]);
+    char go = 0;
+    ASSERT_EQ(::read(sync_pipe[0], &go, 1), 1);
+    ::close(sync_pipe[0]);
+    if (delay_ms >= 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      ::kill(pid, SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    if (delay_ms < 0) {
+      ASSERT_TRUE(WIFEXITED(status));
+      ASSERT_EQ(WEXITSTATUS(status), 0);
+    }
+    if (fs::exists(p)) {
+      EXPECT_TRUE(slurp(p) == new_bytes) << "a file at the path must be complete";
+    } else {
+      ++saw_nothing;
+      EXPECT_GE(delay_ms, 0) << "the uninterrupted write completes";
+    }
+    for (const auto& n : entries(dir_)) {
+      if (n == name) continue;
+      EXPECT_TRUE(!unnamed_files && std::regex_match(n, leftover)) << "unexpected leftover " << n;
+      fs::remove(path(n));
+    }
+  }
+  EXPECT_GT(saw_nothing, 0) << "some kill should land before the link";
+}
+
 // ---------------------------------------------------------------------------
 // read_file and the tensor overload of write_file.
 
