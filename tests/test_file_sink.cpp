@@ -383,6 +383,55 @@ TEST_F(FileSink, DurableWrite) {
   EXPECT_EQ(fs::file_size(path("d.png")), 5u);
 }
 
+// 200 MB of patterned bytes: writing them takes long enough to be killed in
+// the middle.
+Bytes big_pattern(uint64_t salt) {
+  const size_t kBig = size_t{200} << 20;
+  Bytes bytes(kBig);
+  for (size_t i = 0; i < kBig; i += 8) {
+    const uint64_t v = (i * 0x9E3779B97F4A7C15ull) ^ salt;
+    std::memcpy(&bytes[i], &v, 8);
+  }
+  return bytes;
+}
+
+// Forks a child that runs write_file(path, bytes) and SIGKILLs it after
+// `delay_ms` (never, if negative: then the child must succeed).
+void write_in_child_and_kill(const std::string& path, const Bytes& bytes, int delay_ms) {
+  int sync_pipe[2];
+  ASSERT_EQ(::pipe(sync_pipe), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(sync_pipe[0]);
+    const char go = 'g';
+    (void)!::write(sync_pipe[1], &go, 1);
+    ::close(sync_pipe[1]);
+    try {
+      torchimage::write_file(path, bytes.data(), bytes.size());
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  ::close(sync_pipe[1]);
+  char go = 0;
+  ASSERT_EQ(::read(sync_pipe[0], &go, 1), 1);
+  ::close(sync_pipe[0]);
+  if (delay_ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(pid, SIGKILL);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  if (delay_ms < 0) {
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+  }
+}
+
+const int kKillDelaysMs[] = {0, 1, 3, 10, 30, 100, -1};
+
 TEST_F(FileSink, KillNineMidWriteLeavesOldOrNew) {
   // A child overwrites a file with 200 MB and is SIGKILLed after a few ms:
   // the target must hold exactly the old or exactly the new bytes, and the
@@ -390,49 +439,15 @@ TEST_F(FileSink, KillNineMidWriteLeavesOldOrNew) {
   const std::string name = "victim.png";
   const std::string p = path(name);
   const Bytes old_bytes = random_bytes(4096, 18);
-  const size_t kBig = size_t{200} << 20;
-  Bytes new_bytes(kBig);
-  for (size_t i = 0; i < kBig; i += 8) {
-    const uint64_t v = (i * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995u;
-    std::memcpy(&new_bytes[i], &v, 8);
-  }
-  const std::regex leftover("^\\." + std::string("victim\\.png") + "\\.tmp-.{6}$");
+  const Bytes new_bytes = big_pattern(0x5bd1e995u);
+  const std::regex leftover("^\\.victim\\.png\\.tmp-.{6}$");
   int saw_old = 0, saw_new = 0;
-  for (int delay_ms : {0, 1, 3, 10, 30, 100, -1}) {
+  for (int delay_ms : kKillDelaysMs) {
     SCOPED_TRACE(::testing::Message() << "kill after " << delay_ms << " ms");
     spit(p, old_bytes);
-    int sync_pipe[2];
-    ASSERT_EQ(::pipe(sync_pipe), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(sync_pipe[0]);
-      const char go = 'g';
-      (void)!::write(sync_pipe[1], &go, 1);
-      ::close(sync_pipe[1]);
-      try {
-        torchimage::write_file(p, new_bytes.data(), new_bytes.size());
-      } catch (...) {
-        ::_exit(3);
-      }
-      ::_exit(0);
-    }
-    ::close(sync_pipe[1]);
-    char go = 0;
-    ASSERT_EQ(::read(sync_pipe[0], &go, 1), 1);
-    ::close(sync_pipe[0]);
-    if (delay_ms >= 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      ::kill(pid, SIGKILL);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    if (delay_ms < 0) {
-      ASSERT_TRUE(WIFEXITED(status));
-      ASSERT_EQ(WEXITSTATUS(status), 0);
-    }
+    write_in_child_and_kill(p, new_bytes, delay_ms);
     const Bytes now = slurp(p);
-    const bool is_old = now == old_bytes, is_new = now.size() == kBig && now == new_bytes;
+    const bool is_old = now == old_bytes, is_new = now == new_bytes;
     EXPECT_TRUE(is_old || is_new) << "target holds " << now.size() << " bytes: neither old nor new";
     saw_old += is_old, saw_new += is_new;
     for (const auto& n : entries(dir_)) {
@@ -458,47 +473,13 @@ TEST_F(FileSink, KillNineMidWriteOfNewFileLeavesNothingOrNew) {
 #endif
   const std::string name = "fresh.png";
   const std::string p = path(name);
-  const size_t kBig = size_t{200} << 20;
-  Bytes new_bytes(kBig);
-  for (size_t i = 0; i < kBig; i += 8) {
-    const uint64_t v = (i * 0x9E3779B97F4A7C15ull) ^ 0x1b873593u;
-    std::memcpy(&new_bytes[i], &v, 8);
-  }
+  const Bytes new_bytes = big_pattern(0x1b873593u);
   const std::regex leftover("^\\.fresh\\.png\\.tmp-.{6}$");
   int saw_nothing = 0;
-  for (int delay_ms : {0, 1, 3, 10, 30, 100, -1}) {
+  for (int delay_ms : kKillDelaysMs) {
     SCOPED_TRACE(::testing::Message() << "kill after " << delay_ms << " ms");
     fs::remove(p);
-    int sync_pipe[2];
-    ASSERT_EQ(::pipe(sync_pipe), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(sync_pipe[0]);
-      const char go = 'g';
-      (void)!::write(sync_pipe[1], &go, 1);
-      ::close(sync_pipe[1]);
-      try {
-        torchimage::write_file(p, new_bytes.data(), new_bytes.size());
-      } catch (...) {
-        ::_exit(3);
-      }
-      ::_exit(0);
-    }
-    ::close(sync_pipe[1]);
-    char go = 0;
-    ASSERT_EQ(::read(sync_pipe[0], &go, 1), 1);
-    ::close(sync_pipe[0]);
-    if (delay_ms >= 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      ::kill(pid, SIGKILL);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    if (delay_ms < 0) {
-      ASSERT_TRUE(WIFEXITED(status));
-      ASSERT_EQ(WEXITSTATUS(status), 0);
-    }
+    write_in_child_and_kill(p, new_bytes, delay_ms);
     if (fs::exists(p)) {
       EXPECT_TRUE(slurp(p) == new_bytes) << "a file at the path must be complete";
     } else {
