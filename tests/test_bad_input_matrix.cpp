@@ -21,28 +21,14 @@
 
 #include <torchimage/torchimage.h>
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using namespace torchimage;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/torchimage-matrix-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    return out;
-  }
-  void clear() const {
-    for (const auto& e : fs::directory_iterator(path)) fs::remove_all(e.path());
-  }
-};
+using torchimage_test::TempDir;
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -229,7 +215,7 @@ class Matrix : public ::testing::Test {
   // Checks the contract of a call that writes into `dir`: after success the
   // files named are there and nothing else; after a failure, nothing at all.
   void expect_clean_after_failure(const std::string& context) {
-    const auto left = dir.entries();
+    const auto left = dir.list();
     EXPECT_TRUE(left.empty()) << context << ": left behind: " << join(left);
     dir.clear();
   }
@@ -257,7 +243,7 @@ class Matrix : public ::testing::Test {
     if (expect_png) EXPECT_EQ(png_ok, *expect_png) << ctx << " save_image png: " << msg;
     if (png_ok) {
       ++successes;
-      EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.png"}) << ctx;
+      EXPECT_EQ(dir.list(), std::vector<std::string>{"a.png"}) << ctx;
       torch::Tensor pixels;
       const bool pixels_ok = attempt(ctx + " to_pixels", [&] { pixels = expected_chw(x, o); });
       if (x.scalar_type() != torch::kInt) {
@@ -316,7 +302,7 @@ class Matrix : public ::testing::Test {
     if (many_ok) {
       ++successes;
       EXPECT_EQ(x.dim(), 4) << ctx;
-      EXPECT_EQ(static_cast<int64_t>(dir.entries().size()), x.size(0)) << ctx;
+      EXPECT_EQ(static_cast<int64_t>(dir.list().size()), x.size(0)) << ctx;
       for (int64_t i = 0; i < x.size(0) && o.bit_depth() == 8; ++i) {
         EXPECT_TRUE(read_image(dir / c10::str("s", i, ".png")).equal(expected_chw(x[i], o)))
             << ctx << " sample " << i;
@@ -326,7 +312,7 @@ class Matrix : public ::testing::Test {
       // save_images attempts every sample: a sample that fails on its data
       // (an int32 sample out of 0-65535) leaves the others written. What is
       // left is complete files of other samples, never a temporary file.
-      for (const auto& name : dir.entries()) {
+      for (const auto& name : dir.list()) {
         EXPECT_EQ(name.find(".tmp-"), std::string::npos) << ctx << ": left " << name;
         EXPECT_TRUE(attempt(ctx + " leftover", [&] { read_image(dir / name); })) << ctx << ": " << name;
         if (name.find(".tmp-") == std::string::npos && o.bit_depth() == 8) {

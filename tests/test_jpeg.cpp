@@ -22,6 +22,8 @@
 #include <torch/torch.h>
 #include <torchimage/io.h>
 
+#include "test_util.h"
+
 namespace {
 
 using Bytes = std::vector<uint8_t>;
@@ -77,43 +79,7 @@ double psnr(const torch::Tensor& a, const torch::Tensor& b) {
   return mse == 0 ? 1e9 : 10 * std::log10(255.0 * 255.0 / mse);
 }
 
-class StderrCapture {
- public:
-  StderrCapture() {
-    std::fflush(stderr);
-    std::cerr.flush();
-    file_ = std::tmpfile();
-    saved_ = ::dup(2);
-    ::dup2(::fileno(file_), 2);
-  }
-  ~StderrCapture() {
-    restore();
-    if (file_) std::fclose(file_);
-  }
-  std::string finish() {
-    restore();
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), file_)) > 0) out.append(buf, n);
-    std::fclose(file_);
-    file_ = nullptr;
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::fflush(stderr);
-    std::cerr.flush();
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  FILE* file_ = nullptr;
-  int saved_ = -1;
-};
+using torchimage_test::StderrCapture;
 
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
   try {

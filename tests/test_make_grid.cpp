@@ -16,27 +16,14 @@
 
 #include <torchimage/make_grid.h>
 
+#include "test_util.h"
+
 namespace {
 
 using torchimage::make_grid;
 using torchimage::MakeGridOptions;
 using torchimage::ValueRange;
 
-#define EXPECT_THROW_MSG(statement, substring)                                              \
-  do {                                                                                      \
-    try {                                                                                   \
-      statement;                                                                            \
-      ADD_FAILURE() << "expected a c10::Error containing \"" << (substring)                 \
-                    << "\" from: " #statement;                                              \
-    } catch (const c10::Error& e_) {                                                        \
-      const std::string msg_ = e_.what_without_backtrace();                                 \
-      EXPECT_NE(msg_.find(substring), std::string::npos)                                    \
-          << "message \"" << msg_ << "\" lacks \"" << (substring) << "\"";                  \
-    } catch (const std::exception& e_) {                                                    \
-      ADD_FAILURE() << "expected a c10::Error containing \"" << (substring)                \
-                    << "\", got another exception: " << e_.what();                         \
-    }                                                                                       \
-  } while (0)
 
 // ---------------------------------------------------------------------------
 // The reference: torchvision 0.14 make_grid, statement for statement.

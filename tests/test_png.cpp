@@ -28,6 +28,8 @@
 #include <png.h>
 #include <torch/torch.h>
 #include <torchimage/io.h>
+
+#include "test_util.h"
 #include <zlib.h>
 
 #include "png_filter.h"
@@ -363,44 +365,7 @@ void check_png(const torch::Tensor& png, const torch::Tensor& chw, bool pillow_e
 // ---------------------------------------------------------------------------
 // Capturing what a call writes to file descriptor 2.
 
-class StderrCapture {
- public:
-  StderrCapture() {
-    std::fflush(stderr);
-    std::cerr.flush();
-    file_ = std::tmpfile();
-    saved_ = ::dup(2);
-    ::dup2(::fileno(file_), 2);
-  }
-  ~StderrCapture() {
-    restore();
-    if (file_) std::fclose(file_);
-  }
-  std::string finish() {
-    restore();
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), file_)) > 0) out.append(buf, n);
-    std::fclose(file_);
-    file_ = nullptr;
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_ >= 0) {
-      std::fflush(stderr);
-      std::cerr.flush();
-      ::dup2(saved_, 2);
-      ::close(saved_);
-      saved_ = -1;
-    }
-  }
-  FILE* file_ = nullptr;
-  int saved_ = -1;
-};
+using torchimage_test::StderrCapture;
 
 // decode_image must throw c10::Error (and nothing else), print nothing.
 // Returns the message.

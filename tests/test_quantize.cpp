@@ -18,27 +18,14 @@
 
 #include <torchimage/save_image.h>
 
+#include "test_util.h"
+
 #include "fused_quantize.h"
 #include "grid_shape.h"
 #include "quantize.h"
 
 namespace {
 
-#define EXPECT_THROW_MSG(statement, substring)                                              \
-  do {                                                                                      \
-    try {                                                                                   \
-      statement;                                                                            \
-      ADD_FAILURE() << "expected a c10::Error containing \"" << (substring)                 \
-                    << "\" from: " #statement;                                              \
-    } catch (const c10::Error& e_) {                                                        \
-      const std::string msg_ = e_.what_without_backtrace();                                 \
-      EXPECT_NE(msg_.find(substring), std::string::npos)                                    \
-          << "message \"" << msg_ << "\" lacks \"" << (substring) << "\"";                  \
-    } catch (const std::exception& e_) {                                                    \
-      ADD_FAILURE() << "expected a c10::Error containing \"" << (substring)                \
-                    << "\", got another exception: " << e_.what();                         \
-    }                                                                                       \
-  } while (0)
 
 uint32_t float_bits(float f) {
   uint32_t u;

@@ -23,6 +23,8 @@
 #include <torch/torch.h>
 
 #include <torchimage/io.h>
+
+#include "test_util.h"
 #include <torchimage/save_image.h>
 
 namespace {
@@ -32,53 +34,8 @@ using torchimage::ImageFormat;
 using torchimage::SaveImageOptions;
 using Bytes = std::vector<uint8_t>;
 
-#define EXPECT_THROW_MSG(statement, substring)                                              \
-  do {                                                                                      \
-    try {                                                                                   \
-      statement;                                                                            \
-      ADD_FAILURE() << "expected a c10::Error containing \"" << (substring)                 \
-                    << "\" from: " #statement;                                              \
-    } catch (const c10::Error& e_) {                                                        \
-      const std::string msg_ = e_.what_without_backtrace();                                 \
-      EXPECT_NE(msg_.find(substring), std::string::npos)                                    \
-          << "message \"" << msg_ << "\" lacks \"" << (substring) << "\"";                  \
-    } catch (const std::exception& e_) {                                                    \
-      ADD_FAILURE() << "expected a c10::Error containing \"" << (substring)                \
-                    << "\", got another exception: " << e_.what();                         \
-    }                                                                                       \
-  } while (0)
 
-// A fresh directory (mkdtemp), removed with its contents at the end.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/torchimage_save_XXXXXX";
-    char* made = ::mkdtemp(&templ[0]);
-    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-  const std::string& path() const { return path_; }
-
-  // Every entry, hidden ones (temporary files) included, sorted.
-  std::vector<std::string> list() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  std::string path_;
-};
+using torchimage_test::TempDir;
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -32,23 +32,14 @@
 
 #include <torchimage/torchimage.h>
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using namespace torchimage;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/torchimage-faults-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using torchimage_test::TempDir;
 
 std::vector<uint8_t> bytes_of(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
