@@ -10,8 +10,11 @@
 //       "run R images N seconds S images_per_s V cpu_s C" (C: user + system
 //       CPU seconds of all threads), then "dir PATH".
 //   torchimage_export stall INPUT.pt DIR [--calls N] [--warmup W] [--gap-ms G] [--gap sleep|busy]
+//                           [--hand-over yes|no]
 //       One ImageWriter (default options); N + W calls of
-//       writer.save_image(x, DIR/step_I.png, normalize, value_range (-1, 1)),
+//       writer.save_image(x, DIR/step_I.png, normalize, value_range (-1, 1))
+//       (with --hand-over yes: of writer.save_image(std::move(y), ...), y a
+//       fresh copy of x made before the timed call, as a step's output is),
 //       G ms of sleep or busy computation between calls (a training step);
 //       prints the stall of each measured call, in ms, on one line
 //       "stall_ms a b c ...", then "dir PATH" (the last sheet).
@@ -178,6 +181,7 @@ int cmd_stall(const Args& a) {
   const int warmup = static_cast<int>(a.num("--warmup", 10));
   const double gap_ms = static_cast<double>(a.num("--gap-ms", 20));
   const bool sleep = a.get("--gap", "sleep") == "sleep";
+  const bool give = a.get("--hand-over", "no") == "yes";
   const auto options = torchimage::SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
   std::vector<double> stalls;
   std::string last;
@@ -193,9 +197,20 @@ int cmd_stall(const Args& a) {
       char name[32];
       std::snprintf(name, sizeof name, "step_%04d.png", i);
       last = (dir / name).string();
-      const auto t0 = Clock::now();
-      writer.save_image(x, last, options);
-      const double ms = ms_since(t0);
+      double ms = 0;
+      if (give) {
+        // The step's output is a fresh tensor the loop hands over (as
+        // writer.save_image(generator->forward(z), ...) does): made outside
+        // the timed call, which the writer may then keep without a copy.
+        torch::Tensor output = x.clone();
+        const auto t0 = Clock::now();
+        writer.save_image(std::move(output), last, options);
+        ms = ms_since(t0);
+      } else {
+        const auto t0 = Clock::now();
+        writer.save_image(x, last, options);
+        ms = ms_since(t0);
+      }
       if (i >= warmup) stalls.push_back(ms);
     }
     writer.flush();

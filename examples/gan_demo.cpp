@@ -286,9 +286,12 @@ int run(const Flags& flags) {
     const double train_ms = ms_since(train_start);
     total_train_ms += train_ms;
 
-    // The epoch's sample sheet. save_image snapshots the tensor and returns;
+    // The epoch's sample sheet. save_image takes the tensor and returns;
     // make_grid, quantization, PNG encoding and the atomic write happen on
-    // the writer's thread while the next epoch trains.
+    // the writer's thread while the next epoch trains. `fake` is handed over
+    // (std::move): nothing else holds its memory, so the writer keeps it
+    // instead of copying it (an lvalue would be copied, so that the caller
+    // could overwrite it).
     torch::Tensor fake;
     {
       torch::NoGradGuard no_grad;
@@ -296,7 +299,7 @@ int run(const Flags& flags) {
     }
     const std::string path = (out / epoch_name(epoch)).string();  // OUT/epoch_001.png
     const auto call_start = Clock::now();
-    writer.save_image(fake, path,
+    writer.save_image(std::move(fake), path,
                       torchimage::SaveImageOptions().nrow(8).normalize(true).value_range({-1.0, 1.0}));
     const double stall_ms = ms_since(call_start);
     stalls_ms.push_back(stall_ms);

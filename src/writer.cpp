@@ -19,6 +19,7 @@
 #endif
 
 #include <ATen/ATen.h>
+#include <c10/core/CPUAllocator.h>
 #include <c10/core/Event.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/util/Exception.h>
@@ -26,6 +27,7 @@
 #include "grid_shape.h"
 #include "png_encoder.h"
 #include "render.h"
+#include "snapshot.h"
 
 namespace torchimage {
 namespace {
@@ -292,13 +294,33 @@ struct ImageWriter::State {
   }
 };
 
+bool sole_owner(const at::Tensor& t) {
+  if (!t.defined() || !t.device().is_cpu() || !t.has_storage()) return false;
+  const c10::Storage& storage = t.storage();
+  // One handle to the TensorImpl, no weak ones (weak_use_count counts the
+  // strong ones as 1), one TensorImpl on the storage (views, detach() and
+  // autograd's saved outputs all hold the storage), and memory that LibTorch
+  // allocated (not from_blob over someone else's buffer, not shared memory).
+  return t.use_count() == 1 && t.weak_use_count() == 1 && storage.use_count() == 1 &&
+         storage.allocator() == c10::GetCPUAllocator();
+}
+
+namespace {
+std::atomic<int64_t> g_snapshot_copies{0};
+}  // namespace
+
+int64_t snapshot_copies() { return g_snapshot_copies.load(); }
+
 namespace {
 
-// A copy the caller may not touch: a CPU clone, or a device clone enqueued
-// on the current stream plus an event the worker waits on.
-at::Tensor snapshot(const at::Tensor& t, std::shared_ptr<c10::Event>* ready) {
+// A copy the caller may not touch: the tensor itself when it was handed over
+// and nothing else reaches its memory, else a CPU clone, or a device clone
+// enqueued on the current stream plus an event the worker waits on.
+at::Tensor snapshot(const at::Tensor& t, bool handed_over, std::shared_ptr<c10::Event>* ready) {
   at::NoGradGuard no_grad;
+  if (handed_over && sole_owner(t)) return t.detach();  // detach: drop any graph
   at::Tensor copy = t.detach().clone(at::MemoryFormat::Contiguous);
+  g_snapshot_copies.fetch_add(1, std::memory_order_relaxed);
   if (!copy.device().is_cpu()) {
     const auto type = copy.device().type();
     auto event = std::make_shared<c10::Event>(type);
@@ -352,6 +374,20 @@ ImageWriter::~ImageWriter() {
 std::shared_future<void> ImageWriter::save_image(const torch::Tensor& tensor,
                                                  const std::string& path,
                                                  const SaveImageOptions& options) {
+  return queue_image(tensor, /*handed_over=*/false, path, options);
+}
+
+std::shared_future<void> ImageWriter::save_image(torch::Tensor&& tensor, const std::string& path,
+                                                 const SaveImageOptions& options) {
+  // The caller's handle is moved into this local, so that it does not count
+  // as a second owner; it is released when this returns.
+  const torch::Tensor given = std::move(tensor);
+  return queue_image(given, /*handed_over=*/true, path, options);
+}
+
+std::shared_future<void> ImageWriter::queue_image(const torch::Tensor& tensor, bool handed_over,
+                                                  const std::string& path,
+                                                  const SaveImageOptions& options) {
   const ImageFormat format = resolve_format(path, options.format(), "ImageWriter::save_image");
   check_save(tensor, format, options, "ImageWriter::save_image");
   auto job = std::make_unique<Job>();
@@ -367,7 +403,7 @@ std::shared_future<void> ImageWriter::save_image(const torch::Tensor& tensor,
   };
   state_->reserve(job->bytes, 1);
   try {
-    job->snapshot = snapshot(tensor, &job->ready);
+    job->snapshot = snapshot(tensor, handed_over, &job->ready);
   } catch (...) {
     state_->release(job->bytes, 1);
     throw;
@@ -383,14 +419,31 @@ std::shared_future<void> ImageWriter::save_images(const torch::Tensor& batch,
                                                   const std::string& pattern,
                                                   const SaveImageOptions& options,
                                                   int64_t start_index) {
+  return queue_images(batch, /*handed_over=*/false, pattern, options, start_index);
+}
+
+std::shared_future<void> ImageWriter::save_images(torch::Tensor&& batch, const std::string& pattern,
+                                                  const SaveImageOptions& options,
+                                                  int64_t start_index) {
+  const torch::Tensor given = std::move(batch);
+  return queue_images(given, /*handed_over=*/true, pattern, options, start_index);
+}
+
+std::shared_future<void> ImageWriter::queue_images(const torch::Tensor& batch, bool handed_over,
+                                                   const std::string& pattern,
+                                                   const SaveImageOptions& options,
+                                                   int64_t start_index) {
   const char* what = "ImageWriter::save_images";
   TORCH_CHECK(batch.defined() && batch.dim() == 4, what,
               ": expected a 4-D (B, C, H, W) batch, got ",
               batch.defined() ? c10::str(batch.dim(), "-D with shape ", batch.sizes())
                               : std::string("an undefined tensor"));
-  Samples s;
-  s.batch = batch;
-  const ImageFormat format = check_samples(s, pattern, options, start_index, what);
+  ImageFormat format;
+  {
+    Samples s;  // holds a handle only while checking (a second one defeats sole_owner)
+    s.batch = batch;
+    format = check_samples(s, pattern, options, start_index, what);
+  }
   const int64_t n = batch.size(0);
   const int64_t total = tensor_bytes(batch);
 
@@ -410,7 +463,7 @@ std::shared_future<void> ImageWriter::save_images(const torch::Tensor& batch,
   std::shared_ptr<c10::Event> ready;
   at::Tensor copy;
   try {
-    copy = snapshot(batch, &ready);
+    copy = snapshot(batch, handed_over, &ready);
   } catch (...) {
     state_->release(total, n);
     throw;

@@ -13,6 +13,7 @@
 
 #include <torchimage/torchimage.h>
 
+#include "snapshot.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -131,6 +132,67 @@ TEST(ImageWriter, SnapshotLetsTheCallerOverwrite) {
     f.get();
   }
   EXPECT_EQ(bytes_of(d / "a.png"), expected);
+}
+
+// What the writer may keep without copying (src/snapshot.h): only a CPU
+// tensor nothing else can reach.
+TEST(ImageWriter, SoleOwnerOnlyWhenNothingElseReachesTheMemory) {
+  EXPECT_TRUE(sole_owner(torch::rand({3, 4, 4})));
+  auto base = torch::rand({2, 3, 4, 4});
+  EXPECT_FALSE(sole_owner(base[0])) << "a view shares its base's storage";
+  EXPECT_FALSE(sole_owner(base.detach())) << "detach() shares the storage";
+  const torch::Tensor second_handle = base;
+  EXPECT_FALSE(sole_owner(base)) << "two handles";
+  std::vector<float> buffer(48, 0.25f);
+  EXPECT_FALSE(sole_owner(torch::from_blob(buffer.data(), {3, 4, 4})))
+      << "memory owned by someone else";
+  auto weights = torch::rand({3, 4, 4}, torch::requires_grad());
+  EXPECT_FALSE(sole_owner(weights.tanh())) << "tanh's backward keeps its output";
+  EXPECT_FALSE(sole_owner(torch::Tensor())) << "undefined";
+  // A weak handle (e.g. a hook) could be upgraded later.
+  auto y = torch::rand({3, 4, 4});
+  c10::weak_intrusive_ptr<c10::TensorImpl> weak(y.getIntrusivePtr());
+  EXPECT_FALSE(sole_owner(y));
+}
+
+// Handing a tensor over: kept when nothing else reaches it, copied when
+// something does; either way the file is what save_image writes of the
+// values at the time of the call.
+TEST(ImageWriter, HandedOverTensorsAreKeptOrCopied) {
+  TempDir d;
+  const auto o = SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
+  const auto values = torch::rand({4, 3, 16, 16}) * 2 - 1;
+  const auto expected = expected_bytes(values, o, "png");
+  const auto expected0 = expected_bytes(values[0], o, "png");
+  auto base = values.clone();
+  std::vector<float> buffer(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+  {
+    ImageWriter writer(ImageWriterOptions().threads(2));
+    std::vector<std::shared_future<void>> fs;
+    const int64_t copies = snapshot_copies();
+    fs.push_back(writer.save_image(values.clone(), d / "temporary.png", o));  // kept
+    auto moved = values.clone();
+    fs.push_back(writer.save_image(std::move(moved), d / "moved.png", o));  // kept
+    fs.push_back(writer.save_images(values.clone(), d / "s{index}.png", o));  // kept
+    EXPECT_EQ(snapshot_copies(), copies) << "handed-over tensors were copied";
+    fs.push_back(writer.save_image(base.detach(), d / "detached.png", o));  // copied
+    fs.push_back(writer.save_image(base[0], d / "view.png", o));            // copied
+    fs.push_back(writer.save_image(torch::from_blob(buffer.data(), values.sizes()),
+                                   d / "blob.png", o));                       // copied
+    fs.push_back(writer.save_image(values, d / "lvalue.png", o));            // copied
+    EXPECT_EQ(snapshot_copies(), copies + 4);
+    // The next training step overwrites what the caller still reaches.
+    base.fill_(0.0);
+    std::fill(buffer.begin(), buffer.end(), 0.0f);
+    for (auto& f : fs) f.get();
+  }
+  EXPECT_EQ(bytes_of(d / "temporary.png"), expected);
+  EXPECT_EQ(bytes_of(d / "moved.png"), expected);
+  EXPECT_EQ(bytes_of(d / "detached.png"), expected);
+  EXPECT_EQ(bytes_of(d / "view.png"), expected0);
+  EXPECT_EQ(bytes_of(d / "blob.png"), expected);
+  EXPECT_EQ(bytes_of(d / "lvalue.png"), expected);
+  EXPECT_EQ(bytes_of(d / "s0.png"), expected0);
 }
 
 TEST(ImageWriter, DestructorFlushes) {

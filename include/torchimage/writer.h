@@ -72,12 +72,27 @@ class TORCHIMAGE_API ImageWriter {
   ImageWriter(const ImageWriter&) = delete;
   ImageWriter& operator=(const ImageWriter&) = delete;
 
-  /// Queues save_image(tensor, path, options).
+  /// Queues save_image(tensor, path, options). The tensor is copied first (on
+  /// its device), so the caller may overwrite it as soon as this returns.
   std::shared_future<void> save_image(const torch::Tensor& tensor, const std::string& path,
+                                      const SaveImageOptions& options = {});
+
+  /// The same for a tensor handed over: a temporary (`writer.save_image(
+  /// generator->forward(z), path)`) or `std::move` of a handle. When nothing
+  /// else can reach its memory (a CPU tensor whose storage no other tensor,
+  /// view or autograd node shares, allocated by LibTorch's CPU allocator),
+  /// the writer keeps it instead of copying it, and the call returns in
+  /// microseconds; otherwise it is copied as above.
+  std::shared_future<void> save_image(torch::Tensor&& tensor, const std::string& path,
                                       const SaveImageOptions& options = {});
 
   /// Queues save_images(batch, pattern, options, start_index): one job per sample.
   std::shared_future<void> save_images(const torch::Tensor& batch, const std::string& pattern,
+                                       const SaveImageOptions& options = {},
+                                       int64_t start_index = 0);
+
+  /// The same for a batch handed over (see save_image(torch::Tensor&&, ...)).
+  std::shared_future<void> save_images(torch::Tensor&& batch, const std::string& pattern,
                                        const SaveImageOptions& options = {},
                                        int64_t start_index = 0);
 
@@ -89,6 +104,12 @@ class TORCHIMAGE_API ImageWriter {
   int64_t pending() const;
 
  private:
+  std::shared_future<void> queue_image(const torch::Tensor& tensor, bool handed_over,
+                                       const std::string& path, const SaveImageOptions& options);
+  std::shared_future<void> queue_images(const torch::Tensor& batch, bool handed_over,
+                                        const std::string& pattern,
+                                        const SaveImageOptions& options, int64_t start_index);
+
   struct State;
   std::shared_ptr<State> state_;
 };
