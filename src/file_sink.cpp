@@ -186,7 +186,9 @@ void write_file(const std::string& path_in, const void* data, size_t size,
 
   // Write through a symbolic link: replace the file it points to, keep the link.
   struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+  const bool found = ::lstat(path.c_str(), &st) == 0;
+  const bool missing = !found && errno == ENOENT;  // the common case of an export
+  if (found && S_ISLNK(st.st_mode)) {
     std::error_code ec;
     fs::path target = fs::read_symlink(path, ec);
     for (int hops = 0; !ec && hops < 40; ++hops) {
@@ -198,7 +200,7 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   }
   bool target_exists = false;
   mode_t target_mode = 0;
-  if (::stat(path.c_str(), &st) == 0) {
+  if (!missing && ::stat(path.c_str(), &st) == 0) {
     TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
     if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), bytes, size);
     target_exists = true;
