@@ -24,3 +24,21 @@
 #else
 #define TORCHIMAGE_INLINE inline
 #endif
+
+// Hand-written SIMD (intrinsics in functions with a target attribute),
+// called only where the running CPU has the feature.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TORCHIMAGE_X86_INTRINSICS 1
+
+// __builtin_cpu_init first: the first call may come from another static
+// initializer, before libgcc's own has run.
+inline bool cpu_has_avx2() {
+  static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
+  return yes;
+}
+
+inline bool cpu_has_ssse3() {
+  static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("ssse3"));
+  return yes;
+}
+#endif

@@ -17,11 +17,12 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "cpu_dispatch.h"
+
+#ifdef TORCHIMAGE_X86_INTRINSICS
 #include <immintrin.h>
 #endif
 
-#include "cpu_dispatch.h"
 #include "grid_shape.h"
 
 namespace torchimage {
@@ -90,21 +91,7 @@ TORCHIMAGE_INLINE void span_any(const T* src, int64_t stride, int64_t n, uint8_t
   span<T, Scale::Divide>(src, stride, n, dst, a.low, a.high, a.divisor);
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define TORCHIMAGE_X86_INTRINSICS 1
-
-// __builtin_cpu_init first: the first call may come from another static
-// initializer, before libgcc's own has run.
-bool have_avx2() {
-  static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
-  return yes;
-}
-
-bool have_ssse3() {
-  static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("ssse3"));
-  return yes;
-}
-
+#ifdef TORCHIMAGE_X86_INTRINSICS
 // Contiguous float32 with AVX2, each step the IEEE operation the scalar
 // quantize_value does, in the same order (no FMA). The clamps map exactly
 // onto vmaxps/vminps, which return their second operand when either is NaN:
@@ -163,7 +150,7 @@ TORCHIMAGE_CLONES void span_f32_generic(const float* src, int64_t stride, int64_
 
 void span_f32(const float* src, int64_t stride, int64_t n, uint8_t* dst, const Affine<float>& a) {
 #ifdef TORCHIMAGE_X86_INTRINSICS
-  if (stride == 1 && have_avx2()) {
+  if (stride == 1 && cpu_has_avx2()) {
     if (!a.normalize) return span_f32_avx2<Scale::None>(src, n, dst, a.low, a.high, a.divisor);
     if (a.power_of_two) {
       return span_f32_avx2<Scale::Multiply>(src, n, dst, a.low, a.high, a.inverse);
@@ -240,7 +227,7 @@ __attribute__((target("ssse3"))) void interleave3_ssse3(const uint8_t* r, const 
 
 inline void interleave3(const uint8_t* r, const uint8_t* g, const uint8_t* b, int64_t n,
                         uint8_t* dst) {
-  if (have_ssse3()) return interleave3_ssse3(r, g, b, n, dst);
+  if (cpu_has_ssse3()) return interleave3_ssse3(r, g, b, n, dst);
   interleave3_scalar(r, g, b, n, dst);
 }
 #else
