@@ -63,53 +63,75 @@ uint64_t cost(const uint8_t* data, size_t n) {
 #ifdef TORCHIMAGE_X86_INTRINSICS
 namespace {
 
-// Bytes [start, end) of the candidates (start >= bpp) with AVX2, 16 at a
-// time: the Paeth predictor in 16-bit lanes, the filtered bytes in 8-bit,
-// and each sum of |signed byte| as vpsadbw of min(v, -v) against zero, which
-// is the same integer sum the scalar loop makes. Returns where it stopped
-// (the scalar loop does the rest) and adds to sums.
-__attribute__((target("avx2"))) size_t pillow_candidates_avx2(
-    const uint8_t* cur, const uint8_t* prev, size_t start, size_t end, size_t bpp, uint8_t* up,
-    uint8_t* sub, uint8_t* paeth, uint64_t sums[4]) {
+// |signed byte| of each byte: min(v, 256 - v).
+inline __m128i signed_magnitude(__m128i v) {
+  return _mm_min_epu8(v, _mm_sub_epi8(_mm_setzero_si128(), v));
+}
+
+// The candidates of the 16 bytes at i (i >= bpp): stores Up, Sub and Paeth,
+// and returns the four costs' bytes in `costs` (None, Up, Sub, Paeth). The
+// Paeth predictor is computed in 16-bit lanes, as the scalar loop does.
+__attribute__((target("avx2"), always_inline)) inline void candidates16(
+    const uint8_t* cur, const uint8_t* prev, size_t i, size_t bpp, uint8_t* up, uint8_t* sub,
+    uint8_t* paeth, __m128i costs[4]) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cur + i));
+  const __m128i a8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cur + i - bpp));
+  const __m128i b8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev + i));
+  const __m128i c8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev + i - bpp));
+  const __m256i a = _mm256_cvtepu8_epi16(a8), b = _mm256_cvtepu8_epi16(b8);
+  const __m256i c = _mm256_cvtepu8_epi16(c8);
+  const __m256i bc = _mm256_sub_epi16(b, c), ac = _mm256_sub_epi16(a, c);
+  const __m256i pa = _mm256_abs_epi16(bc), pb = _mm256_abs_epi16(ac);
+  const __m256i pc = _mm256_abs_epi16(_mm256_add_epi16(bc, ac));
+  // (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c)
+  const __m256i b_or_c = _mm256_blendv_epi8(b, c, _mm256_cmpgt_epi16(pb, pc));
+  const __m256i not_a = _mm256_or_si256(_mm256_cmpgt_epi16(pa, pb), _mm256_cmpgt_epi16(pa, pc));
+  const __m256i pred16 = _mm256_blendv_epi8(a, b_or_c, not_a);
+  // 16 words in [0, 255] to 16 bytes (the pack works per 128-bit lane).
+  const __m256i packed = _mm256_packus_epi16(pred16, pred16);
+  const __m128i pred = _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
+  const __m128i u = _mm_sub_epi8(x, b8), sb = _mm_sub_epi8(x, a8), p = _mm_sub_epi8(x, pred);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(up + i), u);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(sub + i), sb);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(paeth + i), p);
+  costs[0] = signed_magnitude(x), costs[1] = signed_magnitude(u);
+  costs[2] = signed_magnitude(sb), costs[3] = signed_magnitude(p);
+}
+
+// Bytes [start, end) of the candidates (start >= bpp, end - start >= 16)
+// with AVX2, 16 at a time, and the last 16 again where the bytes do not
+// divide by 16 (the stores repeat the same values; only the new bytes are
+// counted). Each cost is summed by vpsadbw against zero: the same integer
+// sum the scalar loop makes.
+__attribute__((target("avx2"))) void pillow_candidates_avx2(const uint8_t* cur,
+                                                            const uint8_t* prev, size_t start,
+                                                            size_t end, size_t bpp, uint8_t* up,
+                                                            uint8_t* sub, uint8_t* paeth,
+                                                            uint64_t sums[4]) {
   const __m128i zero = _mm_setzero_si128();
-  __m128i s_none = zero, s_up = zero, s_sub = zero, s_paeth = zero;
-  auto cost = [&](__m128i v) {  // min(v, 256 - v) summed in two 64-bit lanes
-    return _mm_sad_epu8(_mm_min_epu8(v, _mm_sub_epi8(zero, v)), zero);
-  };
+  __m128i acc[4] = {zero, zero, zero, zero};
+  __m128i costs[4];
   size_t i = start;
   for (; i + 16 <= end; i += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cur + i));
-    const __m128i a8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cur + i - bpp));
-    const __m128i b8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev + i));
-    const __m128i c8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev + i - bpp));
-    const __m256i a = _mm256_cvtepu8_epi16(a8), b = _mm256_cvtepu8_epi16(b8);
-    const __m256i c = _mm256_cvtepu8_epi16(c8);
-    const __m256i bc = _mm256_sub_epi16(b, c), ac = _mm256_sub_epi16(a, c);
-    const __m256i pa = _mm256_abs_epi16(bc), pb = _mm256_abs_epi16(ac);
-    const __m256i pc = _mm256_abs_epi16(_mm256_add_epi16(bc, ac));
-    // (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c)
-    const __m256i b_or_c = _mm256_blendv_epi8(b, c, _mm256_cmpgt_epi16(pb, pc));
-    const __m256i not_a = _mm256_or_si256(_mm256_cmpgt_epi16(pa, pb), _mm256_cmpgt_epi16(pa, pc));
-    const __m256i pred16 = _mm256_blendv_epi8(a, b_or_c, not_a);
-    // 16 words in [0, 255] to 16 bytes (the pack works per 128-bit lane).
-    const __m256i packed = _mm256_packus_epi16(pred16, pred16);
-    const __m128i pred = _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
-    const __m128i u = _mm_sub_epi8(x, b8), sb = _mm_sub_epi8(x, a8), p = _mm_sub_epi8(x, pred);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(up + i), u);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(sub + i), sb);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(paeth + i), p);
-    s_none = _mm_add_epi64(s_none, cost(x));
-    s_up = _mm_add_epi64(s_up, cost(u));
-    s_sub = _mm_add_epi64(s_sub, cost(sb));
-    s_paeth = _mm_add_epi64(s_paeth, cost(p));
+    candidates16(cur, prev, i, bpp, up, sub, paeth, costs);
+    for (int k = 0; k < 4; ++k) acc[k] = _mm_add_epi64(acc[k], _mm_sad_epu8(costs[k], zero));
   }
-  auto total = [](__m128i v) {
-    return static_cast<uint64_t>(_mm_cvtsi128_si64(v)) +
-           static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
-  };
-  sums[0] += total(s_none), sums[1] += total(s_up), sums[2] += total(s_sub);
-  sums[3] += total(s_paeth);
-  return i;
+  if (i < end) {
+    // kTail + n: the last n of 16 bytes set.
+    alignas(16) static const uint8_t kTail[32] = {0,    0,    0,    0,    0,    0,    0,    0,
+                                                  0,    0,    0,    0,    0,    0,    0,    0,
+                                                  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const __m128i keep = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kTail + (end - i)));
+    candidates16(cur, prev, end - 16, bpp, up, sub, paeth, costs);
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm_add_epi64(acc[k], _mm_sad_epu8(_mm_and_si128(costs[k], keep), zero));
+    }
+  }
+  for (int k = 0; k < 4; ++k) {
+    sums[k] += static_cast<uint64_t>(_mm_cvtsi128_si64(acc[k])) +
+               static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc[k], acc[k])));
+  }
 }
 
 }  // namespace
@@ -132,10 +154,11 @@ void pillow_candidates(const uint8_t* __restrict cur, const uint8_t* __restrict 
   }
   size_t first = head;
 #ifdef TORCHIMAGE_X86_INTRINSICS
-  if (cpu_has_avx2() && n > head) {
+  if (cpu_has_avx2() && n >= head + 16) {
     uint64_t simd[4] = {0, 0, 0, 0};
-    first = pillow_candidates_avx2(cur, prev, head, n, bpp, up, sub, paeth, simd);
+    pillow_candidates_avx2(cur, prev, head, n, bpp, up, sub, paeth, simd);
     s_none += simd[0], s_up += simd[1], s_sub += simd[2], s_paeth += simd[3];
+    first = n;
   }
 #endif
   // Blocks of 2^16 bytes keep the 32-bit partial sums from overflowing.
