@@ -175,7 +175,16 @@ void save_images(const std::vector<torch::Tensor>& images, const std::string& pa
 namespace {
 
 struct Job {
-  at::Tensor snapshot;
+  at::Tensor snapshot;  // a single image's
+  // A batch's samples share one snapshot: each job holds the batch and its
+  // index, and takes the sample view only while rendering. The last job to
+  // finish frees the batch, after every other job has released it through
+  // this shared_ptr, whose reference count is compiled here (and so visible
+  // to ThreadSanitizer); a view per job would be released through LibTorch's
+  // uninstrumented counts, which TSan cannot see order the free after the
+  // other workers' reads.
+  std::shared_ptr<const at::Tensor> batch;
+  int64_t index = 0;
   std::string path;
   SaveImageOptions options;
   ImageFormat format;
@@ -229,8 +238,14 @@ struct ImageWriter::State {
         if (job->ready) {
           while (!job->ready->query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        write_bytes(job->path, render(job->snapshot, job->format, job->options, "ImageWriter"),
-                    job->options);
+        Bytes bytes;
+        if (job->batch) {
+          const at::Tensor sample = (*job->batch)[job->index];
+          bytes = render(sample, job->format, job->options, "ImageWriter");
+        } else {
+          bytes = render(job->snapshot, job->format, job->options, "ImageWriter");
+        }
+        write_bytes(job->path, bytes, job->options);
       } catch (const std::exception& e) {
         error = std::current_exception();
         std::lock_guard<std::mutex> lock(mu);
@@ -278,14 +293,28 @@ struct ImageWriter::State {
     work_ready.notify_all();
   }
 
-  // Throws the failures not yet reported (each is reported once).
-  void throw_unreported() {
+  // The failures not yet reported; each is taken once.
+  std::vector<std::string> take_unreported() {
     std::vector<std::string> failures;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      failures.swap(unreported);
-    }
+    std::lock_guard<std::mutex> lock(mu);
+    failures.swap(unreported);
+    return failures;
+  }
+
+  static void throw_failures(const std::vector<std::string>& failures) {
     TORCH_CHECK(failures.empty(), failure_summary("ImageWriter", failures));
+  }
+
+  void throw_unreported() { throw_failures(take_unreported()); }
+
+  // Queues `jobs`, then throws the failures of earlier jobs. They are taken
+  // before the new jobs are queued, so that a call never throws its own
+  // job's failure (a worker may fail it at once): that one goes to the job's
+  // future and to the next call or flush(), as documented.
+  void enqueue_and_report(std::vector<std::unique_ptr<Job>> jobs) {
+    const std::vector<std::string> earlier = take_unreported();
+    enqueue(std::move(jobs));
+    throw_failures(earlier);
   }
 
   void wait_idle() {
@@ -410,8 +439,7 @@ std::shared_future<void> ImageWriter::queue_image(const torch::Tensor& tensor, b
   }
   std::vector<std::unique_ptr<Job>> jobs;
   jobs.push_back(std::move(job));
-  state_->enqueue(std::move(jobs));
-  state_->throw_unreported();
+  state_->enqueue_and_report(std::move(jobs));
   return future;
 }
 
@@ -468,10 +496,12 @@ std::shared_future<void> ImageWriter::queue_images(const torch::Tensor& batch, b
     state_->release(total, n);
     throw;
   }
+  const auto shared_copy = std::make_shared<const at::Tensor>(std::move(copy));
   std::vector<std::unique_ptr<Job>> jobs;
   for (int64_t i = 0; i < n; ++i) {
     auto job = std::make_unique<Job>();
-    job->snapshot = copy[i];
+    job->batch = shared_copy;
+    job->index = i;
     job->path = format_index_path(pattern, start_index + i, n);
     job->options = options;
     job->format = format;
@@ -487,8 +517,7 @@ std::shared_future<void> ImageWriter::queue_images(const torch::Tensor& batch, b
     };
     jobs.push_back(std::move(job));
   }
-  state_->enqueue(std::move(jobs));
-  state_->throw_unreported();
+  state_->enqueue_and_report(std::move(jobs));
   return future;
 }
 
