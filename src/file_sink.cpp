@@ -123,10 +123,10 @@ enum class Unnamed { Written, NotHere };
 // A new file (nothing at `path`): written as an unnamed file in `dir`
 // (O_TMPFILE) and then given its name with linkat, which fails rather than
 // replace anything. One directory entry is made, where a named temporary
-// costs three directory updates (create, and rename's remove + add): per-file
-// export to one folder spends most of its time in the file system's
-// directory code. A killed process leaves nothing behind: an unnamed file
-// vanishes with its descriptor. Returns NotHere, having written nothing under
+// costs three directory updates (create, and rename's remove + add); in a
+// per-file export to one folder, creating files is about a third of the
+// time. A killed process leaves nothing behind: an unnamed file vanishes
+// with its descriptor. Returns NotHere, having written nothing under
 // any name, where the file system or kernel lacks O_TMPFILE, /proc is not
 // mounted, the directory cannot be opened (the caller's path reports why),
 // or a file appeared at `path` meanwhile (the caller then replaces it).
