@@ -408,13 +408,12 @@ std::shared_future<void> ImageWriter::save_image(const torch::Tensor& tensor,
 
 std::shared_future<void> ImageWriter::save_image(torch::Tensor&& tensor, const std::string& path,
                                                  const SaveImageOptions& options) {
-  // The caller's handle is moved into this local, so that it does not count
-  // as a second owner; it is released when this returns.
-  const torch::Tensor given = std::move(tensor);
-  return queue_image(given, /*handed_over=*/true, path, options);
+  // The caller's handle moves into queue_image's, so that it does not count
+  // as a second owner.
+  return queue_image(std::move(tensor), /*handed_over=*/true, path, options);
 }
 
-std::shared_future<void> ImageWriter::queue_image(const torch::Tensor& tensor, bool handed_over,
+std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool handed_over,
                                                   const std::string& path,
                                                   const SaveImageOptions& options) {
   const ImageFormat format = resolve_format(path, options.format(), "ImageWriter::save_image");
@@ -437,6 +436,11 @@ std::shared_future<void> ImageWriter::queue_image(const torch::Tensor& tensor, b
     state_->release(job->bytes, 1);
     throw;
   }
+  // Released before the job is queued: a tensor kept without a copy is then
+  // freed by the worker, after its reads, not by this thread at some later
+  // moment (LibTorch's reference counts give that order, but ThreadSanitizer
+  // cannot see them).
+  tensor = torch::Tensor();
   std::vector<std::unique_ptr<Job>> jobs;
   jobs.push_back(std::move(job));
   state_->enqueue_and_report(std::move(jobs));
@@ -453,11 +457,10 @@ std::shared_future<void> ImageWriter::save_images(const torch::Tensor& batch,
 std::shared_future<void> ImageWriter::save_images(torch::Tensor&& batch, const std::string& pattern,
                                                   const SaveImageOptions& options,
                                                   int64_t start_index) {
-  const torch::Tensor given = std::move(batch);
-  return queue_images(given, /*handed_over=*/true, pattern, options, start_index);
+  return queue_images(std::move(batch), /*handed_over=*/true, pattern, options, start_index);
 }
 
-std::shared_future<void> ImageWriter::queue_images(const torch::Tensor& batch, bool handed_over,
+std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool handed_over,
                                                    const std::string& pattern,
                                                    const SaveImageOptions& options,
                                                    int64_t start_index) {
@@ -496,6 +499,7 @@ std::shared_future<void> ImageWriter::queue_images(const torch::Tensor& batch, b
     state_->release(total, n);
     throw;
   }
+  batch = torch::Tensor();  // released before queuing, as in queue_image
   const auto shared_copy = std::make_shared<const at::Tensor>(std::move(copy));
   std::vector<std::unique_ptr<Job>> jobs;
   for (int64_t i = 0; i < n; ++i) {

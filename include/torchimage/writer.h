@@ -104,9 +104,11 @@ class TORCHIMAGE_API ImageWriter {
   int64_t pending() const;
 
  private:
-  std::shared_future<void> queue_image(const torch::Tensor& tensor, bool handed_over,
+  // `tensor`/`batch` is this call's own handle, released before the jobs
+  // are queued.
+  std::shared_future<void> queue_image(torch::Tensor tensor, bool handed_over,
                                        const std::string& path, const SaveImageOptions& options);
-  std::shared_future<void> queue_images(const torch::Tensor& batch, bool handed_over,
+  std::shared_future<void> queue_images(torch::Tensor batch, bool handed_over,
                                         const std::string& pattern,
                                         const SaveImageOptions& options, int64_t start_index);
 
