@@ -9,7 +9,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <iostream>
+#include <iterator>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -78,6 +81,22 @@ struct TempDir {
     }
   }
 };
+
+// The bytes of a file (empty if it cannot be read).
+inline std::vector<uint8_t> bytes_of(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
+}
+
+// The message of the c10::Error that f() throws, or "" when it returns.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  }
+  return "";
+}
 
 // Captures what is written to file descriptor 2 (libpng's and libjpeg's
 // default handlers print there) between construction and finish().

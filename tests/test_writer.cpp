@@ -21,27 +21,15 @@ using namespace torchimage;
 
 namespace {
 
+using torchimage_test::bytes_of;
+using torchimage_test::error_of;
 using torchimage_test::TempDir;
-
-std::vector<uint8_t> bytes_of(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
-}
 
 std::vector<uint8_t> expected_bytes(const torch::Tensor& image, const SaveImageOptions& o,
                                     const std::string& ext) {
   TempDir d;
   save_image(image, d / ("x." + ext), o);
   return bytes_of(d / ("x." + ext));
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  }
-  return "";
 }
 
 size_t count_files(const fs::path& dir) {

@@ -39,26 +39,14 @@ using namespace torchimage;
 
 namespace {
 
+using torchimage_test::bytes_of;
+using torchimage_test::error_of;
 using torchimage_test::TempDir;
-
-std::vector<uint8_t> bytes_of(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
-}
 
 std::set<std::string> entries(const fs::path& dir) {
   std::set<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  }
-  return "";
 }
 
 // A (3, 8, 8) image whose every pixel encodes `id` (id % 251 in all channels).
