@@ -152,10 +152,10 @@ Bytes encode_jpeg_pixels(const PixelView& px, int quality) {
               px.channels == 2 || px.channels == 4 ? " (JPEG has no alpha channel)" : "");
   TORCH_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality must be in 1-100, got ",
               quality);
-  // 65500: libjpeg(-turbo)'s JPEG_MAX_DIMENSION, below the format's 65535.
-  TORCH_CHECK(px.height >= 1 && px.width >= 1 && px.height <= 65500 && px.width <= 65500,
-              "encode_jpeg: image of ", px.height, "x", px.width,
-              " is outside JPEG's limits (1 to 65500 pixels a side, libjpeg's)");
+  TORCH_CHECK(px.height >= 1 && px.width >= 1 && px.height <= kJpegMaxSide &&
+                  px.width <= kJpegMaxSide,
+              "encode_jpeg: image of ", px.height, "x", px.width, " is outside JPEG's limits (1 to ",
+              kJpegMaxSide, " pixels a side, libjpeg's)");
   ErrorManager err;
   install(err, /*strict=*/false);
   unsigned char* buffer = nullptr;

@@ -10,6 +10,10 @@
 
 namespace torchimage {
 
+// The largest side libjpeg(-turbo) encodes (its JPEG_MAX_DIMENSION), below
+// the format's 65535. Checked up front by save_image and encode_jpeg.
+constexpr int64_t kJpegMaxSide = 65500;
+
 // Baseline JPEG of 8-bit gray (1 channel) or RGB (3 channels) pixels, with
 // Pillow's settings: jpeg_set_defaults, jpeg_set_quality(quality, TRUE),
 // 4:2:0, accurate integer DCT, no optimize/progressive, JFIF header.

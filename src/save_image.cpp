@@ -52,9 +52,9 @@ void check_output_shape(const torch::Tensor& tensor, const SaveImageOptions& o,
   if (format == ImageFormat::JPEG) {
     TORCH_CHECK(s.channels == 1 || s.channels == 3, what,
                 ": JPEG has no alpha channel; expected 1 or 3 channels, got ", s.channels);
-    // libjpeg(-turbo)'s JPEG_MAX_DIMENSION, below the format's 65535.
-    TORCH_CHECK(s.height <= 65500 && s.width <= 65500, what, ": a ", s.height, "x", s.width,
-                " image exceeds JPEG's limit of 65500 pixels a side (libjpeg's)");
+    TORCH_CHECK(s.height <= kJpegMaxSide && s.width <= kJpegMaxSide, what, ": a ", s.height, "x",
+                s.width, " image exceeds JPEG's limit of ", kJpegMaxSide,
+                " pixels a side (libjpeg's)");
   } else {
     TORCH_CHECK(s.height <= 0x7fffffff && s.width <= 0x7fffffff, what, ": a ", s.height, "x",
                 s.width, " image exceeds PNG's limit of 2^31-1 pixels a side");
@@ -106,9 +106,9 @@ torch::Tensor chw_to_hwc(const torch::Tensor& image, const char* what, bool allo
                 what, ": image of ", image.size(1), "x", image.size(2), " and ", c,
                 " channels exceeds PNG's limits (2^31-1 pixels a side and 2^31-1 bytes a row)");
   } else {
-    TORCH_CHECK(image.size(1) <= 65500 && image.size(2) <= 65500, what, ": image of ",
-                image.size(1), "x", image.size(2),
-                " exceeds JPEG's limit of 65500 pixels a side (libjpeg's)");
+    TORCH_CHECK(image.size(1) <= kJpegMaxSide && image.size(2) <= kJpegMaxSide, what,
+                ": image of ", image.size(1), "x", image.size(2), " exceeds JPEG's limit of ",
+                kJpegMaxSide, " pixels a side (libjpeg's)");
   }
   return image.detach().permute({1, 2, 0}).contiguous().to(torch::kCPU);
 }
