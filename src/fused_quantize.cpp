@@ -276,6 +276,40 @@ Affine<T> affine_for(bool normalize, double low, double high) {
   return a;
 }
 
+// One (C, H, W) image at `src` (strides st[1..3]) quantized into the HWC
+// rows at `dst` (out_row bytes apart), `channels` of them (a one-channel
+// image repeated where channels is 3). A band of rows at a time, each channel
+// into its plane of `scratch`, then interleaved row by row. Where an image's
+// rows are contiguous in memory (the usual layout) a channel's band is one
+// span: per-row calls on 64-pixel rows cost more in setup than in work.
+template <typename T>
+void quantize_image(const T* src0, const int64_t* st, int64_t in_channels, int64_t channels,
+                    int64_t height, int64_t width, const Affine<T>& a, uint8_t* dst,
+                    int64_t out_row, std::vector<uint8_t>& scratch) {
+  const bool plane_contiguous = st[3] == 1 && st[2] == width;
+  const int64_t band = std::max<int64_t>(1, std::min<int64_t>(height, (int64_t{16} << 10) / width));
+  scratch.resize(static_cast<size_t>(band * width * channels));
+  for (int64_t h0 = 0; h0 < height; h0 += band) {
+    const int64_t rows = std::min(band, height - h0);
+    for (int64_t c = 0; c < channels; ++c) {
+      const T* src = src0 + (in_channels == 1 ? 0 : c) * st[1] + h0 * st[2];
+      uint8_t* plane = scratch.data() + c * band * width;
+      if (plane_contiguous) {
+        quantize_span(src, 1, rows * width, plane, a);
+      } else {
+        for (int64_t h = 0; h < rows; ++h) {
+          quantize_span(src + h * st[2], st[3], width, plane + h * width, a);
+        }
+      }
+    }
+    for (int64_t h = 0; h < rows; ++h) {
+      const uint8_t* planes[4];
+      for (int64_t c = 0; c < channels; ++c) planes[c] = scratch.data() + (c * band + h) * width;
+      interleave_row(planes, static_cast<int>(channels), width, dst + (h0 + h) * out_row);
+    }
+  }
+}
+
 template <typename T>
 torch::Tensor fused(const at::Tensor& x4, const MakeGridOptions& o, const GridShape& shape,
                     const std::vector<std::pair<double, double>>& ranges) {
@@ -306,40 +340,16 @@ torch::Tensor fused(const at::Tensor& x4, const MakeGridOptions& o, const GridSh
     }
   }
 
-  // Each image is quantized a band of rows at a time, each channel into its
-  // plane of the scratch, then interleaved row by row. Where an image's rows
-  // are contiguous in memory (the usual layout) a channel's band is one span:
-  // per-row calls on 64-pixel rows cost more in setup than in work.
   const T* data = x4.data_ptr<T>();
   const auto st = x4.strides();
-  const bool plane_contiguous = st[3] == 1 && st[2] == width;
-  const int64_t band = std::max<int64_t>(1, std::min<int64_t>(height, (int64_t{16} << 10) / width));
-  std::vector<uint8_t> scratch(static_cast<size_t>(band * width * channels));
+  std::vector<uint8_t> scratch;
   for (int64_t k = 0; k < batch; ++k) {
     const int64_t top = (k / shape.xmaps) * (height + padding) + padding;
     const int64_t left = (k % shape.xmaps) * (width + padding) + padding;
     const auto& r = ranges[ranges.size() == 1 ? 0 : k];
-    const Affine<T> a = affine_for<T>(o.normalize(), r.first, r.second);
-    for (int64_t h0 = 0; h0 < height; h0 += band) {
-      const int64_t rows = std::min(band, height - h0);
-      for (int64_t c = 0; c < channels; ++c) {
-        const T* src = data + k * st[0] + (in_channels == 1 ? 0 : c) * st[1] + h0 * st[2];
-        uint8_t* plane = scratch.data() + c * band * width;
-        if (plane_contiguous) {
-          quantize_span(src, 1, rows * width, plane, a);
-        } else {
-          for (int64_t h = 0; h < rows; ++h) {
-            quantize_span(src + h * st[2], st[3], width, plane + h * width, a);
-          }
-        }
-      }
-      for (int64_t h = 0; h < rows; ++h) {
-        const uint8_t* planes[4];
-        for (int64_t c = 0; c < channels; ++c) planes[c] = scratch.data() + (c * band + h) * width;
-        interleave_row(planes, static_cast<int>(channels), width,
-                       base + (top + h0 + h) * out_row + left * channels);
-      }
-    }
+    quantize_image(data + k * st[0], st.data(), in_channels, channels, height, width,
+                   affine_for<T>(o.normalize(), r.first, r.second),
+                   base + top * out_row + left * channels, out_row, scratch);
   }
   return out;
 }
@@ -382,6 +392,48 @@ torch::Tensor fused_grid_pixels(const torch::Tensor& input, const MakeGridOption
   }
   return dtype == at::kFloat ? fused<float>(x, o, shape, ranges)
                              : fused<double>(x, o, shape, ranges);
+}
+
+bool SampleQuantizer::applies(const torch::Tensor& batch, const MakeGridOptions& o) {
+  const auto dtype = batch.scalar_type();
+  if (!batch.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble) ||
+      batch.dim() != 4 || batch.size(0) < 1) {
+    return false;
+  }
+  const int64_t in_channels = batch.size(1);
+  const int64_t channels = in_channels == 1 && !o.grayscale() ? 3 : in_channels;
+  if (channels > 4) return false;
+  if (!o.normalize()) return true;
+  // Normalization over the data's own min and max needs a pass over it:
+  // that case keeps fused_grid_pixels (NaN bounds too, as there).
+  return o.value_range() && !std::isnan(o.value_range()->low) &&
+         !std::isnan(o.value_range()->high);
+}
+
+SampleQuantizer::SampleQuantizer(const torch::Tensor& batch, const MakeGridOptions& o)
+    : data_(batch.data_ptr()),
+      is_double_(batch.scalar_type() == at::kDouble),
+      in_channels_(batch.size(1)),
+      height_(batch.size(2)),
+      width_(batch.size(3)),
+      channels_(batch.size(1) == 1 && !o.grayscale() ? 3 : batch.size(1)),
+      normalize_(o.normalize()) {
+  TORCH_CHECK(applies(batch, o), "SampleQuantizer: not applicable to this batch");
+  for (int d = 0; d < 4; ++d) strides_[d] = batch.stride(d);
+  if (normalize_) low_ = o.value_range()->low, high_ = o.value_range()->high;
+}
+
+void SampleQuantizer::pixels(int64_t i, uint8_t* out, std::vector<uint8_t>& scratch) const {
+  const int64_t out_row = width_ * channels_;
+  if (is_double_) {
+    quantize_image(static_cast<const double*>(data_) + i * strides_[0], strides_, in_channels_,
+                   channels_, height_, width_, affine_for<double>(normalize_, low_, high_), out,
+                   out_row, scratch);
+  } else {
+    quantize_image(static_cast<const float*>(data_) + i * strides_[0], strides_, in_channels_,
+                   channels_, height_, width_, affine_for<float>(normalize_, low_, high_), out,
+                   out_row, scratch);
+  }
 }
 
 }  // namespace torchimage

@@ -313,6 +313,12 @@ PngEncoding png_encoding_for(const c10::optional<int>& compression_level) {
 }
 
 Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
+  Bytes out;
+  encode_png_pixels(px, encoding, out);
+  return out;
+}
+
+void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& out) {
   TORCH_CHECK(px.channels >= 1 && px.channels <= 4,
               "encode_png: expected 1, 2, 3 or 4 channels, got ", px.channels);
   TORCH_CHECK(px.bit_depth == 8 || px.bit_depth == 16,
@@ -325,7 +331,7 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
   TORCH_CHECK(row_bytes < (size_t{1} << 31), "encode_png: a row of ", row_bytes,
               " bytes is too long (width ", px.width, ")");
 
-  Bytes out;
+  out.clear();
   const size_t raw = (row_bytes + 1) * static_cast<size_t>(px.height);
   out.reserve(64 + (encoding.engine == DeflateEngine::PillowZlib ? raw / 2 : deflate_bound(raw)));
   append(out, kSignature, sizeof(kSignature));
@@ -422,7 +428,6 @@ Bytes encode_png_pixels(const PixelView& px, const PngEncoding& encoding) {
 #endif
   }
   write_png_chunk(out, "IEND", nullptr, 0);
-  return out;
 }
 
 }  // namespace torchimage

@@ -50,6 +50,8 @@ PngEncoding png_encoding_for(const c10::optional<int>& compression_level);
 
 // A complete PNG file.
 Bytes encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding);
+// The same into `out` (replacing its contents, reusing its capacity).
+void encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding, Bytes& out);
 inline Bytes encode_png_pixels(const PixelView& pixels, const c10::optional<int>& level) {
   return encode_png_pixels(pixels, png_encoding_for(level));
 }

@@ -173,6 +173,30 @@ Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOpt
   return encode_pixels(grid_pixels(tensor, o.grid_options()), format, o);
 }
 
+const Bytes& render_sample(const torch::Tensor& batch, int64_t i, ImageFormat format,
+                           const SaveImageOptions& o, const char* what, RenderBuffers& buffers) {
+  const MakeGridOptions grid = o.grid_options();
+  if (o.bit_depth() != 8 || !SampleQuantizer::applies(batch, grid)) {
+    buffers.bytes = render(batch[i], format, o, what);
+    return buffers.bytes;
+  }
+  const SampleQuantizer quantizer(batch, grid);
+  PixelView view;
+  view.height = quantizer.height();
+  view.width = quantizer.width();
+  view.channels = quantizer.channels();
+  view.bit_depth = 8;
+  buffers.pixels.resize(static_cast<size_t>(view.height * view.width * view.channels));
+  quantizer.pixels(i, buffers.pixels.data(), buffers.scratch);
+  view.data = buffers.pixels.data();
+  if (format == ImageFormat::JPEG) {
+    buffers.bytes = encode_jpeg_pixels(view, o.quality());
+  } else {
+    encode_png_pixels(view, png_encoding_for(o.compression_level()), buffers.bytes);
+  }
+  return buffers.bytes;
+}
+
 void write_bytes(const std::string& path, const Bytes& bytes, const SaveImageOptions& o) {
   write_file(path, bytes.data(), bytes.size(),
              WriteFileOptions().create_directories(o.create_directories()).durable(o.durable()));

@@ -87,10 +87,15 @@ void run_samples(const Samples& s, const std::string& pattern, const SaveImageOp
   std::vector<std::pair<int64_t, std::string>> failures;
   auto work = [&] {
     SerialEncodingScope serial;  // the samples already use every worker
+    RenderBuffers buffers;
     for (int64_t i; (i = next.fetch_add(1)) < n;) {
       const std::string path = format_index_path(pattern, start_index + i, n);
       try {
-        write_bytes(path, render(s[i], format, options, what), options);
+        if (s.batch.defined()) {
+          write_bytes(path, render_sample(s.batch, i, format, options, what, buffers), options);
+        } else {
+          write_bytes(path, render(s[i], format, options, what), options);
+        }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu);
         failures.emplace_back(i, c10::str("'", path, "': ", message_of(e)));
@@ -224,6 +229,7 @@ struct ImageWriter::State {
 
   void worker_loop() {
     SerialEncodingScope serial;  // the writer's threads are the parallelism
+    RenderBuffers buffers;       // reused across this worker's batch samples
     for (;;) {
       std::unique_ptr<Job> job;
       {
@@ -238,14 +244,15 @@ struct ImageWriter::State {
         if (job->ready) {
           while (!job->ready->query()) std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        Bytes bytes;
         if (job->batch) {
-          const at::Tensor sample = (*job->batch)[job->index];
-          bytes = render(sample, job->format, job->options, "ImageWriter");
+          write_bytes(job->path,
+                      render_sample(*job->batch, job->index, job->format, job->options,
+                                    "ImageWriter", buffers),
+                      job->options);
         } else {
-          bytes = render(job->snapshot, job->format, job->options, "ImageWriter");
+          write_bytes(job->path, render(job->snapshot, job->format, job->options, "ImageWriter"),
+                      job->options);
         }
-        write_bytes(job->path, bytes, job->options);
       } catch (const std::exception& e) {
         error = std::current_exception();
         std::lock_guard<std::mutex> lock(mu);
@@ -255,6 +262,7 @@ struct ImageWriter::State {
         std::lock_guard<std::mutex> lock(mu);
         unreported.push_back(c10::str("'", job->path, "': unknown error"));
       }
+      buffers.trim();
       const int64_t bytes = job->bytes;
       auto done = std::move(job->done);
       job.reset();  // free the snapshot before making room

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include <torchimage/torchimage.h>
@@ -65,6 +66,59 @@ TEST(SaveImages, EachFileIsWhatSaveImageWrites) {
         const std::string path = d / c10::str("s_", format_index_path("{index:04}", 10 + i), ".", ext);
         EXPECT_EQ(bytes_of(path), expected_bytes(batch[i], o, ext)) << path;
       }
+    }
+  }
+}
+
+// save_images computes most samples straight from the batch (no tensor per
+// sample): every dtype, channel count, layout and option that path takes or
+// declines gives the files save_image writes for batch[i].
+TEST(SaveImages, EveryLayoutAndOptionMatchesSaveImage) {
+  torch::manual_seed(3);
+  struct Case {
+    std::string name;
+    torch::Tensor batch;
+    SaveImageOptions options;
+    std::string ext;
+  };
+  const auto base = torch::rand({3, 4, 9, 11}) * 2.4 - 1.2;  // some values out of range
+  auto special = base.clone();
+  special.index_put_({0, 0, 0, 0}, std::numeric_limits<float>::quiet_NaN());
+  special.index_put_({1, 1, 2, 3}, std::numeric_limits<float>::infinity());
+  special.index_put_({2, 2, 4, 5}, -std::numeric_limits<float>::infinity());
+  const auto range = SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
+  const auto odd_range = SaveImageOptions().normalize(true).value_range({-0.3, 0.7});
+  std::vector<Case> cases = {
+      {"rgb", base.narrow(1, 0, 3).contiguous(), {}, "png"},
+      {"rgb range", base.narrow(1, 0, 3).contiguous(), range, "png"},
+      {"rgb odd range", base.narrow(1, 0, 3).contiguous(), odd_range, "png"},
+      {"rgb no range", base.narrow(1, 0, 3).contiguous(), SaveImageOptions().normalize(true), "png"},
+      {"rgb nan inf", special.narrow(1, 0, 3).contiguous(), range, "png"},
+      {"rgb float64", base.narrow(1, 0, 3).to(torch::kDouble), odd_range, "png"},
+      {"rgb float16", base.narrow(1, 0, 3).to(torch::kHalf), range, "png"},
+      {"gray to rgb", base.narrow(1, 0, 1).contiguous(), range, "png"},
+      {"gray", base.narrow(1, 0, 1).contiguous(), SaveImageOptions(range).grayscale(true), "png"},
+      {"gray alpha", base.narrow(1, 0, 2).contiguous(), range, "png"},
+      {"rgba", base, range, "png"},
+      {"channel slice", base.narrow(1, 1, 3), range, "png"},
+      {"channels last", base.narrow(1, 0, 3).contiguous(torch::MemoryFormat::ChannelsLast), range, "png"},
+      {"strided rows", base.narrow(1, 0, 3).slice(2, 0, 9, 2).slice(3, 1, 11, 3), range, "png"},
+      {"expanded", base.narrow(0, 0, 1).narrow(1, 0, 3).expand({3, 3, 9, 11}), range, "png"},
+      {"zlib level", base.narrow(1, 0, 3).contiguous(), SaveImageOptions(range).compression_level(6), "png"},
+      {"16 bit", base.narrow(1, 0, 3).contiguous(), SaveImageOptions(range).bit_depth(16), "png"},
+      {"jpeg rgb", base.narrow(1, 0, 3).contiguous(), SaveImageOptions(range).quality(90), "jpg"},
+      {"jpeg gray", base.narrow(1, 0, 1).contiguous(), SaveImageOptions(range).grayscale(true), "jpg"},
+      {"uint8", (base.narrow(1, 0, 3) * 100 + 100).clamp(0, 255).to(torch::kByte), {}, "png"},
+  };
+  for (const auto& c : cases) {
+    TempDir d;
+    save_images(c.batch, d / ("{index}." + c.ext), c.options, 0, 2);
+    ImageWriter writer(ImageWriterOptions().threads(2));
+    writer.save_images(c.batch, d / ("w{index}." + c.ext), c.options).get();
+    for (int64_t i = 0; i < c.batch.size(0); ++i) {
+      const auto expected = expected_bytes(c.batch[i], c.options, c.ext);
+      EXPECT_EQ(bytes_of(d / c10::str(i, ".", c.ext)), expected) << c.name << " sample " << i;
+      EXPECT_EQ(bytes_of(d / c10::str("w", i, ".", c.ext)), expected) << c.name << " sample " << i;
     }
   }
 }
