@@ -360,31 +360,37 @@ void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& 
     }
     idat.finish();
   } else if (encoding.engine == DeflateEngine::Rle) {
-    // Large images are cut into horizontal parts compressed on two threads
-    // (each part's first row is filtered against the row above it, so the
-    // filtered data is the same; each part's deflate blocks end byte-aligned
-    // and the Adler-32s combine). Small ones, and any image encoded on the
-    // writer's or save_images' workers, stay on this thread.
-    const bool parallel = serial_scopes == 0 && raw >= (size_t{256} << 10) && px.height >= 2 &&
-                          std::thread::hardware_concurrency() > 1;
-    const int parts = parallel ? 2 : 1;
+    // Large images are cut into two horizontal parts (each part's first row
+    // is filtered against the row above it, so the filtered data is the
+    // same; each part's deflate blocks end byte-aligned and the Adler-32s
+    // combine), compressed on two threads. The cut depends on the image
+    // alone, so that the bytes do too: an image encoded on the writer's or
+    // save_images' workers, or on one core, has its parts compressed one
+    // after the other on this thread, into the same file.
+    const int parts = raw >= (size_t{256} << 10) && px.height >= 2 ? 2 : 1;
+    const bool parallel =
+        parts > 1 && serial_scopes == 0 && std::thread::hardware_concurrency() > 1;
     std::vector<int64_t> bounds = {0};
     for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
     bounds.push_back(px.height);
-    // Part 0 is deflated straight into the IDAT chunk of `out`; the others
-    // into their own buffers, appended after.
+    // Part 0 is deflated straight into the IDAT chunk of `out`; the other,
+    // on the helper thread, into its own buffer, appended after (on one
+    // thread it follows straight into `out`).
     const size_t chunk_start = out.size();
     out.resize(chunk_start + 8);
-    std::vector<Bytes> buffers(static_cast<size_t>(parts - 1));
+    std::vector<Bytes> buffers(parallel ? 1 : 0);
     std::vector<RlePart> results(static_cast<size_t>(parts));
     results[0].out = &out;
-    for (int p = 1; p < parts; ++p) {
-      buffers[p - 1].reserve(deflate_bound((row_bytes + 1) * static_cast<size_t>(bounds[p + 1] - bounds[p])));
-      results[p].out = &buffers[p - 1];
+    if (parts > 1) {
+      results[1].out = &out;
+      if (parallel) {
+        buffers[0].reserve(deflate_bound((row_bytes + 1) * static_cast<size_t>(bounds[2] - bounds[1])));
+        results[1].out = &buffers[0];
+      }
     }
     std::exception_ptr error;
     std::thread helper;
-    if (parts > 1) {
+    if (parallel) {
       helper = std::thread([&] {
         try {
           encode_rle_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
@@ -401,6 +407,10 @@ void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& 
     }
     if (helper.joinable()) helper.join();
     if (error) std::rethrow_exception(error);
+    if (parts > 1 && !parallel) {
+      // One thread: part 1 follows part 0 straight into `out`.
+      encode_rle_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
+    }
     uLong adler = results[0].adler;
     for (int p = 1; p < parts; ++p) {
       adler = adler32_combine(adler, results[p].adler, static_cast<z_off_t>(results[p].input));

@@ -24,6 +24,7 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/util/Exception.h>
 
+#include "chunked_copy.h"
 #include "grid_shape.h"
 #include "png_encoder.h"
 #include "render.h"
@@ -226,18 +227,36 @@ struct ImageWriter::State {
   bool stop = false;
   std::vector<std::string> unreported;  // failures not yet thrown
   std::vector<std::thread> workers;
+  // A snapshot copy a caller is waiting on, which idle workers help with
+  // (before any queued job: the caller is stalled on it); `copy_number`
+  // counts them, so that a worker helps each at most once.
+  std::shared_ptr<ChunkedCopy> copy;
+  uint64_t copy_number = 0;
 
   void worker_loop() {
     SerialEncodingScope serial;  // the writer's threads are the parallelism
     RenderBuffers buffers;       // reused across this worker's batch samples
+    uint64_t helped = 0;         // the last copy this worker took part in
     for (;;) {
       std::unique_ptr<Job> job;
+      std::shared_ptr<ChunkedCopy> help;
       {
         std::unique_lock<std::mutex> lock(mu);
-        work_ready.wait(lock, [&] { return stop || !queue.empty(); });
-        if (queue.empty()) return;  // stop, and nothing left
-        job = std::move(queue.front());
-        queue.pop_front();
+        work_ready.wait(lock, [&] {
+          return stop || !queue.empty() || (copy && copy_number != helped);
+        });
+        if (copy && copy_number != helped) {
+          help = copy;
+          helped = copy_number;
+        } else {
+          if (queue.empty()) return;  // stop, and nothing left
+          job = std::move(queue.front());
+          queue.pop_front();
+        }
+      }
+      if (help) {
+        help->run();
+        continue;
       }
       std::exception_ptr error;
       try {
@@ -275,6 +294,37 @@ struct ImageWriter::State {
       changed.notify_all();
     }
   }
+
+  // A contiguous CPU copy of a contiguous CPU tensor, made by the calling
+  // thread and whichever workers are idle, a chunk each at a time.
+  at::Tensor copy_contiguous(const at::Tensor& t) {
+    at::Tensor out = at::empty(t.sizes(), t.options().memory_format(at::MemoryFormat::Contiguous));
+    const size_t size = static_cast<size_t>(t.numel()) * t.element_size();
+    if (size < 2 * ChunkedCopy::kChunk) {
+      copy_bytes(out.data_ptr(), t.data_ptr(), size);
+      return out;
+    }
+    auto task = std::make_shared<ChunkedCopy>(t.data_ptr(), out.data_ptr(), size);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      copy = task;
+      ++copy_number;
+    }
+    work_ready.notify_all();
+    task->run();
+    task->wait();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (copy == task) copy.reset();
+    }
+    return out;
+  }
+
+  // A copy the caller may not touch: the tensor itself when it was handed
+  // over and nothing else reaches its memory, else a CPU copy (shared with
+  // idle workers where the tensor is contiguous), or a device clone enqueued
+  // on the current stream plus an event the worker waits on.
+  at::Tensor snapshot(const at::Tensor& t, bool handed_over, std::shared_ptr<c10::Event>* ready);
 
   // Blocks until `bytes` fit (or nothing else is pending), then reserves them.
   void reserve(int64_t bytes, int64_t jobs) {
@@ -348,16 +398,16 @@ std::atomic<int64_t> g_snapshot_copies{0};
 
 int64_t snapshot_copies() { return g_snapshot_copies.load(); }
 
-namespace {
-
-// A copy the caller may not touch: the tensor itself when it was handed over
-// and nothing else reaches its memory, else a CPU clone, or a device clone
-// enqueued on the current stream plus an event the worker waits on.
-at::Tensor snapshot(const at::Tensor& t, bool handed_over, std::shared_ptr<c10::Event>* ready) {
+at::Tensor ImageWriter::State::snapshot(const at::Tensor& t, bool handed_over,
+                                        std::shared_ptr<c10::Event>* ready) {
   at::NoGradGuard no_grad;
   if (handed_over && sole_owner(t)) return t.detach();  // detach: drop any graph
-  at::Tensor copy = t.detach().clone(at::MemoryFormat::Contiguous);
   g_snapshot_copies.fetch_add(1, std::memory_order_relaxed);
+  if (t.device().is_cpu() && t.layout() == at::kStrided && t.is_contiguous() && !t.is_neg() &&
+      !t.is_conj()) {
+    return copy_contiguous(t);
+  }
+  at::Tensor copy = t.detach().clone(at::MemoryFormat::Contiguous);
   if (!copy.device().is_cpu()) {
     const auto type = copy.device().type();
     auto event = std::make_shared<c10::Event>(type);
@@ -367,6 +417,8 @@ at::Tensor snapshot(const at::Tensor& t, bool handed_over, std::shared_ptr<c10::
   }
   return copy;
 }
+
+namespace {
 
 int64_t tensor_bytes(const at::Tensor& t) {
   return t.numel() * static_cast<int64_t>(t.element_size());
@@ -439,7 +491,7 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
   };
   state_->reserve(job->bytes, 1);
   try {
-    job->snapshot = snapshot(tensor, handed_over, &job->ready);
+    job->snapshot = state_->snapshot(tensor, handed_over, &job->ready);
   } catch (...) {
     state_->release(job->bytes, 1);
     throw;
@@ -502,7 +554,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
   std::shared_ptr<c10::Event> ready;
   at::Tensor copy;
   try {
-    copy = snapshot(batch, handed_over, &ready);
+    copy = state_->snapshot(batch, handed_over, &ready);
   } catch (...) {
     state_->release(total, n);
     throw;

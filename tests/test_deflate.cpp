@@ -149,6 +149,9 @@ TEST(RleDeflate, TwoThreadPngMatchesOneThread) {
   }
   EXPECT_TRUE(torch::equal(torchimage::decode_image(parallel), big));
   EXPECT_TRUE(torch::equal(torchimage::decode_image(serial), big));
+  // The same file either way: the cut into parts depends on the image alone
+  // (save_image and save_images' workers must agree byte for byte).
+  EXPECT_TRUE(torch::equal(parallel, serial));
 }
 
 TEST(RleDeflate, CompressesRunsWell) {

@@ -14,6 +14,7 @@
 
 #include <torchimage/torchimage.h>
 
+#include "chunked_copy.h"
 #include "snapshot.h"
 #include "test_util.h"
 
@@ -178,6 +179,65 @@ TEST(ImageWriter, SnapshotLetsTheCallerOverwrite) {
 
 // What the writer may keep without copying (src/snapshot.h): only a CPU
 // tensor nothing else can reach.
+// A snapshot large enough to be copied in chunks by the caller and the idle
+// workers: each file is the tensor as it was at the call, though the caller
+// overwrites it right after each call returns.
+TEST(ImageWriter, LargeSnapshotsCopiedTogetherWithTheWorkers) {
+  TempDir d;
+  torch::manual_seed(5);
+  auto x = torch::rand({16, 3, 128, 128});  // 3 MiB: twelve chunks
+  ASSERT_GE(x.numel() * 4, static_cast<int64_t>(4 * ChunkedCopy::kChunk));
+  std::vector<std::vector<uint8_t>> expected;
+  {
+    ImageWriter writer(ImageWriterOptions().threads(2));
+    for (int call = 0; call < 6; ++call) {
+      expected.push_back(expected_bytes(x, {}, "png"));
+      writer.save_image(x, d / c10::str(call, ".png"));
+      x.mul_(0.5).add_(0.25 * (call % 2));  // the next step, in place
+    }
+    writer.flush();
+  }
+  for (int call = 0; call < 6; ++call) {
+    EXPECT_EQ(bytes_of(d / c10::str(call, ".png")), expected[call]) << call;
+  }
+}
+
+TEST(ChunkedCopy, ThreadsTogetherCopyEveryByte) {
+  std::vector<uint8_t> source(5 * ChunkedCopy::kChunk + 777);
+  for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
+  for (size_t size : {size_t{0}, size_t{1}, size_t{1000}, ChunkedCopy::kChunk - 1,
+                      3 * ChunkedCopy::kChunk + 77, 5 * ChunkedCopy::kChunk + 3}) {
+    for (int threads : {1, 2, 4}) {
+      std::vector<uint8_t> out(size + 8, 0xab);
+      ChunkedCopy copy(source.data() + 3, out.data() + 5, size);
+      std::vector<std::thread> helpers;
+      for (int t = 1; t < threads; ++t) helpers.emplace_back([&] { copy.run(); });
+      copy.run();
+      copy.wait();
+      EXPECT_TRUE(std::equal(out.begin() + 5, out.begin() + 5 + size, source.begin() + 3))
+          << size << " bytes, " << threads << " threads";
+      EXPECT_EQ(out[4], 0xab);
+      EXPECT_EQ(out[5 + size], 0xab);  // nothing written past the end
+      for (auto& h : helpers) h.join();
+    }
+  }
+}
+
+TEST(ChunkedCopy, CopyBytesAtAnyAlignment) {
+  std::vector<uint8_t> source((size_t{1} << 17) + 300);
+  for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<uint8_t>(i * 7 + (i >> 8));
+  for (size_t size : {size_t{65535}, size_t{65536}, size_t{65536 + 129}, size_t{1} << 17}) {
+    for (size_t offset : {0, 1, 17, 31, 32, 33}) {
+      std::vector<uint8_t> out(size + 80, 0);
+      copy_bytes(out.data() + offset, source.data() + (offset * 3) % 40, size);
+      EXPECT_TRUE(std::equal(out.begin() + offset, out.begin() + offset + size,
+                             source.begin() + (offset * 3) % 40))
+          << size << " bytes at offset " << offset;
+      EXPECT_EQ(out[offset + size], 0);
+    }
+  }
+}
+
 TEST(ImageWriter, SoleOwnerOnlyWhenNothingElseReachesTheMemory) {
   EXPECT_TRUE(sole_owner(torch::rand({3, 4, 4})));
   auto base = torch::rand({2, 3, 4, 4});
