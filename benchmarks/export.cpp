@@ -8,7 +8,10 @@
 //       save_images(x, DIR/runR/{index:05}.png) R times (each in a fresh
 //       directory, none deleted here): one line per run
 //       "run R images N seconds S images_per_s V cpu_s C" (C: user + system
-//       CPU seconds of all threads), then "dir PATH".
+//       CPU seconds of all threads); then the file system's share: the first
+//       file's bytes written N times by torchimage::write_file on as many
+//       threads, "floor images N seconds S images_per_s V cpu_s C"; then
+//       "dir PATH".
 //   torchimage_export stall INPUT.pt DIR [--calls N] [--warmup W] [--gap-ms G] [--gap sleep|busy]
 //                           [--hand-over yes|no]
 //       One ImageWriter (default options); N + W calls of
@@ -125,6 +128,13 @@ long peak_rss_kib() {
   return usage.ru_maxrss;  // KiB on Linux
 }
 
+std::string read_all(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
 // CPU time (user + system) of all of this process's threads, in seconds.
 double cpu_seconds() {
   rusage usage{};
@@ -156,6 +166,32 @@ int cmd_export(const Args& a) {
               << static_cast<double>(x.size(0)) / s << " cpu_s " << cpu_seconds() - cpu0
               << std::endl;
     last = run;  // kept: deleting files now would slow the next run's creations (ext4)
+  }
+  // The file system's share: the first file's bytes written N times by the
+  // same atomic sink on as many threads, with no tensor work at all.
+  {
+    const std::string bytes = read_all(last / "00000.png");
+    const fs::path floor = dir / "floor";
+    fs::create_directories(floor);
+    const int64_t n = x.size(0);
+    const int workers = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+    std::atomic<int64_t> next{0};
+    const double cpu0 = cpu_seconds();
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < std::max(1, workers); ++t) {
+      pool.emplace_back([&] {
+        char name[32];
+        for (int64_t i; (i = next.fetch_add(1)) < n;) {
+          std::snprintf(name, sizeof(name), "%05lld.png", static_cast<long long>(i));
+          torchimage::write_file((floor / name).string(), bytes.data(), bytes.size());
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+    const double s = ms_since(t0) / 1e3;
+    std::cout << "floor images " << n << " seconds " << s << " images_per_s "
+              << static_cast<double>(n) / s << " cpu_s " << cpu_seconds() - cpu0 << std::endl;
   }
   std::cout << "dir " << last.string() << std::endl;
   return 0;

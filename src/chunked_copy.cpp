@@ -6,14 +6,18 @@
 
 #include "cpu_dispatch.h"
 
-#ifdef TORCHIMAGE_X86_INTRINSICS
+// Sanitizers see memcpy's accesses, not those of intrinsics: under them every
+// copy is a memcpy, so that ThreadSanitizer checks the chunks' hand-off.
+#if defined(TORCHIMAGE_X86_INTRINSICS) && !defined(TORCHIMAGE_NO_CLONES) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define TORCHIMAGE_STREAM_COPY 1
 #include <immintrin.h>
 #endif
 
 namespace torchimage {
 namespace {
 
-#ifdef TORCHIMAGE_X86_INTRINSICS
+#ifdef TORCHIMAGE_STREAM_COPY
 // 128 bytes a step, `dst` 32-byte aligned, size a multiple of 128.
 __attribute__((target("avx2"))) void stream_copy_avx2(uint8_t* dst, const uint8_t* src,
                                                       size_t size) {
@@ -36,7 +40,7 @@ __attribute__((target("avx2"))) void stream_copy_avx2(uint8_t* dst, const uint8_
 void copy_bytes(void* dst, const void* src, size_t size) {
   auto* d = static_cast<uint8_t*>(dst);
   const auto* s = static_cast<const uint8_t*>(src);
-#ifdef TORCHIMAGE_X86_INTRINSICS
+#ifdef TORCHIMAGE_STREAM_COPY
   if (size >= (size_t{64} << 10) && cpu_has_avx2()) {
     // Up to the first 32-byte boundary of dst, the aligned middle, the tail.
     const size_t head = std::min(size, (32 - reinterpret_cast<uintptr_t>(d) % 32) % 32);
