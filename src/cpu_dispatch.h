@@ -37,6 +37,11 @@ inline bool cpu_has_avx2() {
   return yes;
 }
 
+inline bool cpu_has_bmi2() {
+  static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("bmi2"));
+  return yes;
+}
+
 inline bool cpu_has_ssse3() {
   static const bool yes = (__builtin_cpu_init(), __builtin_cpu_supports("ssse3"));
   return yes;

@@ -7,6 +7,12 @@
 #include <c10/util/Exception.h>
 #include <zlib.h>
 
+#include "cpu_dispatch.h"
+
+#ifdef TORCHIMAGE_X86_INTRINSICS
+#include <immintrin.h>
+#endif
+
 #ifdef TORCHIMAGE_HAVE_ISAL
 #include <isa-l/igzip_lib.h>
 #endif
@@ -221,6 +227,28 @@ void RleDeflater::finish(std::vector<uint8_t>& out) {
 
 namespace {
 
+#ifdef TORCHIMAGE_X86_INTRINSICS
+// next_match's scan, 32 positions a step (i >= 1): returns the first match
+// start among the positions it covered, or the first position it did not
+// cover (each step reads data[p - 1, p + 34), so it stops 34 bytes short).
+__attribute__((target("avx2"))) size_t next_match_avx2(const uint8_t* data, size_t i,
+                                                        size_t size) {
+  for (; i + 34 <= size; i += 32) {
+    const auto* p = reinterpret_cast<const __m256i*>(data + i);
+    const __m256i before = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i - 1));
+    const __m256i at0 = _mm256_loadu_si256(p);
+    const __m256i at1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 1));
+    const __m256i at2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 2));
+    const __m256i run = _mm256_and_si256(
+        _mm256_and_si256(_mm256_cmpeq_epi8(before, at0), _mm256_cmpeq_epi8(at0, at1)),
+        _mm256_cmpeq_epi8(at1, at2));
+    const uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(run));
+    if (mask) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+  return i;
+}
+#endif
+
 // Position of the first match start in data[i, size) (or size): a position p
 // where data[p - 1] == data[p] == data[p + 1] == data[p + 2], so that a
 // distance-1 match of length >= 3 begins there. `prev` is data[i - 1] (or the
@@ -235,6 +263,9 @@ inline size_t next_match(const uint8_t* data, size_t i, size_t size, uint8_t pre
     if (at(0)) return 0;
     i = 1;
   }
+#ifdef TORCHIMAGE_X86_INTRINSICS
+  if (cpu_has_avx2()) i = next_match_avx2(data, i, size);
+#endif
   while (i + 8 <= size) {
     uint64_t cur, before;
     std::memcpy(&cur, data + i, 8);
@@ -285,7 +316,7 @@ struct Bits {
 // Literal codes for n bytes. The bit state lives in locals here: stores
 // through the byte pointer could otherwise alias it (and the table) and
 // force reloads on every byte.
-void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
+TORCHIMAGE_INLINE void emit_literals_body(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
   uint64_t acc = w.acc;
   int bits = w.n;
   uint8_t* p = w.p;
@@ -308,6 +339,26 @@ void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
   }
   w.acc = acc, w.n = bits, w.p = p;
   for (; k < n; ++k) w.put(lit[data[k]].bits, lit[data[k]].length);
+}
+
+void emit_literals_baseline(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
+  emit_literals_body(data, n, lit, w);
+}
+
+#ifdef TORCHIMAGE_X86_INTRINSICS
+// The same with BMI2's shifts by a register (shlx, shrx): a fifth fewer
+// instructions here, where every step shifts by a code length.
+__attribute__((target("bmi,bmi2"))) void emit_literals_bmi2(const uint8_t* data, size_t n,
+                                                           const Code* lit, Bits& w) {
+  emit_literals_body(data, n, lit, w);
+}
+#endif
+
+inline void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
+#ifdef TORCHIMAGE_X86_INTRINSICS
+  if (cpu_has_bmi2()) return emit_literals_bmi2(data, n, lit, w);
+#endif
+  emit_literals_baseline(data, n, lit, w);
 }
 
 }  // namespace
@@ -404,9 +455,12 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
   while (hclen > 4 && cl_len[kClOrder[hclen - 1]] == 0) --hclen;
 
   // 3. Bits. At most 15 bits a literal, 21 a match, plus header and slack.
-  const size_t start = out.size();
-  out.resize(start + size * 2 + 1024);
-  Bits w{bits_, nbits_, out.data() + start};
+  const size_t bound = size * 2 + 1024;
+  if (bits_out_size_ < bound) {
+    bits_out_.reset(new uint8_t[bound]);
+    bits_out_size_ = bound;
+  }
+  Bits w{bits_, nbits_, bits_out_.get()};
   w.put(final ? 1 : 0, 1);
   w.put(2, 2);  // dynamic Huffman
   w.put(static_cast<uint64_t>(hlit - 257), 5);
@@ -435,7 +489,7 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
   w.put(lit[256].bits, lit[256].length);
   bits_ = w.acc;
   nbits_ = w.n;
-  out.resize(static_cast<size_t>(w.p - out.data()));
+  out.insert(out.end(), bits_out_.get(), w.p);
 }
 
 }  // namespace torchimage

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace torchimage {
@@ -48,6 +49,11 @@ class RleDeflater {
 
   std::vector<uint8_t> pending_;
   std::vector<Match> matches_;
+  // Where a block's bits are written before they are appended to the
+  // output: room for the worst case, not zero-filled (a resize of the output
+  // would fill twice the block's size with zeros first).
+  std::unique_ptr<uint8_t[]> bits_out_;
+  size_t bits_out_size_ = 0;
   uint32_t adler_;
   uint64_t bits_ = 0;  // bits not yet written (fewer than 8), LSB first
   int nbits_ = 0;

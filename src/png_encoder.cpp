@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <thread>
 
 #include <c10/util/Exception.h>
@@ -246,15 +247,16 @@ void encode_rle_part(const PixelView& px, const PngEncoding& encoding, int64_t y
   // malloc would map and unmap on every call), then deflate it.
   const size_t rows_per_block = std::min<size_t>(
       static_cast<size_t>(y1 - y0), std::max<size_t>(1, (size_t{128} << 10) / (row_bytes + 1)));
-  std::vector<uint8_t> staging((row_bytes + 1) * rows_per_block);
+  // Not zero-filled: every byte is written by the filter before it is read.
+  const std::unique_ptr<uint8_t[]> staging(new uint8_t[(row_bytes + 1) * rows_per_block]);
   RleDeflater deflater(/*zlib_header=*/first);
   for (int64_t y = y0; y < y1;) {
     size_t used = 0;
     for (size_t r = 0; r < rows_per_block && y < y1; ++r, ++y) {
-      filter.filter(row(y), staging.data() + used);
+      filter.filter(row(y), staging.get() + used);
       used += row_bytes + 1;
     }
-    deflater.add(staging.data(), used, *part->out);
+    deflater.add(staging.get(), used, *part->out);
   }
   deflater.end(*part->out, last);
   part->adler = deflater.adler();
