@@ -171,7 +171,7 @@ RleDeflater::RleDeflater(bool zlib_header)
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "BitWriter assumes little-endian");
 }
 
-void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& out) {
+void RleDeflater::update_adler(const uint8_t* data, size_t size) {
 #ifdef TORCHIMAGE_HAVE_ISAL
   adler_ = isal_adler32(adler_, data, size);  // the same checksum, vectorized
 #else
@@ -182,6 +182,10 @@ void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& ou
     done += piece;
   }
 #endif
+}
+
+void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& out) {
+  update_adler(data, size);
   if (!pending_.empty()) {
     const size_t take = std::min(size, kBlockInput - pending_.size());
     pending_.insert(pending_.end(), data, data + take);
@@ -197,9 +201,30 @@ void RleDeflater::add(const uint8_t* data, size_t size, std::vector<uint8_t>& ou
   pending_.assign(data, data + size);
 }
 
+void RleDeflater::add_and_end(const uint8_t* data, size_t size, std::vector<uint8_t>& out,
+                              bool final) {
+  if (!pending_.empty()) {
+    add(data, size, out);
+    end(out, final);
+    return;
+  }
+  // The blocks add() and end() would make: whole blocks, then the rest
+  // (perhaps empty) as the last.
+  update_adler(data, size);
+  for (; size >= kBlockInput; data += kBlockInput, size -= kBlockInput) {
+    encode_block(data, kBlockInput, false, out);
+  }
+  encode_block(data, size, final, out);
+  align(out, final);
+}
+
 void RleDeflater::end(std::vector<uint8_t>& out, bool final) {
   encode_block(pending_.data(), pending_.size(), final, out);
   pending_.clear();
+  align(out, final);
+}
+
+void RleDeflater::align(std::vector<uint8_t>& out, bool final) {
   if (!final) {
     // An empty stored block: BFINAL 0, BTYPE 00, pad to a byte, LEN 0, NLEN ~0.
     bits_ |= uint64_t{0} << nbits_;

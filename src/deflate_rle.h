@@ -28,6 +28,10 @@ class RleDeflater {
   // bytes still pending stay buffered until the next call or finish()).
   void add(const uint8_t* data, size_t size, std::vector<uint8_t>& out);
 
+  // add() then end(), without buffering `data` when nothing is pending:
+  // the same bytes, one copy of the input fewer.
+  void add_and_end(const uint8_t* data, size_t size, std::vector<uint8_t>& out, bool final);
+
   // Writes the remaining blocks, the final one marked, and the Adler-32.
   void finish(std::vector<uint8_t>& out);
 
@@ -41,6 +45,9 @@ class RleDeflater {
 
  private:
   void encode_block(const uint8_t* data, size_t size, bool final, std::vector<uint8_t>& out);
+  void update_adler(const uint8_t* data, size_t size);
+  // end()'s last step, after the last block: byte alignment.
+  void align(std::vector<uint8_t>& out, bool final);
 
   struct Match {
     uint32_t position;  // in the block

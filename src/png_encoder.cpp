@@ -256,9 +256,13 @@ void encode_rle_part(const PixelView& px, const PngEncoding& encoding, int64_t y
       filter.filter(row(y), staging.get() + used);
       used += row_bytes + 1;
     }
-    deflater.add(staging.get(), used, *part->out);
+    if (y < y1) {
+      deflater.add(staging.get(), used, *part->out);
+    } else {
+      deflater.add_and_end(staging.get(), used, *part->out, last);
+    }
   }
-  deflater.end(*part->out, last);
+  if (y0 == y1) deflater.end(*part->out, last);  // no rows: an empty part
   part->adler = deflater.adler();
   part->input = static_cast<size_t>(y1 - y0) * (row_bytes + 1);
 }

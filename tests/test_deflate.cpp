@@ -164,3 +164,40 @@ TEST(RleDeflate, CompressesRunsWell) {
 }
 
 }  // namespace
+
+namespace {
+
+// add_and_end writes what add() then end() write, with or without bytes
+// pending from an earlier add(), final or not; and the stream inflates.
+TEST(RleDeflate, AddAndEndIsAddThenEnd) {
+  std::mt19937 rng(11);
+  const size_t block = RleDeflater::kBlockInput;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{777}, block - 1, block, block + 1, 3 * block + 5}) {
+    const auto data = runs_input(rng, size);
+    for (size_t first : {size_t{0}, size_t{100}}) {  // bytes added before
+      for (bool final : {true, false}) {
+        const auto head = runs_input(rng, first);
+        std::vector<uint8_t> a, b;
+        RleDeflater x, y;
+        x.add(head.data(), head.size(), a);
+        x.add(data.data(), data.size(), a);
+        x.end(a, final);
+        y.add(head.data(), head.size(), b);
+        y.add_and_end(data.data(), data.size(), b, final);
+        EXPECT_TRUE(a == b) << size << " bytes after " << first << (final ? ", final" : "");
+        EXPECT_EQ(x.adler(), y.adler());
+        if (final) {
+          std::vector<uint8_t> all = head;
+          all.insert(all.end(), data.begin(), data.end());
+          const uint32_t adler = y.adler();
+          const uint8_t trailer[4] = {uint8_t(adler >> 24), uint8_t(adler >> 16),
+                                      uint8_t(adler >> 8), uint8_t(adler)};
+          b.insert(b.end(), trailer, trailer + 4);
+          EXPECT_TRUE(inflate_all(b, all.size()) == all) << size << " bytes after " << first;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
