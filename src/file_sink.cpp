@@ -117,6 +117,28 @@ void write_in_place(const std::string& path, const uint8_t* data, size_t size) {
 // Whether linkat through /proc/self/fd works here (false once it failed
 // for want of /proc: then every write takes the named temporary file).
 std::atomic<bool> g_link_unnamed{true};
+// Whether linkat(fd, "", AT_EMPTY_PATH) may be tried: it names the file
+// without a walk through /proc, but needs CAP_DAC_READ_SEARCH (false once
+// it was refused).
+std::atomic<bool> g_link_empty_path{true};
+
+// Gives the unnamed file `fd` the name `path` (never replacing anything).
+// Returns 0, or -1 with errno set by the /proc link.
+int link_unnamed(int fd, const fs::path& path, const char* proc) {
+#if defined(AT_EMPTY_PATH)
+  if (g_link_empty_path.load(std::memory_order_relaxed)) {
+    if (::linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
+    if (errno == EEXIST) return -1;
+    // Refused (ENOENT or EPERM without the capability), or a failure the
+    // /proc link meets again: that one decides, and says whether to stop
+    // trying this way.
+    const int rc = ::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW);
+    if (rc == 0) g_link_empty_path.store(false, std::memory_order_relaxed);
+    return rc;
+  }
+#endif
+  return ::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW);
+}
 
 enum class Unnamed { Written, NotHere };
 
@@ -144,7 +166,7 @@ Unnamed write_unnamed(const fs::path& dir, const fs::path& path, const std::stri
   }
   char proc[48];
   std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-  if (::linkat(AT_FDCWD, proc, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+  if (link_unnamed(fd, path, proc) != 0) {
     // EEXIST: another writer was first (the caller replaces its file).
     // Anything else (no /proc, a full directory, a security module) is left
     // to the named path, which reports its own errors.

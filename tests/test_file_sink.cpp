@@ -20,6 +20,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -342,6 +344,42 @@ TEST_F(FileSink, FailureMidWriteKeepsOldBytesAndCleansUp) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: no error, 3: message without the path or 'File too large'";
   EXPECT_TRUE(slurp(p) == old_bytes) << "the old file is untouched";
   EXPECT_EQ(entries(dir_), std::vector<std::string>{"target.png"}) << "no temporary left";
+}
+
+// A new file is named with linkat(AT_EMPTY_PATH), which kernels before 6.10
+// allow only with CAP_DAC_READ_SEARCH; without it (most users there) the
+// /proc link names it. In a child that dropped the capability (as root; a
+// user has none): new files, a file written again, and several in a row all
+// come out whole, whichever way this kernel lets them be named.
+TEST_F(FileSink, NewFilesWithoutTheLinkCapability) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) ::_exit(5);
+    const int bit = CAP_DAC_READ_SEARCH;
+    data[bit / 32].effective &= ~(1u << (bit % 32));
+    if (::syscall(SYS_capset, &header, data) != 0) ::_exit(6);
+    int code = 0;
+    try {
+      for (int i = 0; i < 3; ++i) {
+        const Bytes b = random_bytes(1000 + i, 40 + i);
+        const std::string p = path("nocap_" + std::to_string(i) + ".bin");
+        torchimage::write_file(p, b.data(), b.size());
+        torchimage::write_file(p, b.data(), b.size());  // and again, replacing it
+        if (slurp(p) != b) code = 2;
+      }
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: wrong bytes, 3: an error, 5/6: capget/capset failed";
+  EXPECT_EQ(entries(dir_), (std::vector<std::string>{"nocap_0.bin", "nocap_1.bin", "nocap_2.bin"}));
 }
 
 TEST_F(FileSink, NoTemporariesAfterAnyFailure) {
