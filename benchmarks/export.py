@@ -21,7 +21,7 @@ Parts (one markdown table each, after one machine line):
       (Pillow) and compared; peak RSS (getrusage); one injected failing path,
       which must be reported exactly once.
 
-Everything is written under a temporary directory in /tmp, deleted only at
+Everything is written under a temporary directory in /tmp (--out-dir), deleted only at
 the end: on ext4 without a journal (this machine's /) the inode allocator
 skips inodes freed within about the dirty-expire interval (30 s here), testing
 each one (recently_deleted() in perf), so deleting tens of thousands of files
@@ -302,6 +302,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build-export"))
     ap.add_argument("--photos", default=compare.PHOTOS, help="the photos the crops come from")
     ap.add_argument("--parts", default="abcd")
+    ap.add_argument("--out-dir", default="/tmp",
+                    help="where the files go (a temporary folder inside it): /tmp is this "
+                         "machine's disk; /dev/shm (tmpfs) shows the work without the disk's")
     ap.add_argument("--n64", type=int, default=50000)
     ap.add_argument("--tv64", type=int, default=2000, help="torchvision samples timed in (a)")
     ap.add_argument("--n256", type=int, default=2000)
@@ -331,7 +334,11 @@ def main():
     print(f"command: `/usr/bin/python3 benchmarks/export.py {' '.join(sys.argv[1:])}`")
     print()
 
-    work = tempfile.mkdtemp(prefix="torchimage-export-", dir="/tmp")
+    work = tempfile.mkdtemp(prefix="torchimage-export-", dir=args.out_dir)
+    fs_type = subprocess.run(["stat", "-f", "-c", "%T", work], capture_output=True,
+                             text=True).stdout.strip()
+    print(f"files written under {args.out_dir} ({fs_type})")
+    print()
     try:
         x64 = None
         if "a" in args.parts or "d" in args.parts:
