@@ -335,8 +335,8 @@ def main():
     print()
 
     work = tempfile.mkdtemp(prefix="torchimage-export-", dir=args.out_dir)
-    fs_type = subprocess.run(["stat", "-f", "-c", "%T", work], capture_output=True,
-                             text=True).stdout.strip()
+    fs_type = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", work], capture_output=True,
+                             text=True).stdout.split("\n")[0].strip() or "file system unknown"
     print(f"files written under {args.out_dir} ({fs_type})")
     print()
     try:

@@ -73,7 +73,9 @@ class TORCHIMAGE_API ImageWriter {
   ImageWriter& operator=(const ImageWriter&) = delete;
 
   /// Queues save_image(tensor, path, options). The tensor is copied first (on
-  /// its device), so the caller may overwrite it as soon as this returns.
+  /// its device), so the caller may overwrite it as soon as this returns. A
+  /// large contiguous CPU tensor is copied by this thread and the idle workers
+  /// together, a chunk each at a time.
   std::shared_future<void> save_image(const torch::Tensor& tensor, const std::string& path,
                                       const SaveImageOptions& options = {});
 
