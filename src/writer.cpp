@@ -300,7 +300,10 @@ struct ImageWriter::State {
   at::Tensor copy_contiguous(const at::Tensor& t) {
     at::Tensor out = at::empty(t.sizes(), t.options().memory_format(at::MemoryFormat::Contiguous));
     const size_t size = static_cast<size_t>(t.numel()) * t.element_size();
-    if (size < 2 * ChunkedCopy::kChunk) {
+    // Alone where help cannot come sooner than the copy is done: a small
+    // tensor, or one core (the workers, at background priority, would run
+    // only when this thread waits for them).
+    if (size < 2 * ChunkedCopy::kChunk || std::thread::hardware_concurrency() < 2) {
       copy_bytes(out.data_ptr(), t.data_ptr(), size);
       return out;
     }

@@ -20,7 +20,7 @@ namespace torchimage {
 TORCHIMAGE_API std::string format_index_path(const std::string& pattern, int64_t index,
                                              int64_t count = 2);
 
-/// One file per sample of a (B, C, H, W) batch (or (B, H, W)): file i is what
+/// One file per sample of a (B, C, H, W) batch or a list of images: file i is what
 /// `save_image(batch[i], path_i, options)` writes, path_i the pattern with
 /// `start_index + i`. Encoding runs on `threads` workers (0: the hardware's).
 /// All files are attempted; then the first failure is thrown, naming its path
