@@ -66,6 +66,15 @@ void check_output_shape(const torch::Tensor& tensor, const SaveImageOptions& o,
   }
 }
 
+// 8-bit pixels to the file's bytes, into `out` (its capacity reused).
+void encode_view(const PixelView& view, ImageFormat format, const SaveImageOptions& o, Bytes& out) {
+  if (format == ImageFormat::JPEG) {
+    out = encode_jpeg_pixels(view, o.quality());
+  } else {
+    encode_png_pixels(view, png_encoding_for(o.compression_level()), out);
+  }
+}
+
 Bytes encode_pixels(const torch::Tensor& hwc, ImageFormat format, const SaveImageOptions& o) {
   PixelView view;
   view.data = hwc.data_ptr<uint8_t>();
@@ -73,8 +82,9 @@ Bytes encode_pixels(const torch::Tensor& hwc, ImageFormat format, const SaveImag
   view.width = hwc.size(1);
   view.channels = hwc.size(2);
   view.bit_depth = 8;
-  if (format == ImageFormat::JPEG) return encode_jpeg_pixels(view, o.quality());
-  return encode_png_pixels(view, o.compression_level());
+  Bytes out;
+  encode_view(view, format, o, out);
+  return out;
 }
 
 // make_grid + quantize: one fused pass where it applies, else the ATen ops.
@@ -189,11 +199,7 @@ const Bytes& render_sample(const torch::Tensor& batch, int64_t i, ImageFormat fo
   buffers.pixels.resize(static_cast<size_t>(view.height * view.width * view.channels));
   quantizer.pixels(i, buffers.pixels.data(), buffers.scratch);
   view.data = buffers.pixels.data();
-  if (format == ImageFormat::JPEG) {
-    buffers.bytes = encode_jpeg_pixels(view, o.quality());
-  } else {
-    encode_png_pixels(view, png_encoding_for(o.compression_level()), buffers.bytes);
-  }
+  encode_view(view, format, o, buffers.bytes);
   return buffers.bytes;
 }
 
