@@ -400,9 +400,7 @@ bool SampleQuantizer::applies(const torch::Tensor& batch, const MakeGridOptions&
       batch.dim() != 4 || batch.size(0) < 1) {
     return false;
   }
-  const int64_t in_channels = batch.size(1);
-  const int64_t channels = in_channels == 1 && !o.grayscale() ? 3 : in_channels;
-  if (channels > 4) return false;
+  if (grid_channels(batch.size(1), o) > 4) return false;
   if (!o.normalize()) return true;
   // Normalization over the data's own min and max needs a pass over it:
   // that case keeps fused_grid_pixels (NaN bounds too, as there).
@@ -416,7 +414,7 @@ SampleQuantizer::SampleQuantizer(const torch::Tensor& batch, const MakeGridOptio
       in_channels_(batch.size(1)),
       height_(batch.size(2)),
       width_(batch.size(3)),
-      channels_(batch.size(1) == 1 && !o.grayscale() ? 3 : batch.size(1)),
+      channels_(grid_channels(batch.size(1), o)),
       normalize_(o.normalize()) {
   TORCH_CHECK(applies(batch, o), "SampleQuantizer: not applicable to this batch");
   for (int d = 0; d < 4; ++d) strides_[d] = batch.stride(d);

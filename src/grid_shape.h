@@ -16,6 +16,12 @@ struct GridShape {
   int64_t ymaps = 1;
 };
 
+// Channels of make_grid's output for images of `in_channels`: a gray image
+// becomes RGB unless the grayscale option keeps it gray.
+inline int64_t grid_channels(int64_t in_channels, const MakeGridOptions& options) {
+  return in_channels == 1 && !options.grayscale() ? 3 : in_channels;
+}
+
 // Validates dtype, dims, emptiness and options; `what` starts each message.
 // int32 (16-bit samples) only where allow_int32: the bit_depth(16) path.
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& options,

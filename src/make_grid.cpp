@@ -81,7 +81,7 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   const auto& pad = o.pad_value();
   TORCH_CHECK(!pad.empty(), what, ": pad_value must hold one value or one per channel, got none");
   const int64_t in_channels = tensor.dim() == 2 ? 1 : tensor.size(tensor.dim() - 3);
-  const int64_t channels = in_channels == 1 && !o.grayscale() ? 3 : in_channels;
+  const int64_t channels = grid_channels(in_channels, o);
   TORCH_CHECK(pad.size() == 1 || static_cast<int64_t>(pad.size()) == channels, what,
               ": pad_value must hold one value or one per channel (", channels, "), got ",
               pad.size());
@@ -111,8 +111,7 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
   } else {
     b = sizes[0], c = sizes[1], h = sizes[2], w = sizes[3];
   }
-  if (c == 1 && !o.grayscale()) c = 3;
-  s.channels = c;
+  s.channels = grid_channels(c, o);
   if (b == 1) {
     s.height = h, s.width = w;
     s.xmaps = s.ymaps = 1;
