@@ -310,6 +310,18 @@ TEST_F(FileSink, ReadOnlyDirectory) {
   EXPECT_TRUE(slurp(path("ro/keep.png")) == Bytes({4, 5, 6}));
 }
 
+// Runs `body` in a forked child (so that limits, signal dispositions and
+// dropped capabilities touch nothing else) and returns its exit code: body's
+// value, or -1 if the child did not exit normally.
+int exit_code_in_child(const std::function<int()>& body) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) ::_exit(body());
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 TEST_F(FileSink, FailureMidWriteKeepsOldBytesAndCleansUp) {
   // RLIMIT_FSIZE makes write() fail with EFBIG part way through the
   // temporary file, after it was created. In a child process, so that the
@@ -318,30 +330,24 @@ TEST_F(FileSink, FailureMidWriteKeepsOldBytesAndCleansUp) {
   const Bytes old_bytes = random_bytes(777, 12);
   spit(p, old_bytes);
   const Bytes big = random_bytes(1 << 20, 13);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  const int code = exit_code_in_child([&] {
     std::signal(SIGXFSZ, SIG_IGN);
     struct rlimit rl;
     ::getrlimit(RLIMIT_FSIZE, &rl);
     rl.rlim_cur = 100000;
     ::setrlimit(RLIMIT_FSIZE, &rl);
-    int code = 1;
     try {
       torchimage::write_file(p, big.data(), big.size());
-      code = 2;  // no error
+      return 2;  // no error
     } catch (const c10::Error& e) {
       const std::string m = e.what_without_backtrace();
-      code = m.find("File too large") != std::string::npos && m.find(p) != std::string::npos ? 0 : 3;
+      return m.find("File too large") != std::string::npos && m.find(p) != std::string::npos ? 0 : 3;
     } catch (...) {
-      code = 4;
+      return 4;
     }
-    ::_exit(code);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: no error, 3: message without the path or 'File too large'";
+  });
+  EXPECT_EQ(code, 0) << "-1: the child died, 2: no error, 3: message without the path or "
+                        "'File too large'";
   EXPECT_TRUE(slurp(p) == old_bytes) << "the old file is untouched";
   EXPECT_EQ(entries(dir_), std::vector<std::string>{"target.png"}) << "no temporary left";
 }
@@ -352,33 +358,29 @@ TEST_F(FileSink, FailureMidWriteKeepsOldBytesAndCleansUp) {
 // user has none): new files, a file written again, and several in a row all
 // come out whole, whichever way this kernel lets them be named.
 TEST_F(FileSink, NewFilesWithoutTheLinkCapability) {
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  const int code = exit_code_in_child([&] {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2] = {};
-    if (::syscall(SYS_capget, &header, data) != 0) ::_exit(5);
+    if (::syscall(SYS_capget, &header, data) != 0) return 5;
     const int bit = CAP_DAC_READ_SEARCH;
     data[bit / 32].effective &= ~(1u << (bit % 32));
-    if (::syscall(SYS_capset, &header, data) != 0) ::_exit(6);
-    int code = 0;
+    if (::syscall(SYS_capset, &header, data) != 0) return 6;
+    int result = 0;
     try {
       for (int i = 0; i < 3; ++i) {
         const Bytes b = random_bytes(1000 + i, 40 + i);
         const std::string p = path("nocap_" + std::to_string(i) + ".bin");
         torchimage::write_file(p, b.data(), b.size());
         torchimage::write_file(p, b.data(), b.size());  // and again, replacing it
-        if (slurp(p) != b) code = 2;
+        if (slurp(p) != b) result = 2;
       }
     } catch (...) {
-      code = 3;
+      result = 3;
     }
-    ::_exit(code);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: wrong bytes, 3: an error, 5/6: capget/capset failed";
+    return result;
+  });
+  EXPECT_EQ(code, 0) << "-1: the child died, 2: wrong bytes, 3: an error, 5/6: capget/capset "
+                        "failed";
   EXPECT_EQ(entries(dir_), (std::vector<std::string>{"nocap_0.bin", "nocap_1.bin", "nocap_2.bin"}));
 }
 
