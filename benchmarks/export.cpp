@@ -218,6 +218,8 @@ int cmd_stall(const Args& a) {
   const double gap_ms = static_cast<double>(a.num("--gap-ms", 20));
   const bool sleep = a.get("--gap", "sleep") == "sleep";
   const bool give = a.get("--hand-over", "no") == "yes";
+  const bool rewrite = a.get("--rewrite", "no") == "yes";
+  const torch::Tensor step_output = x.clone();
   const auto options = torchimage::SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
   std::vector<double> stalls;
   std::string last;
@@ -243,6 +245,7 @@ int cmd_stall(const Args& a) {
         writer.save_image(std::move(output), last, options);
         ms = ms_since(t0);
       } else {
+        if (rewrite) x.copy_(step_output);
         const auto t0 = Clock::now();
         writer.save_image(x, last, options);
         ms = ms_since(t0);

@@ -13,7 +13,7 @@ namespace torchimage {
 // by every core at once; whoever takes no chunk (a busy worker) costs nothing.
 class ChunkedCopy {
  public:
-  static constexpr size_t kChunk = size_t{256} << 10;
+  static constexpr size_t kChunk = size_t{64} << 10;
 
   ChunkedCopy(const void* src, void* dst, size_t size)
       : src_(static_cast<const uint8_t*>(src)), dst_(static_cast<uint8_t*>(dst)), size_(size) {}

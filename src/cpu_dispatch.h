@@ -3,6 +3,8 @@
 // library thus runs where AVX2 is missing. Sanitizer builds skip the clones.
 #pragma once
 
+#include <thread>
+
 // Clang (14) defines neither __SANITIZE_ADDRESS__ nor __SANITIZE_THREAD__: ask
 // it. Under TSan an instrumented ifunc resolver crashes at load time, before
 // the TSan runtime is up.
@@ -47,3 +49,15 @@ inline bool cpu_has_ssse3() {
   return yes;
 }
 #endif
+
+namespace torchimage {
+
+// std::thread::hardware_concurrency(), asked once: glibc answers it by
+// reading /sys/devices/system/cpu/online on every call (an open, a read and
+// a close: tens of microseconds on a VM), too slow for a per-call decision.
+inline int hardware_threads() {
+  static const int n = static_cast<int>(std::thread::hardware_concurrency());
+  return n;
+}
+
+}  // namespace torchimage

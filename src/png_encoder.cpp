@@ -1,5 +1,6 @@
 #include "png_encoder.h"
 
+#include "cpu_dispatch.h"
 #include "deflate_rle.h"
 
 #include <algorithm>
@@ -375,7 +376,7 @@ void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& 
     // after the other on this thread, into the same file.
     const int parts = raw >= (size_t{256} << 10) && px.height >= 2 ? 2 : 1;
     const bool parallel =
-        parts > 1 && serial_scopes == 0 && std::thread::hardware_concurrency() > 1;
+        parts > 1 && serial_scopes == 0 && hardware_threads() > 1;
     std::vector<int64_t> bounds = {0};
     for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
     bounds.push_back(px.height);
