@@ -23,32 +23,52 @@ namespace deflate_detail {
 void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths) {
   TORCH_CHECK(n <= 288 && max_bits <= 15, "huffman_lengths: alphabet of ", n, " symbols");
   std::memset(lengths, 0, static_cast<size_t>(n));
-  // Symbols in use, sorted by frequency then symbol: one 64-bit key each.
-  uint64_t keys[288];
+  // Symbols in use, rarest first, ties by symbol: they start in symbol order
+  // and a stable radix sort on the frequency, a byte at a time, keeps that
+  // order among equals. No comparisons to mispredict: this runs for every
+  // block, and a 64x64 image is one block.
+  uint16_t order[288], spare[288];
   int m = 0;
+  uint32_t any = 0;
   for (int i = 0; i < n; ++i) {
-    if (freq[i]) keys[m++] = (uint64_t{freq[i]} << 16) | static_cast<uint64_t>(i);
+    order[m] = static_cast<uint16_t>(i);
+    m += freq[i] != 0;
+    any |= freq[i];
   }
   if (m == 0) return;
   if (m == 1) {
     // Deflate needs a complete-enough code: give the one symbol a partner.
-    const int sym = static_cast<int>(keys[0] & 0xffff);
+    const int sym = order[0];
     lengths[sym] = 1;
     lengths[sym == 0 ? 1 : 0] = 1;
     return;
   }
-  std::sort(keys, keys + m);
+  uint16_t* sorted = order;
+  for (int shift = 0; shift < 32 && (any >> shift) != 0; shift += 8) {
+    uint16_t start[257] = {0};
+    for (int k = 0; k < m; ++k) ++start[((freq[sorted[k]] >> shift) & 0xff) + 1];
+    for (int b = 0; b < 256; ++b) start[b + 1] = static_cast<uint16_t>(start[b + 1] + start[b]);
+    uint16_t* to = sorted == order ? spare : order;
+    for (int k = 0; k < m; ++k) to[start[(freq[sorted[k]] >> shift) & 0xff]++] = sorted[k];
+    sorted = to;
+  }
   // Two-queue Huffman construction over the sorted leaves: leaves are
-  // 0..m-1, internal nodes m..2m-2 (created in order of weight).
+  // 0..m-1, internal nodes m..2m-2 (created in order of weight). A node not
+  // made yet weighs "infinity", so that each pick is one comparison (ties
+  // go to the leaf) and compiles to conditional moves.
   uint64_t weight[2 * 288];
   int parent[2 * 288];
-  for (int i = 0; i < m; ++i) weight[i] = keys[i] >> 16;
-  int leaf = 0, node = m, next = m;
+  for (int i = 0; i < m; ++i) weight[i] = freq[sorted[i]];
+  for (int i = m; i < 2 * m - 1; ++i) weight[i] = ~uint64_t{0};
+  int leaf = 0, node = m;
   auto take = [&]() {
-    if (leaf < m && (node >= next || weight[leaf] <= weight[node])) return leaf++;
-    return node++;
+    const bool is_leaf = (leaf < m) & (weight[leaf] <= weight[node]);
+    const int taken = is_leaf ? leaf : node;
+    leaf += is_leaf;
+    node += !is_leaf;
+    return taken;
   };
-  for (; next < 2 * m - 1; ++next) {
+  for (int next = m; next < 2 * m - 1; ++next) {
     const int a = take(), b = take();
     weight[next] = weight[a] + weight[b];
     parent[a] = parent[b] = next;
@@ -75,12 +95,10 @@ void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths
     }
     --kraft;
   }
-  // Longest codes to the rarest symbols (keys are sorted rarest first).
+  // Longest codes to the rarest symbols (sorted rarest first).
   int k = 0;
   for (int len = max_bits; len >= 1; --len) {
-    for (uint32_t c = 0; c < count[len]; ++c) {
-      lengths[keys[k++] & 0xffff] = static_cast<uint8_t>(len);
-    }
+    for (uint32_t c = 0; c < count[len]; ++c) lengths[sorted[k++]] = static_cast<uint8_t>(len);
   }
 }
 
@@ -95,11 +113,9 @@ void canonical_codes(const uint8_t* lengths, int n, uint16_t* codes) {
     next_code[bits] = static_cast<uint16_t>(code);
   }
   for (int i = 0; i < n; ++i) {
+    // Without a branch: an unused symbol (length 0) takes a code from
+    // next_code[0], which nothing else uses, and keeps none of its bits.
     const int len = lengths[i];
-    if (!len) {
-      codes[i] = 0;
-      continue;
-    }
     // Deflate sends Huffman codes most significant bit first: reverse.
     const uint32_t c = next_code[len]++;
     uint32_t r = c;
@@ -312,10 +328,14 @@ inline size_t next_match(const uint8_t* data, size_t i, size_t size, uint8_t pre
   return size;
 }
 
-struct Code {
-  uint16_t bits;
-  uint16_t length;
-};
+// A Huffman code as one word: its length in the low half, its bits in the
+// high half. Lengths add up in the low halves of a sum without reaching the
+// bits, and `x << (code & 63)` is a shift by the length, which x86 does in
+// one instruction (its shifts take the count modulo 64).
+using Code = uint64_t;
+inline Code make_code(uint32_t bits, uint32_t length) { return (uint64_t{bits} << 32) | length; }
+inline uint64_t code_bits(Code c) { return c >> 32; }
+inline uint32_t code_length(Code c) { return static_cast<uint32_t>(c); }
 
 // Literal/length codes are limited to 14 bits (deflate allows 15) so that
 // four literals fit one 64-bit store in emit_literals. Only symbols rarer
@@ -343,7 +363,7 @@ struct Bits {
 // force reloads on every byte.
 TORCHIMAGE_INLINE void emit_literals_body(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
   uint64_t acc = w.acc;
-  int bits = w.n;
+  uint64_t bits = static_cast<uint64_t>(w.n);
   uint8_t* p = w.p;
   size_t k = 0;
   for (; k + 4 <= n; k += 4) {
@@ -352,18 +372,18 @@ TORCHIMAGE_INLINE void emit_literals_body(const uint8_t* data, size_t n, const C
     // accumulator's dependency chain.
     const Code a = lit[data[k]], b = lit[data[k + 1]];
     const Code c = lit[data[k + 2]], d = lit[data[k + 3]];
-    const uint64_t ab = uint64_t{a.bits} | (uint64_t{b.bits} << a.length);
-    const uint64_t cd = uint64_t{c.bits} | (uint64_t{d.bits} << c.length);
-    const int ab_len = a.length + b.length;
+    const uint64_t ab = code_bits(a) | (code_bits(b) << (a & 63));
+    const uint64_t cd = code_bits(c) | (code_bits(d) << (c & 63));
+    const uint32_t ab_len = code_length(a) + code_length(b);
     acc |= (ab | (cd << ab_len)) << bits;
-    bits += ab_len + c.length + d.length;
+    bits += ab_len + code_length(c) + code_length(d);
     std::memcpy(p, &acc, 8);
     p += bits >> 3;
-    acc >>= bits & ~7;
+    acc >>= bits & ~uint64_t{7};
     bits &= 7;
   }
-  w.acc = acc, w.n = bits, w.p = p;
-  for (; k < n; ++k) w.put(lit[data[k]].bits, lit[data[k]].length);
+  w.acc = acc, w.n = static_cast<int>(bits), w.p = p;
+  for (; k < n; ++k) w.put(code_bits(lit[data[k]]), static_cast<int>(code_length(lit[data[k]])));
 }
 
 void emit_literals_baseline(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
@@ -436,7 +456,7 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
   canonical_codes(lit_len, 286, lit_code);
   canonical_codes(dist_len, 30, dist_code);
   Code lit[286];
-  for (int k = 0; k < 286; ++k) lit[k] = {lit_code[k], lit_len[k]};
+  for (int k = 0; k < 286; ++k) lit[k] = make_code(lit_code[k], lit_len[k]);
 
   int hlit = 286;
   while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
@@ -504,14 +524,15 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
     emit_literals(data + pos, m.position - pos, lit, w);
     const LengthCode& c = lengths_of.code[m.length];
     const Code sym = lit[c.symbol];
+    const int sym_length = static_cast<int>(code_length(sym));
     // symbol, extra bits, then the distance code (1 bit): <= 21 bits.
-    w.put(sym.bits | (uint64_t{c.extra_value} << sym.length) |
-              (uint64_t{dist_code[0]} << (sym.length + c.extra_bits)),
-          sym.length + c.extra_bits + dist_len[0]);
+    w.put(code_bits(sym) | (uint64_t{c.extra_value} << sym_length) |
+              (uint64_t{dist_code[0]} << (sym_length + c.extra_bits)),
+          sym_length + c.extra_bits + dist_len[0]);
     pos = m.position + m.length;
   }
   emit_literals(data + pos, size - pos, lit, w);
-  w.put(lit[256].bits, lit[256].length);
+  w.put(code_bits(lit[256]), static_cast<int>(code_length(lit[256])));
   bits_ = w.acc;
   nbits_ = w.n;
   out.insert(out.end(), bits_out_.get(), w.p);

@@ -4,6 +4,10 @@
 // symbol, empty input, and filtered photo rows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <queue>
 #include <random>
 
 #include <zlib.h>
@@ -113,6 +117,57 @@ TEST(RleDeflate, SkewedDistributionsKeepCodesWithin15Bits) {
     kraft += std::ldexp(1.0, -len[i]);
   }
   EXPECT_DOUBLE_EQ(kraft, 1.0);
+}
+
+// Where no code would be longer than the limit, huffman_lengths is an
+// optimal prefix code: its cost (the sum of frequency x length) equals that
+// of Huffman's algorithm run with a priority queue (the sum of the weights
+// of the merged nodes). Frequencies from 1 to 2^30 take every pass of its
+// radix sort; alphabets with unused symbols and many equal weights included.
+TEST(RleDeflate, HuffmanLengthsAreOptimalWithinTheLimit) {
+  std::mt19937 rng(21);
+  int checked = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const int n = trial % 2 ? 286 : 19;
+    const uint32_t top = uint32_t{1} << (1 + trial % 30);
+    uint32_t freq[286] = {0};
+    for (int i = 0; i < n; ++i) {
+      if (rng() % 4 == 0) continue;  // unused
+      freq[i] = trial % 5 == 0 ? 7 : 1 + static_cast<uint32_t>(rng() % top);
+    }
+    std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>> queue;
+    int used = 0;
+    for (int i = 0; i < n; ++i) {
+      if (freq[i]) queue.push(freq[i]), ++used;
+    }
+    if (used < 2) continue;
+    uint64_t optimal = 0;
+    while (queue.size() > 1) {
+      const uint64_t a = queue.top();
+      queue.pop();
+      const uint64_t b = queue.top();
+      queue.pop();
+      optimal += a + b;
+      queue.push(a + b);
+    }
+    uint8_t len[286];
+    torchimage::deflate_detail::huffman_lengths(freq, n, 15, len);
+    uint64_t cost = 0;
+    int longest = 0;
+    double kraft = 0;
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(len[i] == 0, freq[i] == 0) << "symbol " << i << ", trial " << trial;
+      cost += uint64_t{freq[i]} * len[i];
+      longest = std::max<int>(longest, len[i]);
+      if (len[i]) kraft += std::ldexp(1.0, -len[i]);
+    }
+    EXPECT_DOUBLE_EQ(kraft, 1.0) << "trial " << trial;
+    if (longest < 15) {  // the limit did not change the code
+      EXPECT_EQ(cost, optimal) << "trial " << trial << ", " << used << " symbols";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 300);
 }
 
 // A stream made of parts (as the two-thread PNG path makes it): part 0 with
