@@ -61,3 +61,14 @@ inline int hardware_threads() {
 }
 
 }  // namespace torchimage
+
+namespace torchimage {
+
+// A spin-wait step: tells the core this thread is polling (x86 PAUSE).
+inline void cpu_relax() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace torchimage

@@ -15,4 +15,8 @@ bool sole_owner(const at::Tensor& t);
 // tensor handed over and kept is not counted).
 int64_t snapshot_copies();
 
+// How many of those copies went into the memory of an earlier, written
+// snapshot (for tests).
+int64_t snapshot_reuses();
+
 }  // namespace torchimage

@@ -202,6 +202,44 @@ TEST(ImageWriter, LargeSnapshotsCopiedTogetherWithTheWorkers) {
   }
 }
 
+// A large copy goes into the tensor of an earlier snapshot of the same shape
+// once that one is written (the every-step sheet): each file is still the
+// tensor as it was at its call. Sheets and batches alternate, so that both
+// kinds are kept at once; under ThreadSanitizer this checks that a worker's
+// reads of a snapshot come before the caller's next copy into it.
+TEST(ImageWriter, WrittenSnapshotsTakeTheNextCopies) {
+  TempDir d;
+  torch::manual_seed(6);
+  auto sheet = torch::rand({16, 3, 128, 128});  // 3 MiB
+  auto batch = torch::rand({3, 3, 256, 256});   // 2.25 MiB
+  std::vector<std::vector<uint8_t>> expected_sheet;
+  std::vector<std::vector<std::vector<uint8_t>>> expected_batch;
+  const int64_t reused_before = snapshot_reuses();
+  {
+    ImageWriter writer(ImageWriterOptions().threads(2));
+    for (int call = 0; call < 4; ++call) {
+      expected_sheet.push_back(expected_bytes(sheet, {}, "png"));
+      expected_batch.emplace_back();
+      for (int64_t i = 0; i < batch.size(0); ++i) {
+        expected_batch.back().push_back(expected_bytes(batch[i], {}, "png"));
+      }
+      // Waited for, so that the next call finds this one's memory free.
+      writer.save_image(sheet, d / c10::str("sheet", call, ".png")).get();
+      writer.save_images(batch, d / c10::str("batch", call, "_{index}.png")).get();
+      sheet.mul_(0.5).add_(0.25 * (call % 2));  // the next step, in place
+      batch.mul_(0.75).add_(0.125);
+    }
+  }
+  EXPECT_EQ(snapshot_reuses() - reused_before, 6);  // every call after the first
+  for (int call = 0; call < 4; ++call) {
+    EXPECT_EQ(bytes_of(d / c10::str("sheet", call, ".png")), expected_sheet[call]) << call;
+    for (int64_t i = 0; i < batch.size(0); ++i) {
+      EXPECT_EQ(bytes_of(d / c10::str("batch", call, "_", i, ".png")), expected_batch[call][i])
+          << call << " " << i;
+    }
+  }
+}
+
 TEST(ChunkedCopy, ThreadsTogetherCopyEveryByte) {
   std::vector<uint8_t> source(5 * ChunkedCopy::kChunk + 777);
   for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
