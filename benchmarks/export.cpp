@@ -13,11 +13,13 @@
 //       threads, "floor images N seconds S images_per_s V cpu_s C"; then
 //       "dir PATH".
 //   torchimage_export stall INPUT.pt DIR [--calls N] [--warmup W] [--gap-ms G] [--gap sleep|busy]
-//                           [--hand-over yes|no]
+//                           [--hand-over yes|no] [--rewrite yes|no]
 //       One ImageWriter (default options); N + W calls of
 //       writer.save_image(x, DIR/step_I.png, normalize, value_range (-1, 1))
 //       (with --hand-over yes: of writer.save_image(std::move(y), ...), y a
-//       fresh copy of x made before the timed call, as a step's output is),
+//       fresh copy of x made before the timed call, as a step's output is;
+//       with --rewrite yes: x is rewritten in place from a copy before each
+//       timed call, as a step that writes the sheet does),
 //       G ms of sleep or busy computation between calls (a training step);
 //       prints the stall of each measured call, in ms, on one line
 //       "stall_ms a b c ...", then "dir PATH" (the last sheet).

@@ -203,9 +203,12 @@ def part_stall(exe, work, calls):
         vutils.save_image(sheet, tv_path, **kw)
         tv.append((time.perf_counter() - t0) * 1e3)
     rows = []
-    for gap, hand in (("sleep", "no"), ("busy", "no"), ("sleep", "yes"), ("busy", "yes")):
+    for gap, hand in (("sleep", "no"), ("busy", "no"), ("sleep", "rewrite"), ("busy", "rewrite"),
+                      ("sleep", "yes"), ("busy", "yes")):
         out = run_exe(exe, "stall", pt, os.path.join(work, f"stall-{gap}-{hand}"), "--calls",
-                      calls, "--gap-ms", 20, "--gap", gap, "--hand-over", hand)
+                      calls, "--gap-ms", 20, "--gap", gap,
+                      "--hand-over", "yes" if hand == "yes" else "no",
+                      "--rewrite", "yes" if hand == "rewrite" else "no")
         stalls = [float(v) for v in out.splitlines()[0].split()[1:]]
         last = out.splitlines()[1].split(" ", 1)[1]
         same = bool((decode(last) == decode(tv_path)).all())
@@ -219,8 +222,9 @@ def part_stall(exe, work, calls):
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for gap, hand, stalls, same in rows:
         what = "20 ms sleep" if gap == "sleep" else "20 ms busy computation (1 core)"
-        call = ("`save_image(std::move(output), ...)` (kept)" if hand == "yes"
-                else "`save_image(x, ...)` (copied)")
+        call = {"yes": "`save_image(std::move(output), ...)` (kept)",
+                "rewrite": "`save_image(x, ...)` (copied, x rewritten by the step)",
+                "no": "`save_image(x, ...)` (copied, x untouched since the last call)"}[hand]
         print(f"| {call} | {what} | {len(stalls)} | {statistics.median(stalls):.3f} | "
               f"{np.percentile(stalls, 99):.3f} | {max(stalls):.3f} | "
               f"{statistics.mean(stalls):.3f} | {statistics.median(tv):.2f} | "
@@ -228,8 +232,11 @@ def part_stall(exe, work, calls):
     print()
     print("64x3x64x64 in [-1, 1], normalize=True, value_range=(-1, 1); one ImageWriter (default "
           "options, one worker per core), 10 warm-up calls not counted; (copied): the same "
-          "tensor every call, which the writer must copy; (kept): each step's output, a fresh "
-          "tensor handed over, which the writer keeps; torchvision: median of "
+          "tensor every call, which the writer must copy, either untouched since the previous "
+          "call or rewritten in place by the step just before the call (x.copy_(output), as a "
+          "training step that writes the sheet does: the data is then in the cache); (kept): "
+          "each step's output, a fresh tensor handed over, which the writer keeps; "
+          "torchvision: median of "
           f"30 calls. Target: stall median <= 0.3 ms. 1-minute load before / after: "
           f"{load_before:.2f} / {load_after:.2f}.")
     print()
