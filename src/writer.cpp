@@ -457,7 +457,6 @@ bool sole_owner(const at::Tensor& t) {
          storage.allocator() == c10::GetCPUAllocator();
 }
 
-
 int64_t snapshot_copies() { return g_snapshot_copies.load(); }
 int64_t snapshot_reuses() { return g_snapshot_reuses.load(); }
 

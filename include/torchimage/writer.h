@@ -74,8 +74,10 @@ class TORCHIMAGE_API ImageWriter {
 
   /// Queues save_image(tensor, path, options). The tensor is copied first (on
   /// its device), so the caller may overwrite it as soon as this returns. A
-  /// large contiguous CPU tensor is copied by this thread and the idle workers
-  /// together, a chunk each at a time.
+  /// large contiguous CPU tensor (>= 512 KiB) is copied by this thread and the
+  /// idle workers together, a chunk each at a time, into the memory of an
+  /// earlier copy of the same shape and type once that one is written (the
+  /// writer keeps up to two such copies for reuse, outside max_pending_bytes).
   std::shared_future<void> save_image(const torch::Tensor& tensor, const std::string& path,
                                       const SaveImageOptions& options = {});
 
