@@ -102,6 +102,27 @@ void huffman_lengths(const uint32_t* freq, int n, int max_bits, uint8_t* lengths
   }
 }
 
+namespace {
+
+// Each byte with its bits in reverse order.
+struct ReversedBytes {
+  uint8_t of[256];
+  ReversedBytes() {
+    for (int b = 0; b < 256; ++b) {
+      int r = 0;
+      for (int k = 0; k < 8; ++k) r |= ((b >> k) & 1) << (7 - k);
+      of[b] = static_cast<uint8_t>(r);
+    }
+  }
+};
+
+const ReversedBytes& reversed_bytes() {
+  static const ReversedBytes table;
+  return table;
+}
+
+}  // namespace
+
 void canonical_codes(const uint8_t* lengths, int n, uint16_t* codes) {
   uint16_t bl_count[16] = {0};
   for (int i = 0; i < n; ++i) ++bl_count[lengths[i]];
@@ -112,17 +133,15 @@ void canonical_codes(const uint8_t* lengths, int n, uint16_t* codes) {
     code = (code + bl_count[bits - 1]) << 1;
     next_code[bits] = static_cast<uint16_t>(code);
   }
+  const uint8_t* reversed = reversed_bytes().of;
   for (int i = 0; i < n; ++i) {
     // Without a branch: an unused symbol (length 0) takes a code from
     // next_code[0], which nothing else uses, and keeps none of its bits.
     const int len = lengths[i];
-    // Deflate sends Huffman codes most significant bit first: reverse.
-    const uint32_t c = next_code[len]++;
-    uint32_t r = c;
-    r = ((r & 0x5555) << 1) | ((r >> 1) & 0x5555);
-    r = ((r & 0x3333) << 2) | ((r >> 2) & 0x3333);
-    r = ((r & 0x0f0f) << 4) | ((r >> 4) & 0x0f0f);
-    r = ((r & 0x00ff) << 8) | ((r >> 8) & 0x00ff);
+    // Deflate sends Huffman codes most significant bit first: reverse the
+    // 16-bit code, then keep its top `len` bits.
+    const uint32_t c = next_code[len]++ & 0xffffu;
+    const uint32_t r = (uint32_t{reversed[c & 0xff]} << 8) | reversed[c >> 8];
     codes[i] = static_cast<uint16_t>(r >> (16 - len));
   }
 }
