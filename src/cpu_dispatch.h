@@ -1,6 +1,7 @@
-// Private: compile a hot function twice, for AVX2 and for the baseline, and
-// pick one at load time by the CPU's features (GCC/Clang target_clones). The
-// library thus runs where AVX2 is missing. Sanitizer builds skip the clones.
+// Private: what the CPU offers. Compile a hot function twice, for AVX2 and
+// for the baseline, and pick one at load time by the CPU's features
+// (GCC/Clang target_clones): the library thus runs where AVX2 is missing.
+// Sanitizer builds skip the clones. Also the core count and a spin-wait step.
 #pragma once
 
 #include <thread>
@@ -59,10 +60,6 @@ inline int hardware_threads() {
   static const int n = static_cast<int>(std::thread::hardware_concurrency());
   return n;
 }
-
-}  // namespace torchimage
-
-namespace torchimage {
 
 // A spin-wait step: tells the core this thread is polling (x86 PAUSE).
 inline void cpu_relax() {
