@@ -101,32 +101,6 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
                                       durable, "save_image"));
 }
 
-// torch.stack of a list of same-shape images, with make_grid's checks (the
-// library's own list overloads cover make_grid and save_image only).
-torch::Tensor stack_list(const TensorList& tensors, const char* what) {
-  TORCH_CHECK(!tensors.empty(), what, ": expected a non-empty list of tensors");
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    TORCH_CHECK(tensors[i].defined(), what, ": tensor ", i, " of the list is undefined");
-    TORCH_CHECK(tensors[i].sizes() == tensors[0].sizes(), what,
-                ": all tensors of the list must have one shape; tensor 0 has ",
-                tensors[0].sizes(), ", tensor ", i, " has ", tensors[i].sizes());
-    TORCH_CHECK(tensors[i].scalar_type() == tensors[0].scalar_type(), what,
-                ": all tensors of the list must have one dtype; tensor 0 is ",
-                tensors[0].scalar_type(), ", tensor ", i, " is ", tensors[i].scalar_type());
-    TORCH_CHECK(tensors[i].device() == tensors[0].device(), what,
-                ": all tensors of the list must be on one device; tensor 0 is on ",
-                tensors[0].device(), ", tensor ", i, " on ", tensors[i].device());
-  }
-  at::NoGradGuard no_grad;
-  TensorList detached;
-  detached.reserve(tensors.size());
-  for (const auto& t : tensors) detached.push_back(t.detach());
-  return at::stack(detached, 0);
-}
-
-const torch::Tensor& as_tensor(const torch::Tensor& t, const char*) { return t; }
-torch::Tensor as_tensor(const TensorList& l, const char* what) { return stack_list(l, what); }
-
 template <typename Input>
 torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                               const FloatList& value_range, bool scale_each, double pad_value,
@@ -135,8 +109,7 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
                               const FloatList& pad_color) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
   return torchimage::encode_image(
-      as_tensor(tensor, "encode_image"),
-      save_options(g, format, quality, compression_level, false, false, "encode_image"));
+      tensor, save_options(g, format, quality, compression_level, false, false, "encode_image"));
 }
 
 template <typename Input>
@@ -144,8 +117,7 @@ torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, b
                            const FloatList& value_range, bool scale_each, double pad_value,
                            bool grayscale, const FloatList& pad_color) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  return torchimage::to_pixels(as_tensor(tensor, "to_pixels"),
-                               grid_options<SaveImageOptions>(g, "to_pixels"));
+  return torchimage::to_pixels(tensor, grid_options<SaveImageOptions>(g, "to_pixels"));
 }
 
 // ---- save_images -------------------------------------------------------------

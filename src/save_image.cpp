@@ -261,9 +261,19 @@ torch::Tensor encode_image(const torch::Tensor& tensor, const SaveImageOptions& 
   return to_tensor(render(tensor, format, options, "encode_image"));
 }
 
+torch::Tensor encode_image(const std::vector<torch::Tensor>& tensors,
+                           const SaveImageOptions& options) {
+  return encode_image(stack_images(tensors, "encode_image"), options);
+}
+
 torch::Tensor to_pixels(const torch::Tensor& tensor, const SaveImageOptions& options) {
   check_grid_input(tensor, options.grid_options(), "to_pixels");
   return grid_pixels(tensor, options.grid_options());
+}
+
+torch::Tensor to_pixels(const std::vector<torch::Tensor>& tensors,
+                        const SaveImageOptions& options) {
+  return to_pixels(stack_images(tensors, "to_pixels"), options);
 }
 
 torch::Tensor encode_png(const torch::Tensor& image, const PngOptions& options) {

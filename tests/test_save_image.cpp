@@ -424,6 +424,22 @@ TEST(SaveImage, ListOverload) {
   torchimage::save_image(list, dir.file("list.jpg"), o);
   EXPECT_TRUE(is_jpeg(read_bytes(dir.file("list.jpg"))));
   EXPECT_EQ(dir.list(), (std::vector<std::string>{"list.jpg", "list.png", "stacked.png"}));
+  // encode_image and to_pixels take the list too, with the checks under their own names.
+  EXPECT_EQ(tensor_bytes(torchimage::encode_image(list, o)), bytes);
+  EXPECT_TRUE(torch::equal(torchimage::to_pixels(list, o), decode_png_libpng(bytes)));
+  const std::vector<torch::Tensor> mixed = {torch::zeros({3, 4, 4}), torch::zeros({3, 4, 5})};
+  for (const char* what : {"encode_image", "to_pixels"}) {
+    try {
+      if (std::string(what) == "encode_image") torchimage::encode_image(mixed, o);
+      else torchimage::to_pixels(mixed, o);
+      ADD_FAILURE() << what << " took a list of two shapes";
+    } catch (const c10::Error& e) {
+      const std::string msg = e.what_without_backtrace();
+      EXPECT_NE(msg.find(std::string(what) + ": all tensors of the list must have one shape"),
+                std::string::npos)
+          << msg;
+    }
+  }
 }
 
 TEST(SaveImage, EncodeImageEqualsFileBytes) {

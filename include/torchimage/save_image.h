@@ -95,10 +95,14 @@ TORCHIMAGE_API void save_image(const std::vector<torch::Tensor>& tensors,
 /// The format is `options.format()`, PNG when unset.
 TORCHIMAGE_API torch::Tensor encode_image(const torch::Tensor& tensor,
                                           const SaveImageOptions& options = {});
+TORCHIMAGE_API torch::Tensor encode_image(const std::vector<torch::Tensor>& tensors,
+                                          const SaveImageOptions& options = {});
 
 /// The uint8 (H, W, C) CPU pixels that `save_image` would encode:
 /// make_grid followed by torchvision's quantization.
 TORCHIMAGE_API torch::Tensor to_pixels(const torch::Tensor& tensor,
+                                       const SaveImageOptions& options = {});
+TORCHIMAGE_API torch::Tensor to_pixels(const std::vector<torch::Tensor>& tensors,
                                        const SaveImageOptions& options = {});
 
 }  // namespace torchimage
