@@ -219,6 +219,11 @@ void become_background_thread() {
 }  // namespace
 
 namespace {
+
+int64_t tensor_bytes(const at::Tensor& t) {
+  return t.numel() * static_cast<int64_t>(t.element_size());
+}
+
 // Counted for tests (snapshot.h).
 std::atomic<int64_t> g_snapshot_copies{0};
 std::atomic<int64_t> g_snapshot_reuses{0};
@@ -325,7 +330,7 @@ struct ImageWriter::State {
   // A contiguous CPU copy of a contiguous CPU tensor, made by the calling
   // thread and whichever workers are idle, a chunk each at a time.
   at::Tensor copy_contiguous(const at::Tensor& t) {
-    const size_t size = static_cast<size_t>(t.numel()) * t.element_size();
+    const size_t size = static_cast<size_t>(tensor_bytes(t));
     at::Tensor out = size >= kShareCopyFrom ? take_spare(t) : at::Tensor();
     if (!out.defined()) {
       out = at::empty(t.sizes(), t.options().memory_format(at::MemoryFormat::Contiguous));
@@ -373,7 +378,7 @@ struct ImageWriter::State {
   // by the thread that dropped the last job reading it.
   void recycle(at::Tensor snapshot) {
     if (!snapshot.defined() || !snapshot.is_contiguous() ||
-        static_cast<size_t>(snapshot.numel()) * snapshot.element_size() < kShareCopyFrom ||
+        static_cast<size_t>(tensor_bytes(snapshot)) < kShareCopyFrom ||
         !sole_owner(snapshot)) {
       return;
     }
@@ -481,14 +486,6 @@ at::Tensor ImageWriter::State::snapshot(const at::Tensor& t, bool handed_over,
   }
   return copy;
 }
-
-namespace {
-
-int64_t tensor_bytes(const at::Tensor& t) {
-  return t.numel() * static_cast<int64_t>(t.element_size());
-}
-
-}  // namespace
 
 ImageWriter::ImageWriter(const ImageWriterOptions& options) : state_(std::make_shared<State>()) {
   TORCH_CHECK(options.max_pending_bytes() > 0,
