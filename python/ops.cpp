@@ -11,6 +11,7 @@
 
 #include <c10/util/Exception.h>
 #include <c10/util/Optional.h>
+#include <torch/custom_class.h>
 #include <torch/library.h>
 #include <torch/types.h>
 
@@ -137,6 +138,66 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
   torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
 }
 
+// ---- ImageWriter -------------------------------------------------------------
+
+// torch.classes.torchimage.ImageWriter: the C++ ImageWriter for Python and
+// TorchScript. save_image and save_images return once the tensor is copied
+// (the caller may overwrite it at once); a write that fails is raised by the
+// next call or by flush(), once, as in C++. Dropping the last reference
+// waits for the pending writes (failures nobody collected go to stderr).
+struct Writer : torch::CustomClassHolder {
+  Writer(int64_t threads, int64_t max_pending_bytes)
+      : writer(writer_options(threads, max_pending_bytes)) {}
+
+  static ImageWriterOptions writer_options(int64_t threads, int64_t max_pending_bytes) {
+    TORCH_CHECK(threads >= 0 && threads <= 4096, "ImageWriter: threads must be in 0-4096, got ",
+                threads);
+    return ImageWriterOptions().threads(static_cast<int>(threads)).max_pending_bytes(
+        max_pending_bytes);
+  }
+
+  ImageWriter writer;
+};
+
+using WriterPtr = c10::intrusive_ptr<Writer>;
+
+void writer_save_image(const WriterPtr& self, const torch::Tensor& tensor, const std::string& fp,
+                       int64_t nrow, int64_t padding, bool normalize,
+                       const FloatList& value_range, bool scale_each, double pad_value,
+                       const c10::optional<std::string>& format, int64_t quality,
+                       c10::optional<int64_t> compression_level, bool grayscale,
+                       const FloatList& pad_color, bool create_directories, bool durable) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  self->writer.save_image(tensor, fp,
+                          save_options(g, format, quality, compression_level,
+                                       create_directories, durable, "ImageWriter.save_image"));
+}
+
+void writer_save_images(const WriterPtr& self, const torch::Tensor& batch,
+                        const std::string& pattern, int64_t nrow, int64_t padding,
+                        bool normalize, const FloatList& value_range, bool scale_each,
+                        double pad_value, const c10::optional<std::string>& format,
+                        int64_t quality, c10::optional<int64_t> compression_level,
+                        bool grayscale, const FloatList& pad_color, bool create_directories,
+                        bool durable, int64_t start_index) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  self->writer.save_images(batch, pattern,
+                           save_options(g, format, quality, compression_level,
+                                        create_directories, durable, "ImageWriter.save_images"),
+                           start_index);
+}
+
+// The names and defaults of the methods' arguments after the image and the
+// path (the operators' TI_GRID_ARGS, TI_ENCODE_ARGS and TI_FILE_ARGS).
+#define TI_WRITER_ARGS(first, second)                                                          \
+  torch::arg(first), torch::arg(second), torch::arg("nrow") = 8, torch::arg("padding") = 2,    \
+      torch::arg("normalize") = false, torch::arg("value_range") = torch::arg::none(),         \
+      torch::arg("scale_each") = false, torch::arg("pad_value") = 0.0,                         \
+      torch::arg("format") = torch::arg::none(), torch::arg("quality") = 75,                   \
+      torch::arg("compression_level") = torch::arg::none(), torch::arg("grayscale") = false,  \
+      torch::arg("pad_color") = torch::arg::none(), torch::arg("create_directories") = false, \
+      torch::arg("durable") = false
+
 // ---- codecs ------------------------------------------------------------------
 
 torch::Tensor encode_png_op(const torch::Tensor& image, c10::optional<int64_t> compression_level) {
@@ -225,6 +286,15 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("to_pixels.list(Tensor[] tensor, " TI_GRID_ARGS
         ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
         &to_pixels_op<TensorList>);
+
+  m.class_<Writer>("ImageWriter")
+      .def(torch::init<int64_t, int64_t>(), "",
+           {torch::arg("threads") = 0, torch::arg("max_pending_bytes") = int64_t{256} << 20})
+      .def("save_image", &writer_save_image, "", {TI_WRITER_ARGS("tensor", "fp")})
+      .def("save_images", &writer_save_images, "",
+           {TI_WRITER_ARGS("batch", "pattern"), torch::arg("start_index") = 0})
+      .def("flush", [](const WriterPtr& self) { self->writer.flush(); })
+      .def("pending", [](const WriterPtr& self) { return self->writer.pending(); });
 
   m.def("encode_png(Tensor image, int? compression_level=None) -> Tensor", &encode_png_op);
   m.def("encode_jpeg(Tensor image, int quality=75) -> Tensor", &encode_jpeg_op);

@@ -522,6 +522,114 @@ def test_threads_share_the_library(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# ImageWriter
+
+
+def test_writer_writes_what_save_image_writes(tmp_path):
+    x = photo_batch(16, 24, seed=13)
+    with ti.ImageWriter(threads=2) as w:
+        w.save_image(x, tmp_path / "sheet.png", nrow=4, **NORM)
+        w.save_image(x, str(tmp_path / "sheet.jpg"), quality=90, **NORM)
+        w.save_images(x[:5], tmp_path / "s{index:02}.png", start_index=3, **NORM)
+        w.save_images([x[0], x[1]], tmp_path / "l{index}.jpeg", **NORM)
+    assert w.pending() == 0
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["sheet.png", "sheet.jpg", "l0.jpeg", "l1.jpeg"] + [f"s{i:02}.png" for i in range(3, 8)])
+    ti.save_image(x, tmp_path / "direct.png", nrow=4, **NORM)
+    assert read(tmp_path / "sheet.png") == read(tmp_path / "direct.png")
+    assert np.array_equal(pil_pixels(read(tmp_path / "sheet.png")), tv_pixels(x, nrow=4, **NORM))
+    assert read(tmp_path / "sheet.jpg") == bytes(
+        ti.encode_image(x, "jpeg", quality=90, **NORM).numpy())
+    for i in range(5):
+        assert np.array_equal(pil_pixels(read(tmp_path / f"s{i + 3:02}.png")),
+                              tv_pixels(x[i], **NORM))
+    for i in range(2):
+        assert read(tmp_path / f"l{i}.jpeg") == tv_bytes(x[i], "jpeg", **NORM)
+
+
+def test_writer_snapshots_so_the_caller_may_overwrite(tmp_path):
+    # Each call is followed at once by an in-place overwrite, as a training
+    # step overwrites its output: every file holds the values at call time.
+    x = photo_batch(64, 32, seed=14)
+    buffer = x.clone()
+    expected = []
+    with ti.ImageWriter(threads=2, max_pending_bytes=1 << 20) as w:
+        for i in range(12):
+            buffer.copy_(x.roll(i, 0))
+            expected.append(tv_pixels(buffer, **NORM))
+            w.save_image(buffer, tmp_path / f"e{i}.png", **NORM)
+            buffer.mul_(-1)
+    for i in range(12):
+        assert np.array_equal(pil_pixels(read(tmp_path / f"e{i}.png")), expected[i]), i
+
+
+def test_writer_small_queue_many_images(tmp_path):
+    x = rand(300, 3, 8, 8, seed=15)
+    with ti.ImageWriter(threads=2, max_pending_bytes=2048) as w:
+        for i in range(0, 300, 30):
+            w.save_images(x[i:i + 30], tmp_path / "{index:03}.png", start_index=i)
+    assert len(os.listdir(tmp_path)) == 300
+    for i in (0, 29, 30, 151, 299):
+        assert np.array_equal(pil_pixels(read(tmp_path / f"{i:03}.png")), tv_pixels(x[i]))
+
+
+def test_writer_failure_is_raised_once(tmp_path):
+    w = ti.ImageWriter(threads=1)
+    x = rand(2, 3, 8, 8, seed=16)
+    w.save_image(x, tmp_path / "missing" / "a.png")
+    with pytest.raises(RuntimeError, match="missing/a.png"):
+        w.flush()
+    w.flush()  # reported already
+    w.save_image(x, tmp_path / "ok.png")
+    w.flush()
+    assert os.listdir(tmp_path) == ["ok.png"]
+    # Raised by the next call if the worker has failed it by then (that call
+    # still queues its own image), else by flush().
+    w.save_image(x, tmp_path / "missing" / "b.png")
+    with pytest.raises(RuntimeError, match="missing/b.png"):
+        w.save_image(x, tmp_path / "again.png")
+        w.flush()
+    w.flush()
+    assert sorted(os.listdir(tmp_path)) == ["again.png", "ok.png"]
+
+
+def test_writer_bad_arguments(tmp_path):
+    with pytest.raises(RuntimeError, match="threads"):
+        ti.ImageWriter(threads=-1)
+    with pytest.raises(RuntimeError, match="max_pending_bytes"):
+        ti.ImageWriter(max_pending_bytes=0)
+    w = ti.ImageWriter(threads=1)
+    with pytest.raises(RuntimeError, match="5 channels"):
+        w.save_image(rand(2, 5, 4, 4), tmp_path / "x.png")
+    with pytest.raises(RuntimeError, match="placeholder|index"):
+        w.save_images(rand(2, 3, 4, 4), tmp_path / "same.png")
+    with pytest.raises(TypeError, match="path"):
+        w.save_image(rand(3, 4, 4), io.BytesIO())
+    with pytest.raises(ValueError, match="PNG and JPEG"):
+        w.save_image(rand(3, 4, 4), tmp_path / "x.bmp")
+    with pytest.raises(TypeError):
+        w.save_image("not a tensor", tmp_path / "x.png")
+    w.flush()
+    assert os.listdir(tmp_path) == []
+
+
+def test_writer_in_torchscript(tmp_path):
+    @torch.jit.script
+    def log(w: torch.classes.torchimage.ImageWriter, x: torch.Tensor, path: str):
+        w.save_image(x, path, normalize=True, value_range=[-1.0, 1.0])
+        w.save_images(x, path + "-{index}.jpg", start_index=1)
+        w.flush()
+
+    x = rand(3, 3, 8, 8, seed=17, low=-1, high=1)
+    w = ti.ImageWriter(threads=2)
+    for _ in range(3):  # past the profiling runs of the executor
+        log(w.scripted, x, str(tmp_path / "t.png"))
+    assert np.array_equal(pil_pixels(read(tmp_path / "t.png")), tv_pixels(x, **NORM))
+    for i in range(3):
+        assert read(tmp_path / f"t.png-{i + 1}.jpg") == tv_bytes(x[i], "jpeg")
+
+
+# ---------------------------------------------------------------------------
 # TorchScript
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "save_image",
     "make_grid",
     "save_images",
+    "ImageWriter",
     "encode_image",
     "to_pixels",
     "encode_png",
@@ -270,6 +271,87 @@ def to_pixels(tensor, **kwargs):
     tensor = _check_tensor(tensor)
     grid, _ = _split("to_pixels", kwargs, ())
     return _ops.to_pixels(tensor, **grid)
+
+
+class ImageWriter:
+    """Writes images in the background, as the C++ ``torchimage::ImageWriter``:
+    ``save_image`` and ``save_images`` return as soon as the tensor is copied
+    (the caller may overwrite it at once); quantizing, encoding and the atomic
+    write run on ``threads`` workers (0: all cores). ``max_pending_bytes``
+    bounds the copies waiting: when reached, a call waits for room. A write
+    that fails is raised (RuntimeError, with its path) by the next call or by
+    ``flush()``, once. Leaving a ``with`` block flushes::
+
+        with torchimage.ImageWriter() as writer:
+            for epoch in range(epochs):
+                ...
+                writer.save_image(fake, f"epoch_{epoch:03}.png", normalize=True,
+                                  value_range=(-1, 1))
+
+    Arguments as ``save_image``/``save_images`` take them (paths only, PNG
+    and JPEG). TorchScript code takes the underlying object, ``.scripted``
+    (a ``torch.classes.torchimage.ImageWriter``), whose methods have the
+    operators' arguments."""
+
+    def __init__(self, threads=0, max_pending_bytes=256 << 20):
+        self.scripted = _torch.classes.torchimage.ImageWriter(
+            _int(threads, "threads"), _int(max_pending_bytes, "max_pending_bytes"))
+
+    @staticmethod
+    def _args(fn, fp, format, kwargs):
+        if not _is_path(fp):
+            raise TypeError(f"ImageWriter.{fn} writes to a path (str or os.PathLike), got "
+                            f"{type(fp)}")
+        path = _os.fsdecode(_os.fspath(fp))
+        fmt = _format_of(format, path.replace("{", "").replace("}", ""))
+        if fmt is None:
+            raise ValueError(f"ImageWriter.{fn} writes PNG and JPEG; format {format!r} and path "
+                             f"{path!r} name neither (torchimage.save_image hands other formats "
+                             "to Pillow)")
+        grid, extra = _split(f"ImageWriter.{fn}", kwargs, _SAVE_EXTRAS)
+        encode = _encode_args(
+            **{k: extra[k] for k in ("quality", "compression_level") if k in extra})
+        return path, dict(format=fmt, **grid, **encode,
+                          create_directories=bool(extra.get("create_directories", False)),
+                          durable=bool(extra.get("durable", False)))
+
+    @staticmethod
+    def _tensor(tensor):
+        # A list is stacked, as torchvision's make_grid stacks it.
+        tensor = _check_tensor(tensor)
+        return _torch.stack(tensor) if isinstance(tensor, list) else tensor
+
+    @_torch.no_grad()
+    def save_image(self, tensor, fp, format=None, **kwargs):
+        """Queues save_image(tensor, fp, format, **kwargs)."""
+        tensor = self._tensor(tensor)
+        path, args = self._args("save_image", fp, format, kwargs)
+        self.scripted.save_image(tensor, path, **args)
+
+    @_torch.no_grad()
+    def save_images(self, batch, pattern, format=None, start_index=0, **kwargs):
+        """Queues save_images(batch, pattern, format, start_index, **kwargs):
+        one file per sample."""
+        batch = self._tensor(batch)
+        pattern, args = self._args("save_images", pattern, format, kwargs)
+        self.scripted.save_images(batch, pattern, **args,
+                                  start_index=_int(start_index, "start_index"))
+
+    def flush(self):
+        """Waits until everything queued is written; raises the failures not
+        yet reported."""
+        self.scripted.flush()
+
+    def pending(self):
+        """Images queued or being written."""
+        return self.scripted.pending()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.flush()
+        return False
 
 
 def encode_png(image, compression_level=None):
