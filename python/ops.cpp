@@ -161,7 +161,8 @@ struct Writer : torch::CustomClassHolder {
 
 using WriterPtr = c10::intrusive_ptr<Writer>;
 
-void writer_save_image(const WriterPtr& self, const torch::Tensor& tensor, const std::string& fp,
+template <typename Input>
+void writer_save_image(const WriterPtr& self, const Input& tensor, const std::string& fp,
                        int64_t nrow, int64_t padding, bool normalize,
                        const FloatList& value_range, bool scale_each, double pad_value,
                        const c10::optional<std::string>& format, int64_t quality,
@@ -173,7 +174,8 @@ void writer_save_image(const WriterPtr& self, const torch::Tensor& tensor, const
                                        create_directories, durable, "ImageWriter.save_image"));
 }
 
-void writer_save_images(const WriterPtr& self, const torch::Tensor& batch,
+template <typename Input>
+void writer_save_images(const WriterPtr& self, const Input& batch,
                         const std::string& pattern, int64_t nrow, int64_t padding,
                         bool normalize, const FloatList& value_range, bool scale_each,
                         double pad_value, const c10::optional<std::string>& format,
@@ -290,8 +292,13 @@ TORCH_LIBRARY(torchimage, m) {
   m.class_<Writer>("ImageWriter")
       .def(torch::init<int64_t, int64_t>(), "",
            {torch::arg("threads") = 0, torch::arg("max_pending_bytes") = int64_t{256} << 20})
-      .def("save_image", &writer_save_image, "", {TI_WRITER_ARGS("tensor", "fp")})
-      .def("save_images", &writer_save_images, "",
+      .def("save_image", &writer_save_image<torch::Tensor>, "", {TI_WRITER_ARGS("tensor", "fp")})
+      .def("save_images", &writer_save_images<torch::Tensor>, "",
+           {TI_WRITER_ARGS("batch", "pattern"), torch::arg("start_index") = 0})
+      // Methods cannot be overloaded: the list forms have names of their own.
+      .def("save_image_list", &writer_save_image<TensorList>, "",
+           {TI_WRITER_ARGS("tensor", "fp")})
+      .def("save_images_list", &writer_save_images<TensorList>, "",
            {TI_WRITER_ARGS("batch", "pattern"), torch::arg("start_index") = 0})
       .def("flush", [](const WriterPtr& self) { self->writer.flush(); })
       .def("pending", [](const WriterPtr& self) { return self->writer.pending(); });

@@ -201,6 +201,35 @@ struct Job {
   bool recycle = false;  // `snapshot` is the writer's copy: its memory may be reused
 };
 
+// The one future of a call that queues several jobs: ready when all are
+// done, failed with the first failure among them.
+struct GroupOutcome {
+  struct Shared {
+    std::mutex mu;
+    int64_t left;
+    std::exception_ptr first;
+    std::promise<void> promise;
+  };
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::shared_future<void> future;
+
+  explicit GroupOutcome(int64_t jobs) : future(shared->promise.get_future().share()) {
+    shared->left = jobs;
+  }
+
+  // A job's `done`.
+  std::function<void(std::exception_ptr)> callback() const {
+    return [g = shared](std::exception_ptr e) {
+      std::lock_guard<std::mutex> lock(g->mu);
+      if (e && !g->first) g->first = e;
+      if (--g->left == 0) {
+        if (g->first) g->promise.set_exception(g->first);
+        else g->promise.set_value();
+      }
+    };
+  }
+};
+
 }  // namespace
 
 namespace {
@@ -601,16 +630,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
 
   // One snapshot for the batch; each sample's job holds a view of it and
   // accounts for its share of the bytes.
-  struct Group {
-    std::mutex mu;
-    int64_t left;
-    std::exception_ptr first;
-    std::promise<void> promise;
-  };
-  auto group = std::make_shared<Group>();
-  group->left = n;
-  std::shared_future<void> future = group->promise.get_future().share();
-
+  GroupOutcome group(n);
   state_->reserve(total, n);
   std::shared_ptr<c10::Event> ready;
   at::Tensor copy;
@@ -640,18 +660,56 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
     job->format = format;
     job->bytes = total / n + (i == n - 1 ? total % n : 0);
     job->ready = ready;
-    job->done = [group](std::exception_ptr e) {
-      std::lock_guard<std::mutex> lock(group->mu);
-      if (e && !group->first) group->first = e;
-      if (--group->left == 0) {
-        if (group->first) group->promise.set_exception(group->first);
-        else group->promise.set_value();
-      }
-    };
+    job->done = group.callback();
     jobs.push_back(std::move(job));
   }
   state_->enqueue_and_report(std::move(jobs));
-  return future;
+  return group.future;
+}
+
+std::shared_future<void> ImageWriter::save_image(const std::vector<torch::Tensor>& images,
+                                                 const std::string& path,
+                                                 const SaveImageOptions& options) {
+  // The stacked tensor is this call's own: handed over, it is not copied again.
+  return queue_image(stack_images(images, "ImageWriter::save_image"), /*handed_over=*/true, path,
+                     options);
+}
+
+std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tensor>& images,
+                                                  const std::string& pattern,
+                                                  const SaveImageOptions& options,
+                                                  int64_t start_index) {
+  const char* what = "ImageWriter::save_images";
+  Samples s;
+  s.list = &images;
+  const ImageFormat format = check_samples(s, pattern, options, start_index, what);
+  const int64_t n = s.size();
+  int64_t total = 0;
+  for (const auto& t : images) total += tensor_bytes(t);
+
+  // All the list's bytes at once, as for a batch: reserving image by image
+  // could wait for room that only the images not yet queued would free.
+  GroupOutcome group(n);
+  state_->reserve(total, n);
+  std::vector<std::unique_ptr<Job>> jobs;
+  try {
+    for (int64_t i = 0; i < n; ++i) {
+      auto job = std::make_unique<Job>();
+      job->path = format_index_path(pattern, start_index + i, n);
+      job->options = options;
+      job->format = format;
+      job->bytes = tensor_bytes(images[static_cast<size_t>(i)]);
+      job->done = group.callback();
+      job->snapshot = state_->snapshot(images[static_cast<size_t>(i)], /*handed_over=*/false,
+                                       &job->ready, &job->recycle);
+      jobs.push_back(std::move(job));
+    }
+  } catch (...) {
+    state_->release(total, n);
+    throw;
+  }
+  state_->enqueue_and_report(std::move(jobs));
+  return group.future;
 }
 
 void ImageWriter::flush() {

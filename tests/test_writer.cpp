@@ -357,6 +357,60 @@ TEST(ImageWriter, SaveImagesThroughTheWriter) {
   }
 }
 
+// Lists, as save_image and save_images take them: a grid of the list, and
+// one file per image (shapes may differ); the caller overwrites each image in
+// place right after the call.
+TEST(ImageWriter, ListsAsSaveImageAndSaveImagesTakeThem) {
+  torch::manual_seed(5);
+  TempDir d;
+  const auto o = SaveImageOptions().normalize(true).value_range({-1.0, 1.0});
+  std::vector<torch::Tensor> same = {torch::rand({3, 9, 7}) * 2 - 1, torch::rand({3, 9, 7}) * 2 - 1,
+                                     torch::rand({3, 9, 7}) * 2 - 1};
+  std::vector<torch::Tensor> mixed = {torch::rand({3, 5, 6}) * 2 - 1, torch::rand({1, 8, 4}) * 2 - 1,
+                                      torch::rand({10, 3}) * 2 - 1, torch::rand({4, 6, 6}) * 2 - 1};
+  std::vector<torch::Tensor> same_then, mixed_then;
+  for (const auto& t : same) same_then.push_back(t.clone());
+  for (const auto& t : mixed) mixed_then.push_back(t.clone());
+  {
+    // Less room than either call's bytes: each goes through alone.
+    ImageWriter writer(ImageWriterOptions().threads(2).max_pending_bytes(100));
+    auto grid = writer.save_image(same, d / "grid.png", o);
+    for (auto& t : same) t.neg_();
+    auto each = writer.save_images(mixed, d / "m{index}.png", o, 4);
+    for (auto& t : mixed) t.fill_(0.25);
+    grid.get();
+    each.get();
+  }
+  EXPECT_EQ(bytes_of(d / "grid.png"), expected_bytes(torch::stack(same_then), o, "png"));
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    EXPECT_EQ(bytes_of(d / c10::str("m", i + 4, ".png")), expected_bytes(mixed_then[i], o, "png"))
+        << i;
+  }
+  EXPECT_EQ(count_files(d.path), 5u);
+}
+
+TEST(ImageWriter, BadListsAreRefusedBeforeAnythingIsQueued) {
+  TempDir d;
+  ImageWriter writer(ImageWriterOptions().threads(1));
+  const std::vector<torch::Tensor> none;
+  EXPECT_NE(error_of([&] { writer.save_image(none, d / "a.png"); }).find("ImageWriter::save_image"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { writer.save_images(none, d / "{index}.png"); })
+                .find("ImageWriter::save_images"),
+            std::string::npos);
+  const std::vector<torch::Tensor> bad = {torch::rand({3, 4, 4}), torch::rand({5, 4, 4})};
+  EXPECT_NE(error_of([&] { writer.save_images(bad, d / "{index}.png"); }).find("5"),
+            std::string::npos);
+  const std::vector<torch::Tensor> shapes = {torch::rand({3, 4, 4}), torch::rand({3, 4, 5})};
+  EXPECT_NE(error_of([&] { writer.save_image(shapes, d / "a.png"); }).find("ImageWriter::save_image"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { writer.save_images(shapes, d / "same.png"); }).find("placeholder"),
+            std::string::npos);
+  writer.flush();
+  EXPECT_EQ(writer.pending(), 0);
+  EXPECT_EQ(count_files(d.path), 0u);
+}
+
 TEST(ImageWriter, EachFailureIsReportedOnce) {
   TempDir d;
   ImageWriter writer(ImageWriterOptions().threads(2));

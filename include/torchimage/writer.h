@@ -100,6 +100,20 @@ class TORCHIMAGE_API ImageWriter {
                                        const SaveImageOptions& options = {},
                                        int64_t start_index = 0);
 
+  /// A list of same-shape images, as save_image(images, path, options) writes
+  /// them (a grid of the stacked list): the stacked copy is the snapshot.
+  std::shared_future<void> save_image(const std::vector<torch::Tensor>& images,
+                                      const std::string& path,
+                                      const SaveImageOptions& options = {});
+
+  /// One file per image of a list, as save_images(images, pattern, options,
+  /// start_index) writes them (the images may differ in shape); each image is
+  /// copied as save_image copies it.
+  std::shared_future<void> save_images(const std::vector<torch::Tensor>& images,
+                                       const std::string& pattern,
+                                       const SaveImageOptions& options = {},
+                                       int64_t start_index = 0);
+
   /// Waits until everything queued so far is written; throws the failures not
   /// yet reported.
   void flush();

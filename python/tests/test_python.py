@@ -532,9 +532,12 @@ def test_writer_writes_what_save_image_writes(tmp_path):
         w.save_image(x, str(tmp_path / "sheet.jpg"), quality=90, **NORM)
         w.save_images(x[:5], tmp_path / "s{index:02}.png", start_index=3, **NORM)
         w.save_images([x[0], x[1]], tmp_path / "l{index}.jpeg", **NORM)
+        w.save_image([x[2], x[3]], tmp_path / "pair.png", **NORM)
+        w.save_images([x[4], x[5, :, :10], x[6, :1]], tmp_path / "m{index}.png", **NORM)
     assert w.pending() == 0
     assert sorted(os.listdir(tmp_path)) == sorted(
-        ["sheet.png", "sheet.jpg", "l0.jpeg", "l1.jpeg"] + [f"s{i:02}.png" for i in range(3, 8)])
+        ["sheet.png", "sheet.jpg", "l0.jpeg", "l1.jpeg", "pair.png", "m0.png", "m1.png", "m2.png"]
+        + [f"s{i:02}.png" for i in range(3, 8)])
     ti.save_image(x, tmp_path / "direct.png", nrow=4, **NORM)
     assert read(tmp_path / "sheet.png") == read(tmp_path / "direct.png")
     assert np.array_equal(pil_pixels(read(tmp_path / "sheet.png")), tv_pixels(x, nrow=4, **NORM))
@@ -545,6 +548,9 @@ def test_writer_writes_what_save_image_writes(tmp_path):
                               tv_pixels(x[i], **NORM))
     for i in range(2):
         assert read(tmp_path / f"l{i}.jpeg") == tv_bytes(x[i], "jpeg", **NORM)
+    assert np.array_equal(pil_pixels(read(tmp_path / "pair.png")), tv_pixels([x[2], x[3]], **NORM))
+    for i, image in enumerate([x[4], x[5, :, :10], x[6, :1]]):
+        assert np.array_equal(pil_pixels(read(tmp_path / f"m{i}.png")), tv_pixels(image, **NORM))
 
 
 def test_writer_snapshots_so_the_caller_may_overwrite(tmp_path):

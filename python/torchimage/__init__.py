@@ -315,27 +315,28 @@ class ImageWriter:
                           create_directories=bool(extra.get("create_directories", False)),
                           durable=bool(extra.get("durable", False)))
 
-    @staticmethod
-    def _tensor(tensor):
-        # A list is stacked, as torchvision's make_grid stacks it.
-        tensor = _check_tensor(tensor)
-        return _torch.stack(tensor) if isinstance(tensor, list) else tensor
-
     @_torch.no_grad()
     def save_image(self, tensor, fp, format=None, **kwargs):
         """Queues save_image(tensor, fp, format, **kwargs)."""
-        tensor = self._tensor(tensor)
+        tensor = _check_tensor(tensor)
         path, args = self._args("save_image", fp, format, kwargs)
-        self.scripted.save_image(tensor, path, **args)
+        if isinstance(tensor, list):
+            self.scripted.save_image_list(tensor, path, **args)
+        else:
+            self.scripted.save_image(tensor, path, **args)
 
     @_torch.no_grad()
     def save_images(self, batch, pattern, format=None, start_index=0, **kwargs):
         """Queues save_images(batch, pattern, format, start_index, **kwargs):
-        one file per sample."""
-        batch = self._tensor(batch)
+        one file per sample (of a batch, or of a list: its images may differ
+        in shape)."""
+        batch = _check_tensor(batch)
         pattern, args = self._args("save_images", pattern, format, kwargs)
-        self.scripted.save_images(batch, pattern, **args,
-                                  start_index=_int(start_index, "start_index"))
+        start_index = _int(start_index, "start_index")
+        if isinstance(batch, list):
+            self.scripted.save_images_list(batch, pattern, **args, start_index=start_index)
+        else:
+            self.scripted.save_images(batch, pattern, **args, start_index=start_index)
 
     def flush(self):
         """Waits until everything queued is written; raises the failures not
