@@ -5,6 +5,8 @@ Both are called from this Python process on the same tensors (random square
 crops of ../shared/data/photos, fixed seed, resized and scaled to [-1, 1]) and
 write files to a temporary folder; the table gives the median milliseconds of
 each, the ratio, and whether the decoded pixels (and the bytes) are identical.
+The last row is torchimage.ImageWriter: the time its save_image call keeps the
+caller (the sheet is copied; encoding and writing happen on its workers).
 torchimage's package is taken from <build>/python (the CMake target
 torchimage_ops builds it there).
 
@@ -102,10 +104,12 @@ def main():
     print("| workload | torchvision ms | torchimage ms | speed-up | pixels identical | "
           "bytes identical |")
     print("|---|---:|---:|---:|---|---|")
+    tv_times = {}
     for i, (name, x, kw, ext, extra, exact) in enumerate(workloads):
         tv_path = os.path.join(work, f"tv{i}.{ext}")
         ti_path = os.path.join(work, f"ti{i}.{ext}")
         tv_ms = median_ms(lambda: vutils.save_image(x, tv_path, **kw), args.repeats)
+        tv_times[name] = (tv_ms, tv_path)
         ti_ms = median_ms(lambda: torchimage.save_image(x, ti_path, **kw, **extra), args.repeats)
         a = np.asarray(Image.open(tv_path))
         b = np.asarray(Image.open(ti_path))
@@ -131,6 +135,28 @@ def main():
     same = buf_tv.getvalue() == buf_ti.getvalue()
     print(f"| 64x3x64x64 sheet JPEG into io.BytesIO | {tv_ms:.2f} | {ti_ms:.2f} | "
           f"{tv_ms / ti_ms:.1f}x | {'yes' if same else 'NO'} | {'yes' if same else 'NO'} |")
+
+    # The background writer: how long the call keeps the caller (the sheet is copied; the
+    # workers encode and write it). Between calls the writer is flushed, untimed, and the
+    # caller sleeps 20 ms, as a training step would leave it idle.
+    tv_ms, tv_path = tv_times["64x3x64x64 sheet PNG"]
+    wr_path = os.path.join(work, "writer.png")
+    blocked = []
+    with torchimage.ImageWriter() as writer:
+        for k in range(args.repeats + 1):
+            t0 = time.perf_counter()
+            writer.save_image(sheet64, wr_path, **norm)
+            if k:
+                blocked.append((time.perf_counter() - t0) * 1e3)
+            writer.flush()
+            time.sleep(0.02)
+    ti_ms = statistics.median(blocked)
+    a = np.asarray(Image.open(tv_path))
+    b = np.asarray(Image.open(wr_path))
+    same_pixels = a.shape == b.shape and bool((a == b).all())
+    print(f"| 64x3x64x64 sheet PNG, ImageWriter.save_image: caller blocked | {tv_ms:.2f} | "
+          f"{ti_ms:.3f} | {tv_ms / ti_ms:.0f}x | {'yes' if same_pixels else 'NO'} | "
+          "no (other encoder) |")
 
 
 if __name__ == "__main__":
