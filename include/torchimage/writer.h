@@ -101,7 +101,8 @@ class TORCHIMAGE_API ImageWriter {
                                        int64_t start_index = 0);
 
   /// A list of same-shape images, as save_image(images, path, options) writes
-  /// them (a grid of the stacked list): the stacked copy is the snapshot.
+  /// them (a grid of the stacked list). The stacking copies the images: on
+  /// the CPU that copy is the snapshot (it is not copied again).
   std::shared_future<void> save_image(const std::vector<torch::Tensor>& images,
                                       const std::string& path,
                                       const SaveImageOptions& options = {});
