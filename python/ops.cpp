@@ -147,7 +147,9 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
 // waits for the pending writes (failures nobody collected go to stderr).
 struct Writer : torch::CustomClassHolder {
   Writer(int64_t threads, int64_t max_pending_bytes)
-      : writer(writer_options(threads, max_pending_bytes)) {}
+      : threads(threads),
+        max_pending_bytes(max_pending_bytes),
+        writer(writer_options(threads, max_pending_bytes)) {}
 
   static ImageWriterOptions writer_options(int64_t threads, int64_t max_pending_bytes) {
     TORCH_CHECK(threads >= 0 && threads <= 4096, "ImageWriter: threads must be in 0-4096, got ",
@@ -156,6 +158,9 @@ struct Writer : torch::CustomClassHolder {
         max_pending_bytes);
   }
 
+  // The configuration, which is what a saved module keeps of a writer.
+  const int64_t threads;
+  const int64_t max_pending_bytes;
   ImageWriter writer;
 };
 
@@ -301,7 +306,19 @@ TORCH_LIBRARY(torchimage, m) {
       .def("save_images_list", &writer_save_images<TensorList>, "",
            {TI_WRITER_ARGS("batch", "pattern"), torch::arg("start_index") = 0})
       .def("flush", [](const WriterPtr& self) { self->writer.flush(); })
-      .def("pending", [](const WriterPtr& self) { return self->writer.pending(); });
+      .def("pending", [](const WriterPtr& self) { return self->writer.pending(); })
+      // A module holding a writer survives torch.jit.save: the loaded module
+      // gets a new, idle writer of the same configuration.
+      .def_pickle(
+          [](const WriterPtr& self) {
+            return std::vector<int64_t>{self->threads, self->max_pending_bytes};
+          },
+          [](std::vector<int64_t> state) {
+            TORCH_CHECK(state.size() == 2,
+                        "ImageWriter: a saved writer holds (threads, max_pending_bytes), got ",
+                        state.size(), " values");
+            return c10::make_intrusive<Writer>(state[0], state[1]);
+          });
 
   m.def("encode_png(Tensor image, int? compression_level=None) -> Tensor", &encode_png_op);
   m.def("encode_jpeg(Tensor image, int quality=75) -> Tensor", &encode_jpeg_op);

@@ -635,6 +635,32 @@ def test_writer_in_torchscript(tmp_path):
         assert read(tmp_path / f"t.png-{i + 1}.jpg") == tv_bytes(x[i], "jpeg")
 
 
+class Logger(torch.nn.Module):
+    """A module that owns a writer."""
+
+    def __init__(self, writer):
+        super().__init__()
+        self.writer = writer
+
+    def forward(self, x: torch.Tensor, path: str) -> int:
+        self.writer.save_image(x, path, normalize=True, value_range=[-1.0, 1.0])
+        self.writer.flush()
+        return self.writer.pending()
+
+
+def test_writer_in_a_saved_module(tmp_path):
+    # The loaded module gets a new writer of the same configuration.
+    module = torch.jit.script(Logger(ti.ImageWriter(threads=1, max_pending_bytes=1 << 20).scripted))
+    torch.jit.save(module, str(tmp_path / "logger.pt"))
+    loaded = torch.jit.load(str(tmp_path / "logger.pt"))
+    # Python's pickle protocol sees the state the module saved.
+    assert loaded.writer.__getstate__()[0] == [1, 1 << 20]
+    x = rand(5, 3, 8, 8, seed=18, low=-1, high=1)
+    for i in range(3):
+        assert loaded(x, str(tmp_path / f"l{i}.png")) == 0
+        assert np.array_equal(pil_pixels(read(tmp_path / f"l{i}.png")), tv_pixels(x, **NORM))
+
+
 # ---------------------------------------------------------------------------
 # TorchScript
 
