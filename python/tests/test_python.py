@@ -741,6 +741,37 @@ def test_torchscript_round_trip_through_cpp(tmp_path):
     assert np.array_equal(pil_pixels(read(out)), sampler_expected(x))
 
 
+class WriterSampler(torch.nn.Module):
+    """Sampler's contract for run_scripted, written through a writer it holds."""
+
+    def __init__(self, x, writer):
+        super().__init__()
+        self.register_buffer("x", x)
+        self.writer = writer
+
+    def forward(self, path: str) -> torch.Tensor:
+        self.writer.save_image(self.x, path, nrow=4, normalize=True, value_range=[-1.0, 1.0],
+                               pad_value=1.0)
+        self.writer.flush()
+        return torch.ops.torchimage.to_pixels(self.x, nrow=4, normalize=True,
+                                              value_range=[-1.0, 1.0], pad_value=1.0)
+
+
+def test_writer_module_runs_from_cpp(tmp_path):
+    exe = _run_scripted()
+    if exe is None:
+        pytest.skip("run_scripted not built (CMake target run_scripted; TORCHIMAGE_RUN_SCRIPTED)")
+    x = photo_batch(10, 20, seed=19)
+    module = torch.jit.script(WriterSampler(x, ti.ImageWriter(threads=2).scripted))
+    torch.jit.save(module, str(tmp_path / "writer_sampler.pt"))
+    out = tmp_path / "from_cpp.png"
+    r = subprocess.run([exe, str(tmp_path / "writer_sampler.pt"), str(out)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok " in r.stdout
+    assert np.array_equal(pil_pixels(read(out)), sampler_expected(x))
+
+
 def test_operator_schemas():
     schema = str(torch.ops.torchimage.save_image.default._schema)
     assert schema.startswith(
