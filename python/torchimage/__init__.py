@@ -132,6 +132,14 @@ def _encode_args(quality=75, compression_level=None):
     }
 
 
+def _save_args(extra):
+    """The operators' encode and file arguments, from save_image's extras."""
+    args = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
+    args["create_directories"] = bool(extra.get("create_directories", False))
+    args["durable"] = bool(extra.get("durable", False))
+    return args
+
+
 def _unknown(fn, kwargs):
     if kwargs:
         _warnings.warn(
@@ -214,21 +222,19 @@ def save_image(tensor, fp, format=None, **kwargs):
     file (and no partial file) is left."""
     tensor = _check_tensor(tensor)
     grid, extra = _split("save_image", kwargs, _SAVE_EXTRAS)
-    encode = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
     if _is_path(fp):
         path = _os.fsdecode(_os.fspath(fp))
         fmt = _format_of(format, path)
         if fmt is None:
             return _save_with_pillow(tensor, path, format, grid, extra)
-        _ops.save_image(tensor, path, format=fmt, **grid, **encode,
-                        create_directories=bool(extra.get("create_directories", False)),
-                        durable=bool(extra.get("durable", False)))
+        _ops.save_image(tensor, path, format=fmt, **grid, **_save_args(extra))
         return None
     # A file object: Pillow takes the format from its name when not given.
     name = getattr(fp, "name", None)
     fmt = _format_of(format, _os.fsdecode(name) if _is_path(name) else "")
     if fmt is None:
         return _save_with_pillow(tensor, fp, format, grid, extra)
+    encode = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
     data = _ops.encode_image(tensor, format=fmt, **grid, **encode)
     fp.write(data.numpy().tobytes())
     return None
@@ -247,13 +253,11 @@ def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs)
     GIL released. Every file is attempted; then the first failure raises."""
     batch = _check_tensor(batch)
     grid, extra = _split("save_images", kwargs, _SAVE_EXTRAS)
-    encode = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
     if format is not None:
         format = _FORMATS.get(str(format).upper(), str(format))
-    _ops.save_images(batch, _os.fsdecode(_os.fspath(pattern)), format=format, **grid, **encode,
-                     create_directories=bool(extra.get("create_directories", False)),
-                     durable=bool(extra.get("durable", False)),
-                     start_index=_int(start_index, "start_index"), threads=_int(threads, "threads"))
+    _ops.save_images(batch, _os.fsdecode(_os.fspath(pattern)), format=format, **grid,
+                     **_save_args(extra), start_index=_int(start_index, "start_index"),
+                     threads=_int(threads, "threads"))
 
 
 @_torch.no_grad()
@@ -309,11 +313,7 @@ class ImageWriter:
                              f"{path!r} name neither (torchimage.save_image hands other formats "
                              "to Pillow)")
         grid, extra = _split(f"ImageWriter.{fn}", kwargs, _SAVE_EXTRAS)
-        encode = _encode_args(
-            **{k: extra[k] for k in ("quality", "compression_level") if k in extra})
-        return path, dict(format=fmt, **grid, **encode,
-                          create_directories=bool(extra.get("create_directories", False)),
-                          durable=bool(extra.get("durable", False)))
+        return path, dict(format=fmt, **grid, **_save_args(extra))
 
     @_torch.no_grad()
     def save_image(self, tensor, fp, format=None, **kwargs):
