@@ -727,22 +727,8 @@ def _run_scripted():
     return exe if os.path.isfile(exe) else None
 
 
-def test_torchscript_round_trip_through_cpp(tmp_path):
-    exe = _run_scripted()
-    if exe is None:
-        pytest.skip("run_scripted not built (CMake target run_scripted; TORCHIMAGE_RUN_SCRIPTED)")
-    x = photo_batch(10, 20, seed=12)
-    torch.jit.save(torch.jit.script(Sampler(x)), str(tmp_path / "sampler.pt"))
-    out = tmp_path / "from_cpp.png"
-    r = subprocess.run([exe, str(tmp_path / "sampler.pt"), str(out)], capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "ok " in r.stdout
-    assert np.array_equal(pil_pixels(read(out)), sampler_expected(x))
-
-
 class WriterSampler(torch.nn.Module):
-    """Sampler's contract for run_scripted, written through a writer it holds."""
+    """Sampler's contract, written through a writer the module holds."""
 
     def __init__(self, x, writer):
         super().__init__()
@@ -757,15 +743,16 @@ class WriterSampler(torch.nn.Module):
                                               value_range=[-1.0, 1.0], pad_value=1.0)
 
 
-def test_writer_module_runs_from_cpp(tmp_path):
+@pytest.mark.parametrize("through_writer", [False, True], ids=["operator", "writer"])
+def test_torchscript_round_trip_through_cpp(through_writer, tmp_path):
     exe = _run_scripted()
     if exe is None:
         pytest.skip("run_scripted not built (CMake target run_scripted; TORCHIMAGE_RUN_SCRIPTED)")
-    x = photo_batch(10, 20, seed=19)
-    module = torch.jit.script(WriterSampler(x, ti.ImageWriter(threads=2).scripted))
-    torch.jit.save(module, str(tmp_path / "writer_sampler.pt"))
+    x = photo_batch(10, 20, seed=12)
+    module = WriterSampler(x, ti.ImageWriter(threads=2).scripted) if through_writer else Sampler(x)
+    torch.jit.save(torch.jit.script(module), str(tmp_path / "sampler.pt"))
     out = tmp_path / "from_cpp.png"
-    r = subprocess.run([exe, str(tmp_path / "writer_sampler.pt"), str(out)], capture_output=True,
+    r = subprocess.run([exe, str(tmp_path / "sampler.pt"), str(out)], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ok " in r.stdout
