@@ -399,7 +399,7 @@ TEST(ImageWriter, BadListsAreRefusedBeforeAnythingIsQueued) {
                 .find("ImageWriter::save_images"),
             std::string::npos);
   const std::vector<torch::Tensor> bad = {torch::rand({3, 4, 4}), torch::rand({5, 4, 4})};
-  EXPECT_NE(error_of([&] { writer.save_images(bad, d / "{index}.png"); }).find("5"),
+  EXPECT_NE(error_of([&] { writer.save_images(bad, d / "{index}.png"); }).find("5 channels"),
             std::string::npos);
   const std::vector<torch::Tensor> shapes = {torch::rand({3, 4, 4}), torch::rand({3, 4, 5})};
   EXPECT_NE(error_of([&] { writer.save_image(shapes, d / "a.png"); }).find("ImageWriter::save_image"),
