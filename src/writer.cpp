@@ -201,9 +201,9 @@ struct Job {
   bool recycle = false;  // `snapshot` is the writer's copy: its memory may be reused
 };
 
-// The one future of a call that queues several jobs: ready when all are
-// done, failed with the first failure among them.
-struct GroupOutcome {
+// The one future of a call, whatever number of jobs it queues: ready when
+// all are done, failed with the first failure among them.
+struct CallOutcome {
   struct Shared {
     std::mutex mu;
     int64_t left;
@@ -213,7 +213,7 @@ struct GroupOutcome {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::shared_future<void> future;
 
-  explicit GroupOutcome(int64_t jobs) : future(shared->promise.get_future().share()) {
+  explicit CallOutcome(int64_t jobs) : future(shared->promise.get_future().share()) {
     shared->left = jobs;
   }
 
@@ -573,12 +573,8 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
   job->options = options;
   job->format = format;
   job->bytes = tensor_bytes(tensor);
-  auto promise = std::make_shared<std::promise<void>>();
-  std::shared_future<void> future = promise->get_future().share();
-  job->done = [promise](std::exception_ptr e) {
-    if (e) promise->set_exception(e);
-    else promise->set_value();
-  };
+  CallOutcome outcome(1);
+  job->done = outcome.callback();
   state_->reserve(job->bytes, 1);
   try {
     job->snapshot = state_->snapshot(tensor, handed_over, &job->ready, &job->recycle);
@@ -594,7 +590,7 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
   std::vector<std::unique_ptr<Job>> jobs;
   jobs.push_back(std::move(job));
   state_->enqueue_and_report(std::move(jobs));
-  return future;
+  return outcome.future;
 }
 
 std::shared_future<void> ImageWriter::save_images(const torch::Tensor& batch,
@@ -630,7 +626,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
 
   // One snapshot for the batch; each sample's job holds a view of it and
   // accounts for its share of the bytes.
-  GroupOutcome group(n);
+  CallOutcome group(n);
   state_->reserve(total, n);
   std::shared_ptr<c10::Event> ready;
   at::Tensor copy;
@@ -689,7 +685,7 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
 
   // All the list's bytes at once, as for a batch: reserving image by image
   // could wait for room that only the images not yet queued would free.
-  GroupOutcome group(n);
+  CallOutcome group(n);
   state_->reserve(total, n);
   std::vector<std::unique_ptr<Job>> jobs;
   try {
