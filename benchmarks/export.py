@@ -129,6 +129,9 @@ def export_part(label, exe, work, x, n_tv, repeats, n_check, seed):
     """Parts (a) and (b): returns the table row values."""
     pt = os.path.join(work, f"{label}.pt")
     torch.save(x, pt)
+    # Write the input's pages out before timing anything: otherwise the
+    # kernel flushes this benchmark's own GBs of input while the loops run.
+    os.sync()
     load_before = load1()
     tv_dir = os.path.join(work, f"{label}-torchvision")
     tv_ips, tv_cpu = timed_torchvision_loop(x, tv_dir, n_tv)
@@ -160,6 +163,19 @@ def export_part(label, exe, work, x, n_tv, repeats, n_check, seed):
                 load=(load_before, load_after))
 
 
+# Issue 4 states two targets in absolute terms on this machine, next to what
+# torchvision took here then: 0.84 ms per 3x64x64 PNG, about 60 ms for the
+# 64-sheet. The machine is shared and its speed swings by a factor of two over
+# a day, so each is also checked as the ratio to torchvision measured in the
+# same run: 20,000 images/s is 16.8x a 0.84 ms loop; 0.3 ms is 1/200 of 60 ms.
+TV_MS_PER_64 = 0.84
+TV_MS_SHEET = 60.0
+
+
+def met(ok):
+    return "met" if ok else "NOT met"
+
+
 def print_export_table(title, shape, r, target):
     ratio = r["ti_ips"] / r["tv_ips"]
     print(f"### {title}")
@@ -179,7 +195,17 @@ def print_export_table(title, shape, r, target):
           f"| {r['floor_cpu'] * 1e6:,.0f}, {2 / r['floor_cpu']:,.0f} images/s "
           f"| {r['present']:,}/{r['n']:,} | {ident} |")
     print()
-    print(f"Target: {target}. CPU µs/image: user + system CPU time per image (torchvision: "
+    if target.get("images_per_s"):
+        goal = target["images_per_s"]
+        goal_ratio = goal * TV_MS_PER_64 / 1000
+        verdict = (f"Target: >= {goal:,} images/s for torchimage on 2 cores, {met(r['ti_ips'] >= goal)} "
+                   f"({r['ti_ips']:,.0f}); as a ratio to torchvision's loop beside it (issue 4's "
+                   f"{TV_MS_PER_64} ms per image: >= {goal_ratio:.1f}x), {met(ratio >= goal_ratio)} "
+                   f"({ratio:.1f}x)")
+    else:
+        verdict = (f"Target: >= {target['ratio']}x torchvision, {met(ratio >= target['ratio'])} "
+                   f"({ratio:.1f}x)")
+    print(f"{verdict}. CPU µs/image: user + system CPU time per image (torchvision: "
           "this process over its timed loop; torchimage: all threads, median run); the ceiling "
           "is 2 cores / that, what an otherwise idle machine would allow. Files alone: the "
           "first file's bytes written as many times by torchimage::write_file (the same "
@@ -189,10 +215,28 @@ def print_export_table(title, shape, r, target):
     print()
 
 
+def stall_verdict(rows, tv_ms, goal_ms=0.3):
+    """Issue 4's stall target, absolute and as the ratio to torchvision's
+    save_image of the same sheet, for the copied calls and the handed-over ones."""
+    parts = []
+    for kind, hands in (("copied", ("no", "rewrite")), ("handed over", ("yes",))):
+        medians = [statistics.median(s) for _, hand, s, _ in rows if hand in hands]
+        if not medians:
+            continue
+        worst = max(medians)
+        parts.append(f"{kind}: worst median {worst:.3f} ms, {met(worst <= goal_ms)}; "
+                     f"torchvision / stall {tv_ms / worst:,.0f}x against "
+                     f"{TV_MS_SHEET / goal_ms:,.0f}x, {met(tv_ms / worst >= TV_MS_SHEET / goal_ms)}")
+    return (f"Target: stall median <= {goal_ms} ms (issue 4, where torchvision took about "
+            f"{TV_MS_SHEET:.0f} ms for the sheet: >= {TV_MS_SHEET / goal_ms:,.0f}x less than "
+            f"torchvision's save_image beside it). " + "; ".join(parts) + ".")
+
+
 def part_stall(exe, work, calls):
     sheet = photo_crops(64, 64, seed=0)  # compare.py's 64-sheet, in [-1, 1]
     pt = os.path.join(work, "sheet64.pt")
     torch.save(sheet, pt)
+    os.sync()
     kw = dict(normalize=True, value_range=(-1, 1))
     load_before = load1()
     tv_path = os.path.join(work, "sheet-tv.png")
@@ -217,9 +261,10 @@ def part_stall(exe, work, calls):
     os.remove(pt)
     print("### (c) Caller stall: ImageWriter::save_image of the 64-sheet")
     print()
+    tv_ms = statistics.median(tv)
     print("| call | between calls | calls | stall median ms | p99 ms | max ms | mean ms | "
-          "torchvision save_image median ms | sheet pixels = torchvision's |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+          "torchvision save_image median ms | torchvision / stall | sheet pixels = torchvision's |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for gap, hand, stalls, same in rows:
         what = "20 ms sleep" if gap == "sleep" else "20 ms busy computation (1 core)"
         call = {"yes": "`save_image(std::move(output), ...)` (kept)",
@@ -227,8 +272,8 @@ def part_stall(exe, work, calls):
                 "no": "`save_image(x, ...)` (copied, x untouched since the last call)"}[hand]
         print(f"| {call} | {what} | {len(stalls)} | {statistics.median(stalls):.3f} | "
               f"{np.percentile(stalls, 99):.3f} | {max(stalls):.3f} | "
-              f"{statistics.mean(stalls):.3f} | {statistics.median(tv):.2f} | "
-              f"{'yes' if same else 'NO'} |")
+              f"{statistics.mean(stalls):.3f} | {tv_ms:.2f} | "
+              f"{tv_ms / statistics.median(stalls):,.0f}x | {'yes' if same else 'NO'} |")
     print()
     print("64x3x64x64 in [-1, 1], normalize=True, value_range=(-1, 1); one ImageWriter (default "
           "options, one worker per core), 10 warm-up calls not counted; (copied): the same "
@@ -237,7 +282,7 @@ def part_stall(exe, work, calls):
           "training step that writes the sheet does: the data is then in the cache); (kept): "
           "each step's output, a fresh tensor handed over, which the writer keeps; "
           "torchvision: median of "
-          f"30 calls. Target: stall median <= 0.3 ms. 1-minute load before / after: "
+          f"30 calls. {stall_verdict(rows, tv_ms)} 1-minute load before / after: "
           f"{load_before:.2f} / {load_after:.2f}.")
     print()
 
@@ -357,7 +402,7 @@ def main():
             wait_for_quiet(args.max_load, args.wait_tries, args.wait_s)
             r = export_part("x64", exe, work, x64, args.tv64, args.repeats, args.check, 10)
             print_export_table("(a) Per-sample export, 3x64x64", "3x64x64", r,
-                               ">= 20,000 images/s for torchimage on 2 cores")
+                               dict(images_per_s=20000))
         if "b" in args.parts:
             x256 = ((photo_crops(args.n256, 256, seed=5) + 1) / 2).clamp_(0, 1)
             wait_for_quiet(args.max_load, args.wait_tries, args.wait_s)
@@ -365,7 +410,7 @@ def main():
                             args.check, 11)
             del x256
             print_export_table("(b) Per-sample export, 3x256x256", "3x256x256", r,
-                               ">= 15x torchvision")
+                               dict(ratio=15))
         if "c" in args.parts:
             wait_for_quiet(args.max_load, args.wait_tries, args.wait_s)
             part_stall(exe, work, args.calls)

@@ -775,7 +775,7 @@ TEST_F(CliTest, OptionsMapToSaveImageOptions) {
 
   // --create-dirs.
   const std::string nested = path("a/b/c/out.png");
-  expect_failure_leaves_output({"save", in, nested}, nested, 1, {});
+  expect_failure_leaves_output({"save", in, nested}, nested, 1, {"--create-dirs"});
   EXPECT_FALSE(fs::exists(path("a")));
   expect_success(run_cli({"save", in, nested, "--create-dirs"}));
   EXPECT_TRUE(fs::is_regular_file(nested));
