@@ -25,43 +25,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PHOTOS = os.path.join(HERE, "..", "..", "shared", "data", "photos")
-
-
-def photo_crops(n, size, seed):
-    """n random square crops of the photos, resized to size, in [-1, 1]."""
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from PIL import Image
-
-    g = torch.Generator().manual_seed(seed)
-    photos = []
-    for name in sorted(os.listdir(PHOTOS)):
-        if name.endswith((".png", ".jpg")):
-            img = np.asarray(Image.open(os.path.join(PHOTOS, name)).convert("RGB"))
-            photos.append(torch.from_numpy(img.copy()).permute(2, 0, 1).float() / 255)
-    out = []
-    for _ in range(n):
-        p = photos[int(torch.randint(len(photos), (1,), generator=g))]
-        h, w = p.shape[1:]
-        side = int(torch.randint(min(h, w) // 4, min(h, w) + 1, (1,), generator=g))
-        y = int(torch.randint(h - side + 1, (1,), generator=g))
-        x = int(torch.randint(w - side + 1, (1,), generator=g))
-        crop = p[:, y:y + side, x:x + side].unsqueeze(0)
-        out.append(F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False,
-                                 antialias=True)[0])
-    return (torch.stack(out).clamp(0, 1) * 2 - 1).contiguous()
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+sys.path.insert(0, HERE)
+from compare import median_ms, photo_crops  # noqa: E402  (compare.py's inputs and timing)
 
 
 def main():

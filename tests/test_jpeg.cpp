@@ -54,17 +54,8 @@ torch::Tensor photo_crop(int64_t c, int64_t h, int64_t w, int64_t y0 = 120, int6
       .contiguous();
 }
 
-Bytes to_bytes(const torch::Tensor& t) {
-  torch::Tensor c = t.contiguous();
-  const uint8_t* p = c.data_ptr<uint8_t>();
-  return Bytes(p, p + c.numel());
-}
-
-torch::Tensor to_tensor(const Bytes& b) {
-  return torch::from_blob(const_cast<uint8_t*>(b.data()), {static_cast<int64_t>(b.size())},
-                          torch::kUInt8)
-      .clone();
-}
+using torchimage_test::to_bytes;
+using torchimage_test::to_tensor;
 
 double mean_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().mean().item<double>();
@@ -320,13 +311,8 @@ TEST(JpegDecode, MaxPixels) {
   EXPECT_NE(d.message.find("max_pixels"), std::string::npos) << d.message;
 }
 
-TEST(StderrCaptureSelfTest, CapturesDescriptorTwo) {
-  // The "nothing printed" checks below rely on this capture working.
-  StderrCapture capture;
-  std::fprintf(stderr, "via stdio ");
-  (void)!::write(2, "via fd", 6);
-  EXPECT_EQ(capture.finish(), "via stdio via fd");
-}
+// (test_png.cpp checks that StderrCapture captures descriptor 2, which the
+// "nothing printed" checks below rely on.)
 
 // ---------------------------------------------------------------------------
 // Hostile bytes.

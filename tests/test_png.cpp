@@ -79,17 +79,8 @@ torch::Tensor random_image(int64_t c, int64_t h, int64_t w, uint64_t seed) {
   return torch::randint(0, 256, {c, h, w}, torch::kUInt8);
 }
 
-Bytes to_bytes(const torch::Tensor& t) {
-  torch::Tensor c = t.contiguous();
-  const uint8_t* p = c.data_ptr<uint8_t>();
-  return Bytes(p, p + c.numel());
-}
-
-torch::Tensor to_tensor(const Bytes& b) {
-  return torch::from_blob(const_cast<uint8_t*>(b.data()), {static_cast<int64_t>(b.size())},
-                          torch::kUInt8)
-      .clone();
-}
+using torchimage_test::to_bytes;
+using torchimage_test::to_tensor;
 
 // (C, H, W) -> row-packed HWC bytes.
 Bytes hwc_bytes(const torch::Tensor& chw) { return to_bytes(chw.permute({1, 2, 0})); }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <c10/util/Exception.h>
+#include <torch/torch.h>
 
 // Expects `statement` to throw a c10::Error whose message (without the
 // backtrace) contains `substring`; anything else is a failure.
@@ -86,6 +87,20 @@ struct TempDir {
 inline std::vector<uint8_t> bytes_of(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), {});
+}
+
+// A tensor's bytes in row-major order (uint8 data), and bytes as a 1-D uint8
+// tensor (a copy): what the encoders return and the decoders take.
+inline std::vector<uint8_t> to_bytes(const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous();
+  const uint8_t* p = c.data_ptr<uint8_t>();
+  return std::vector<uint8_t>(p, p + c.numel());
+}
+
+inline torch::Tensor to_tensor(const std::vector<uint8_t>& b) {
+  return torch::from_blob(const_cast<uint8_t*>(b.data()), {static_cast<int64_t>(b.size())},
+                          torch::kUInt8)
+      .clone();
 }
 
 // The message of the c10::Error that f() throws, or "" when it returns.
