@@ -109,22 +109,26 @@ int paeth_ref(int a, int b, int c) {
   return c;
 }
 
+// The prediction of filter `type` (0-4) for byte i of row `cur` (PNG spec
+// section 9.2): a is the byte bpp to the left, b the one above, c above-left.
+int predict_ref(int type, const uint8_t* cur, const uint8_t* prev, size_t i, size_t bpp) {
+  const int a = i >= bpp ? cur[i - bpp] : 0;
+  const int b = prev[i];
+  const int c = i >= bpp ? prev[i - bpp] : 0;
+  switch (type) {
+    case 1: return a;
+    case 2: return b;
+    case 3: return (a + b) / 2;
+    case 4: return paeth_ref(a, b, c);
+    default: return 0;
+  }
+}
+
 // Filters `cur` with filter `type` (0-4) against `prev`, bpp bytes a pixel.
 Bytes filter_ref(int type, const uint8_t* cur, const uint8_t* prev, size_t n, size_t bpp) {
   Bytes out(n);
   for (size_t i = 0; i < n; ++i) {
-    const int a = i >= bpp ? cur[i - bpp] : 0;
-    const int b = prev[i];
-    const int c = i >= bpp ? prev[i - bpp] : 0;
-    int pred = 0;
-    switch (type) {
-      case 0: pred = 0; break;
-      case 1: pred = a; break;
-      case 2: pred = b; break;
-      case 3: pred = (a + b) / 2; break;
-      case 4: pred = paeth_ref(a, b, c); break;
-    }
-    out[i] = static_cast<uint8_t>((cur[i] - pred) & 0xff);
+    out[i] = static_cast<uint8_t>((cur[i] - predict_ref(type, cur, prev, i, bpp)) & 0xff);
   }
   return out;
 }
@@ -172,18 +176,7 @@ void unfilter(const Bytes& raw, size_t height, size_t row_bytes, size_t bpp, Byt
     const uint8_t* prev = y == 0 ? zeros.data() : cur - row_bytes;
     ASSERT_LE(type, 4) << "row " << y;
     for (size_t i = 0; i < row_bytes; ++i) {
-      const int a = i >= bpp ? cur[i - bpp] : 0;
-      const int b = prev[i];
-      const int c = i >= bpp ? prev[i - bpp] : 0;
-      int pred = 0;
-      switch (type) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) >> 1; break;
-        case 4: pred = paeth_ref(a, b, c); break;
-      }
-      cur[i] = static_cast<uint8_t>((f[i] + pred) & 0xff);
+      cur[i] = static_cast<uint8_t>((f[i] + predict_ref(type, cur, prev, i, bpp)) & 0xff);
     }
   }
 }
