@@ -12,6 +12,7 @@ that test is skipped. TORCHIMAGE_PHOTOS names the photo folder.
 import io
 import os
 import pathlib
+import random
 import subprocess
 import threading
 
@@ -186,6 +187,73 @@ def test_jpeg_bytes_equal_torchvision(case, tmp_path):
     path = tmp_path / "ours.jpg"
     ti.save_image(x, str(path), **kw)
     assert read(path) == tv_bytes(x, "jpeg", **kw)
+
+
+def random_call(rng, gen):
+    """A random save_image call of the kinds torchvision takes: the input (a
+    tensor of 2-4 dimensions or a list), its keywords and the format."""
+    dtype = rng.choice([torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.uint8])
+    c, h, w, b = rng.choice([1, 2, 3, 4]), rng.randint(1, 9), rng.randint(1, 9), rng.randint(1, 7)
+    shape = rng.choice([(h, w), (c, h, w), (b, c, h, w), (b, c, h, w)])
+    if dtype == torch.uint8:
+        x = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+    else:
+        scale, shift = rng.choice([0.3, 1.0, 2.0]), rng.choice([0.0, 0.5])
+        x = (torch.randn(shape, generator=gen) * scale + shift).to(dtype)
+        if rng.random() < 0.1:
+            x.view(-1)[rng.randrange(x.numel())] = rng.choice([float("inf"), -float("inf")])
+    if x.dim() == 4 and rng.random() < 0.2:
+        x = x.transpose(2, 3)  # not contiguous
+    if x.dim() >= 3 and rng.random() < 0.15:
+        x = list(x) if x.dim() == 4 else [x, x]
+    kw = {}
+    if rng.random() < 0.5:
+        kw["nrow"] = rng.randint(1, 10)
+    if rng.random() < 0.5:
+        kw["padding"] = rng.randint(0, 4)
+    if rng.random() < 0.5:
+        kw["normalize"] = True
+    if rng.random() < 0.4:
+        low = rng.uniform(-2, 1)
+        kw["value_range"] = (low, low + rng.choice([0.0, rng.uniform(0.1, 3)]))
+    if rng.random() < 0.3:
+        kw["scale_each"] = True
+    if rng.random() < 0.4:
+        kw["pad_value"] = rng.choice([0.5, 1, 0.3, -1, 2, 0.25])
+    return x, kw, rng.choice(["png", "png", "jpeg"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_calls_match_torchvision(seed, tmp_path):
+    """Where torchvision writes an image, torchimage writes the same pixels
+    (JPEG: the same bytes); where torchvision raises, so does torchimage, but
+    for the inputs torchimage takes beyond it (README: float16 on the CPU,
+    uint8 as finished pixels)."""
+    rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
+    compared = 0
+    for k in range(150):
+        x, kw, fmt = random_call(rng, gen)
+        copy = (lambda: [t.clone() for t in x]) if isinstance(x, list) else x.clone
+        where = f"call {k}: {x[0].dtype if isinstance(x, list) else x.dtype}, " \
+                f"{[tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)}, {kw}, {fmt}"
+        try:
+            theirs = tv_bytes(copy(), fmt, **kw)
+        except Exception:
+            dtype = x[0].dtype if isinstance(x, list) else x.dtype
+            if dtype not in (torch.float16, torch.uint8):
+                with pytest.raises(Exception):
+                    ti.save_image(copy(), tmp_path / f"{k}.{fmt}", **kw)
+            continue
+        path = tmp_path / f"{k}.{fmt}"
+        ti.save_image(copy(), path, **kw)
+        if fmt == "jpeg":
+            assert read(path) == theirs, where
+        else:
+            ours, ref = Image.open(path), Image.open(io.BytesIO(theirs))
+            assert ours.mode == ref.mode, where
+            assert np.array_equal(np.asarray(ours), np.asarray(ref)), where
+        compared += 1
+    assert compared >= 50  # about half the calls are ones torchvision can make
 
 
 @pytest.mark.parametrize("quality", [1, 50, 90, 100])
