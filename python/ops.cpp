@@ -5,7 +5,9 @@
 // Each operator is a thin adapter from schema arguments to the C++ options;
 // the library's c10::Error messages pass through unchanged (RuntimeError in
 // Python). Only API present in both LibTorch 1.13 and 2.x is used.
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -166,21 +168,37 @@ struct Writer : torch::CustomClassHolder {
 
 using WriterPtr = c10::intrusive_ptr<Writer>;
 
+// torch.classes.torchimage.ImageWriterJob: one call's outcome (the C++
+// call's future). wait() returns once the call's images are written and
+// raises the first of its failures (which the writer still reports once
+// by itself too, as in C++); done() says whether it is over.
+struct Job : torch::CustomClassHolder {
+  explicit Job(std::shared_future<void> future) : future(std::move(future)) {}
+  void wait() const { future.get(); }
+  bool done() const {
+    return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  const std::shared_future<void> future;
+};
+
+using JobPtr = c10::intrusive_ptr<Job>;
+
 template <typename Input>
-void writer_save_image(const WriterPtr& self, const Input& tensor, const std::string& fp,
+JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::string& fp,
                        int64_t nrow, int64_t padding, bool normalize,
                        const FloatList& value_range, bool scale_each, double pad_value,
                        const c10::optional<std::string>& format, int64_t quality,
                        c10::optional<int64_t> compression_level, bool grayscale,
                        const FloatList& pad_color, bool create_directories, bool durable) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  self->writer.save_image(tensor, fp,
-                          save_options(g, format, quality, compression_level,
-                                       create_directories, durable, "ImageWriter.save_image"));
+  return c10::make_intrusive<Job>(self->writer.save_image(
+      tensor, fp,
+      save_options(g, format, quality, compression_level, create_directories, durable,
+                   "ImageWriter.save_image")));
 }
 
 template <typename Input>
-void writer_save_images(const WriterPtr& self, const Input& batch,
+JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         const std::string& pattern, int64_t nrow, int64_t padding,
                         bool normalize, const FloatList& value_range, bool scale_each,
                         double pad_value, const c10::optional<std::string>& format,
@@ -188,10 +206,11 @@ void writer_save_images(const WriterPtr& self, const Input& batch,
                         bool grayscale, const FloatList& pad_color, bool create_directories,
                         bool durable, int64_t start_index) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  self->writer.save_images(batch, pattern,
-                           save_options(g, format, quality, compression_level,
-                                        create_directories, durable, "ImageWriter.save_images"),
-                           start_index);
+  return c10::make_intrusive<Job>(self->writer.save_images(
+      batch, pattern,
+      save_options(g, format, quality, compression_level, create_directories, durable,
+                   "ImageWriter.save_images"),
+      start_index));
 }
 
 // The names and defaults of the methods' arguments after the image and the
@@ -293,6 +312,10 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("to_pixels.list(Tensor[] tensor, " TI_GRID_ARGS
         ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
         &to_pixels_op<TensorList>);
+
+  m.class_<Job>("ImageWriterJob")
+      .def("wait", [](const JobPtr& self) { self->wait(); })
+      .def("done", [](const JobPtr& self) { return self->done(); });
 
   m.class_<Writer>("ImageWriter")
       .def(torch::init<int64_t, int64_t>(), "",

@@ -667,6 +667,28 @@ def test_writer_failure_is_raised_once(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["again.png", "ok.png"]
 
 
+def test_writer_jobs_carry_their_own_outcome(tmp_path):
+    x = rand(4, 3, 8, 8, seed=19)
+    w = ti.ImageWriter(threads=2)
+    good = w.save_images(x, tmp_path / "g{index}.png")
+    bad = w.save_image(x, tmp_path / "missing" / "b.png")
+    later = w.save_image(x, tmp_path / "later.jpg")
+    good.wait()
+    assert good.done()
+    for i in range(4):  # written when wait() returns
+        assert np.array_equal(pil_pixels(read(tmp_path / f"g{i}.png")), tv_pixels(x[i]))
+    with pytest.raises(RuntimeError, match="missing/b.png"):
+        bad.wait()
+    with pytest.raises(RuntimeError, match="missing/b.png"):
+        bad.wait()  # a job's outcome stays
+    later.wait()
+    assert read(tmp_path / "later.jpg") == tv_bytes(x, "jpeg")
+    # The writer still reports the failure once by itself.
+    with pytest.raises(RuntimeError, match="missing/b.png"):
+        w.flush()
+    w.flush()
+
+
 def test_writer_bad_arguments(tmp_path):
     with pytest.raises(RuntimeError, match="threads"):
         ti.ImageWriter(threads=-1)
@@ -691,7 +713,9 @@ def test_writer_in_torchscript(tmp_path):
     @torch.jit.script
     def log(w: torch.classes.torchimage.ImageWriter, x: torch.Tensor, path: str):
         w.save_image(x, path, normalize=True, value_range=[-1.0, 1.0])
-        w.save_images(x, path + "-{index}.jpg", start_index=1)
+        job = w.save_images(x, path + "-{index}.jpg", start_index=1)
+        job.wait()
+        assert job.done()
         w.flush()
 
     x = rand(3, 3, 8, 8, seed=17, low=-1, high=1)

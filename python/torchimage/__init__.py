@@ -284,7 +284,10 @@ class ImageWriter:
     write run on ``threads`` workers (0: all cores). ``max_pending_bytes``
     bounds the copies waiting: when reached, a call waits for room. A write
     that fails is raised (RuntimeError, with its path) by the next call or by
-    ``flush()``, once. Leaving a ``with`` block flushes::
+    ``flush()``, once. Each call returns a job (the C++ call's future):
+    ``job.wait()`` returns once that call's images are written and raises
+    its first failure; ``job.done()`` says whether it is over. Leaving a
+    ``with`` block flushes::
 
         with torchimage.ImageWriter() as writer:
             for epoch in range(epochs):
@@ -317,26 +320,24 @@ class ImageWriter:
 
     @_torch.no_grad()
     def save_image(self, tensor, fp, format=None, **kwargs):
-        """Queues save_image(tensor, fp, format, **kwargs)."""
+        """Queues save_image(tensor, fp, format, **kwargs); returns its job."""
         tensor = _check_tensor(tensor)
         path, args = self._args("save_image", fp, format, kwargs)
         if isinstance(tensor, list):
-            self.scripted.save_image_list(tensor, path, **args)
-        else:
-            self.scripted.save_image(tensor, path, **args)
+            return self.scripted.save_image_list(tensor, path, **args)
+        return self.scripted.save_image(tensor, path, **args)
 
     @_torch.no_grad()
     def save_images(self, batch, pattern, format=None, start_index=0, **kwargs):
         """Queues save_images(batch, pattern, format, start_index, **kwargs):
         one file per sample (of a batch, or of a list: its images may differ
-        in shape)."""
+        in shape). Returns one job for all of them."""
         batch = _check_tensor(batch)
         pattern, args = self._args("save_images", pattern, format, kwargs)
         start_index = _int(start_index, "start_index")
         if isinstance(batch, list):
-            self.scripted.save_images_list(batch, pattern, **args, start_index=start_index)
-        else:
-            self.scripted.save_images(batch, pattern, **args, start_index=start_index)
+            return self.scripted.save_images_list(batch, pattern, **args, start_index=start_index)
+        return self.scripted.save_images(batch, pattern, **args, start_index=start_index)
 
     def flush(self):
         """Waits until everything queued is written; raises the failures not
