@@ -228,6 +228,19 @@ struct CallOutcome {
       }
     };
   }
+
+  // A job of this call: the file, how to write it, the bytes it holds of the
+  // writer's bound, and this outcome to report to. Its image is set after.
+  std::unique_ptr<Job> job(std::string path, const SaveImageOptions& options,
+                           ImageFormat format, int64_t bytes) const {
+    auto j = std::make_unique<Job>();
+    j->path = std::move(path);
+    j->options = options;
+    j->format = format;
+    j->bytes = bytes;
+    j->done = callback();
+    return j;
+  }
 };
 
 }  // namespace
@@ -568,13 +581,8 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
                                                   const SaveImageOptions& options) {
   const ImageFormat format = resolve_format(path, options.format(), "ImageWriter::save_image");
   check_save(tensor, format, options, "ImageWriter::save_image");
-  auto job = std::make_unique<Job>();
-  job->path = path;
-  job->options = options;
-  job->format = format;
-  job->bytes = tensor_bytes(tensor);
   CallOutcome outcome(1);
-  job->done = outcome.callback();
+  auto job = outcome.job(path, options, format, tensor_bytes(tensor));
   state_->reserve(job->bytes, 1);
   try {
     job->snapshot = state_->snapshot(tensor, handed_over, &job->ready, &job->recycle);
@@ -648,15 +656,11 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
       });
   std::vector<std::unique_ptr<Job>> jobs;
   for (int64_t i = 0; i < n; ++i) {
-    auto job = std::make_unique<Job>();
+    auto job = group.job(format_index_path(pattern, start_index + i, n), options, format,
+                         total / n + (i == n - 1 ? total % n : 0));
     job->batch = shared_copy;
     job->index = i;
-    job->path = format_index_path(pattern, start_index + i, n);
-    job->options = options;
-    job->format = format;
-    job->bytes = total / n + (i == n - 1 ? total % n : 0);
     job->ready = ready;
-    job->done = group.callback();
     jobs.push_back(std::move(job));
   }
   state_->enqueue_and_report(std::move(jobs));
@@ -690,12 +694,8 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
   std::vector<std::unique_ptr<Job>> jobs;
   try {
     for (int64_t i = 0; i < n; ++i) {
-      auto job = std::make_unique<Job>();
-      job->path = format_index_path(pattern, start_index + i, n);
-      job->options = options;
-      job->format = format;
-      job->bytes = tensor_bytes(images[static_cast<size_t>(i)]);
-      job->done = group.callback();
+      auto job = group.job(format_index_path(pattern, start_index + i, n), options, format,
+                           tensor_bytes(images[static_cast<size_t>(i)]));
       job->snapshot = state_->snapshot(images[static_cast<size_t>(i)], /*handed_over=*/false,
                                        &job->ready, &job->recycle);
       jobs.push_back(std::move(job));
