@@ -225,10 +225,11 @@ def random_call(rng, gen):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_calls_match_torchvision(seed, tmp_path):
-    """Where torchvision writes an image, torchimage writes the same pixels
-    (JPEG: the same bytes); where torchvision raises, so does torchimage, but
-    for the inputs torchimage takes beyond it (README: float16 on the CPU,
-    uint8 as finished pixels)."""
+    """Where torchvision makes a grid, torchimage makes the same tensor; where
+    it writes an image, torchimage writes the same pixels (JPEG: the same
+    bytes); where torchvision raises, so does torchimage, but for the inputs
+    torchimage takes beyond it (README: float16 on the CPU, uint8 as finished
+    pixels)."""
     rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
     compared = 0
     for k in range(150):
@@ -236,10 +237,20 @@ def test_random_calls_match_torchvision(seed, tmp_path):
         copy = (lambda: [t.clone() for t in x]) if isinstance(x, list) else x.clone
         where = f"call {k}: {x[0].dtype if isinstance(x, list) else x.dtype}, " \
                 f"{[tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)}, {kw}, {fmt}"
+        dtype = x[0].dtype if isinstance(x, list) else x.dtype
+        try:
+            grid = tv.make_grid(copy(), **kw)
+        except Exception:
+            grid = None
+        # (A pad_value the dtype cannot hold is an error in torchimage: README.)
+        if grid is not None and not (dtype == torch.uint8 and kw.get("pad_value", 0) < 0):
+            ours = ti.make_grid(copy(), **kw)
+            assert ours.dtype == grid.dtype and ours.shape == grid.shape, where
+            # inf - inf in a normalized image is NaN in both
+            assert bool(((ours == grid) | (ours.isnan() & grid.isnan())).all()), where
         try:
             theirs = tv_bytes(copy(), fmt, **kw)
         except Exception:
-            dtype = x[0].dtype if isinstance(x, list) else x.dtype
             if dtype not in (torch.float16, torch.uint8):
                 with pytest.raises(Exception):
                     ti.save_image(copy(), tmp_path / f"{k}.{fmt}", **kw)
