@@ -235,19 +235,20 @@ def test_random_calls_match_torchvision(seed, tmp_path):
     for k in range(150):
         x, kw, fmt = random_call(rng, gen)
         copy = (lambda: [t.clone() for t in x]) if isinstance(x, list) else x.clone
-        where = f"call {k}: {x[0].dtype if isinstance(x, list) else x.dtype}, " \
-                f"{[tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)}, {kw}, {fmt}"
         dtype = x[0].dtype if isinstance(x, list) else x.dtype
+        shape = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
+        where = f"call {k}: {dtype}, {shape}, {kw}, {fmt}"
         try:
-            grid = tv.make_grid(copy(), **kw)
+            theirs_grid = tv.make_grid(copy(), **kw)
         except Exception:
-            grid = None
+            theirs_grid = None
         # (A pad_value the dtype cannot hold is an error in torchimage: README.)
-        if grid is not None and not (dtype == torch.uint8 and kw.get("pad_value", 0) < 0):
-            ours = ti.make_grid(copy(), **kw)
-            assert ours.dtype == grid.dtype and ours.shape == grid.shape, where
+        if theirs_grid is not None and not (dtype == torch.uint8 and kw.get("pad_value", 0) < 0):
+            grid = ti.make_grid(copy(), **kw)
+            assert grid.dtype == theirs_grid.dtype and grid.shape == theirs_grid.shape, where
             # inf - inf in a normalized image is NaN in both
-            assert bool(((ours == grid) | (ours.isnan() & grid.isnan())).all()), where
+            same = (grid == theirs_grid) | (grid.isnan() & theirs_grid.isnan())
+            assert bool(same.all()), where
         try:
             theirs = tv_bytes(copy(), fmt, **kw)
         except Exception:
@@ -682,8 +683,9 @@ def test_writer_jobs_carry_their_own_outcome(tmp_path):
     x = rand(4, 3, 8, 8, seed=19)
     w = ti.ImageWriter(threads=2)
     good = w.save_images(x, tmp_path / "g{index}.png")
+    jpeg = w.save_image(x, tmp_path / "g.jpg")
+    # Queued last: a call after it could raise its failure (the writer's own report).
     bad = w.save_image(x, tmp_path / "missing" / "b.png")
-    later = w.save_image(x, tmp_path / "later.jpg")
     good.wait()
     assert good.done()
     for i in range(4):  # written when wait() returns
@@ -692,8 +694,8 @@ def test_writer_jobs_carry_their_own_outcome(tmp_path):
         bad.wait()
     with pytest.raises(RuntimeError, match="missing/b.png"):
         bad.wait()  # a job's outcome stays
-    later.wait()
-    assert read(tmp_path / "later.jpg") == tv_bytes(x, "jpeg")
+    jpeg.wait()
+    assert read(tmp_path / "g.jpg") == tv_bytes(x, "jpeg")
     # The writer still reports the failure once by itself.
     with pytest.raises(RuntimeError, match="missing/b.png"):
         w.flush()
