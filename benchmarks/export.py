@@ -21,6 +21,10 @@ Parts (one markdown table each, after one machine line):
       (Pillow) and compared; peak RSS (getrusage); one injected failing path,
       which must be reported exactly once.
 
+Each table ends with its target, checked as issue 4 states it and, for the two
+absolute ones, as the ratio to torchvision measured beside it (TV_MS_PER_64 and
+TV_MS_SHEET below: what torchvision took here when the issue was filed).
+
 Everything is written under a temporary directory in /tmp (--out-dir), deleted only at
 the end: on ext4 without a journal (this machine's /) the inode allocator
 skips inodes freed within about the dirty-expire interval (30 s here), testing
