@@ -313,9 +313,7 @@ TORCH_LIBRARY(torchimage, m) {
         ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
         &to_pixels_op<TensorList>);
 
-  m.class_<Job>("ImageWriterJob")
-      .def("wait", [](const JobPtr& self) { self->wait(); })
-      .def("done", [](const JobPtr& self) { return self->done(); });
+  m.class_<Job>("ImageWriterJob").def("wait", &Job::wait).def("done", &Job::done);
 
   m.class_<Writer>("ImageWriter")
       .def(torch::init<int64_t, int64_t>(), "",

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include <c10/util/Exception.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 // Expects `statement` to throw a c10::Error whose message (without the
 // backtrace) contains `substring`; anything else is a failure.

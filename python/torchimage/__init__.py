@@ -124,17 +124,18 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
     return args
 
 
-def _encode_args(quality=75, compression_level=None):
+def _encode_args(extra):
+    """The operators' encode arguments, from the extras (quality, compression_level)."""
+    level = extra.get("compression_level")
     return {
-        "quality": _int(quality, "quality"),
-        "compression_level": None if compression_level is None
-        else _int(compression_level, "compression_level"),
+        "quality": _int(extra.get("quality", 75), "quality"),
+        "compression_level": None if level is None else _int(level, "compression_level"),
     }
 
 
 def _save_args(extra):
     """The operators' encode and file arguments, from save_image's extras."""
-    args = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
+    args = _encode_args(extra)
     args["create_directories"] = bool(extra.get("create_directories", False))
     args["durable"] = bool(extra.get("durable", False))
     return args
@@ -234,8 +235,7 @@ def save_image(tensor, fp, format=None, **kwargs):
     fmt = _format_of(format, _os.fsdecode(name) if _is_path(name) else "")
     if fmt is None:
         return _save_with_pillow(tensor, fp, format, grid, extra)
-    encode = _encode_args(**{k: extra[k] for k in ("quality", "compression_level") if k in extra})
-    data = _ops.encode_image(tensor, format=fmt, **grid, **encode)
+    data = _ops.encode_image(tensor, format=fmt, **grid, **_encode_args(extra))
     fp.write(data.numpy().tobytes())
     return None
 
@@ -266,7 +266,7 @@ def encode_image(tensor, format="png", **kwargs):
     tensor = _check_tensor(tensor)
     grid, extra = _split("encode_image", kwargs, ("quality", "compression_level"))
     fmt = _FORMATS.get(str(format).upper(), str(format))
-    return _ops.encode_image(tensor, format=fmt, **grid, **_encode_args(**extra))
+    return _ops.encode_image(tensor, format=fmt, **grid, **_encode_args(extra))
 
 
 @_torch.no_grad()
