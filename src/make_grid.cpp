@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include "grid_shape.h"
+#include "torch_compat.h"
 
 namespace torchimage {
 namespace {
@@ -31,7 +32,7 @@ void norm_ip(at::Tensor& img, double low, double high) {
   img.sub_(low).div_(std::max(high - low, 1e-5));
 }
 
-void norm_range(at::Tensor& t, const c10::optional<ValueRange>& range) {
+void norm_range(at::Tensor& t, const std::optional<ValueRange>& range) {
   if (range) {
     norm_ip(t, range->low, range->high);
   } else {
@@ -46,10 +47,13 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   const auto dtype = tensor.scalar_type();
   TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
-                  (allow_int32 && dtype == at::kInt),
+                  (allow_int32 && compat::is_sample16(dtype)),
               what, ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
               dtype,
-              dtype == at::kInt ? " (int32 tensors are 16-bit samples: pass bit_depth(16))" : "");
+              compat::is_sample16(dtype)
+                  ? c10::str(" (", compat::kSample16Names,
+                             " tensors are 16-bit samples: pass bit_depth(16))")
+                  : std::string());
   TORCH_CHECK(tensor.dim() >= 2 && tensor.dim() <= 4, what,
               ": expected a 2-D (H, W), 3-D (C, H, W) or 4-D (B, C, H, W) tensor, got ",
               tensor.dim(), "-D with shape ", tensor.sizes());
@@ -88,9 +92,9 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   for (double v : pad) {
     TORCH_CHECK(representable(v), what, ": pad_value ", v, " is outside what ", dtype,
                 " can hold");
-    if (dtype == at::kInt) {
-      TORCH_CHECK(v >= 0 && v <= 65535, what,
-                  ": pad_value of an int32 (16-bit) tensor must be in [0, 65535], got ", v);
+    if (compat::is_sample16(dtype)) {
+      TORCH_CHECK(v >= 0 && v <= 65535, what, ": pad_value of a ", dtype,
+                  " (16-bit) tensor must be in [0, 65535], got ", v);
     } else if (dtype == at::kByte) {
       TORCH_CHECK(v >= 0 && v <= 255, what,
                   ": pad_value of a uint8 tensor must be in [0, 255], got ", v);

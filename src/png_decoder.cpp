@@ -10,6 +10,7 @@
 #include <png.h>
 
 #include "jpeg_codec.h"
+#include "torch_compat.h"
 
 namespace torchimage {
 namespace {
@@ -112,6 +113,12 @@ torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pix
   const std::vector<int64_t> shape = {static_cast<int64_t>(img.height),
                                       static_cast<int64_t>(img.width), img.channels};
   if (img.bit_depth == 16) {
+#if TORCHIMAGE_HAS_UINT16
+    // Native-endian uint16 samples, as torchvision (0.19+) returns them.
+    auto hwc16 = torch::from_blob(
+        img.pixels, shape, [](void* p) { std::free(p); }, compat::kSample16);
+    return hwc16.permute({2, 0, 1}).contiguous();
+#else
     // uint16 samples (LibTorch 1.13 has no uint16): widen to int32.
     at::Tensor out = torch::empty(shape, torch::kInt);
     const auto* src = reinterpret_cast<const uint16_t*>(img.pixels);
@@ -119,6 +126,7 @@ torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pix
     for (int64_t i = 0; i < out.numel(); ++i) dst[i] = src[i];
     std::free(img.pixels);
     return out.permute({2, 0, 1}).contiguous();
+#endif
   }
   auto hwc = torch::from_blob(
       img.pixels, shape, [](void* p) { std::free(p); }, torch::kUInt8);

@@ -307,7 +307,7 @@ PngEncoding default_png_encoding() {
   return e;
 }
 
-PngEncoding png_encoding_for(const c10::optional<int>& compression_level) {
+PngEncoding png_encoding_for(const std::optional<int>& compression_level) {
   if (!compression_level) return default_png_encoding();
   const int level = *compression_level;
   TORCH_CHECK(level >= 0 && level <= 9, "encode_png: compression_level must be in 0-9, got ",

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include <c10/util/Optional.h>
+#include <optional>
 
 #include "byte_buffer.h"
 #include "png_filter.h"
@@ -46,13 +46,13 @@ PngEncoding default_png_encoding();
 bool have_isal();
 
 // compression_level 0-9: Pillow's settings; unset: default_png_encoding().
-PngEncoding png_encoding_for(const c10::optional<int>& compression_level);
+PngEncoding png_encoding_for(const std::optional<int>& compression_level);
 
 // A complete PNG file.
 Bytes encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding);
 // The same into `out` (replacing its contents, reusing its capacity).
 void encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding, Bytes& out);
-inline Bytes encode_png_pixels(const PixelView& pixels, const c10::optional<int>& level) {
+inline Bytes encode_png_pixels(const PixelView& pixels, const std::optional<int>& level) {
   return encode_png_pixels(pixels, png_encoding_for(level));
 }
 

@@ -15,6 +15,7 @@
 #include "png_encoder.h"
 #include "quantize.h"
 #include "render.h"
+#include "torch_compat.h"
 
 namespace torchimage {
 namespace {
@@ -98,8 +99,9 @@ torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& gr
 // A uint8 (C, H, W) image as contiguous (H, W, C) CPU pixels.
 torch::Tensor chw_to_hwc(const torch::Tensor& image, const char* what, bool allow_alpha) {
   TORCH_CHECK(image.defined(), what, ": expected a tensor, got an undefined one");
-  TORCH_CHECK(image.scalar_type() == torch::kUInt8, what, ": expected a uint8 tensor, got ",
-              image.scalar_type());
+  TORCH_CHECK(image.scalar_type() == torch::kUInt8, what, ": expected a uint8 tensor",
+              TORCHIMAGE_HAS_UINT16 && allow_alpha ? " (or uint16 for 16-bit PNG)" : "",
+              ", got ", image.scalar_type());
   TORCH_CHECK(image.dim() == 3, what, ": expected a 3-D (C, H, W) tensor, got ", image.dim(),
               "-D with shape ", image.sizes());
   const int64_t c = image.size(0);
@@ -170,7 +172,11 @@ Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOpt
              const char* what) {
   check_save(tensor, format, o, what);
   if (o.bit_depth() == 16) {
-    const torch::Tensor grid = make_grid_impl(tensor, o.grid_options(), /*allow_int32=*/true);
+    // uint16 samples are widened to int32 (the same values) before the grid:
+    // ATen implements few operators for uint16.
+    const torch::Tensor wide =
+        compat::is_uint16(tensor.scalar_type()) ? tensor.to(torch::kInt) : tensor;
+    const torch::Tensor grid = make_grid_impl(wide, o.grid_options(), /*allow_int32=*/true);
     const Bytes samples = pixels16(grid);
     PixelView view;
     view.data = samples.data();
@@ -223,7 +229,7 @@ ImageFormat parse_format(const std::string& name, const char* what) {
               "'; supported formats: png, jpeg (jpg)");
 }
 
-ImageFormat resolve_format(const std::string& path, const c10::optional<ImageFormat>& format,
+ImageFormat resolve_format(const std::string& path, const std::optional<ImageFormat>& format,
                            const char* what) {
   if (format) return *format;
   const auto slash = path.find_last_of('/');
@@ -277,6 +283,27 @@ torch::Tensor to_pixels(const std::vector<torch::Tensor>& tensors,
 }
 
 torch::Tensor encode_png(const torch::Tensor& image, const PngOptions& options) {
+  if (image.defined() && compat::is_uint16(image.scalar_type())) {
+    // 16-bit samples: a 16-bit PNG of the same values.
+    TORCH_CHECK(image.dim() == 3, "encode_png: expected a 3-D (C, H, W) tensor, got ", image.dim(),
+                "-D with shape ", image.sizes());
+    const int64_t c = image.size(0);
+    TORCH_CHECK(c >= 1 && c <= 4, "encode_png: expected 1, 2, 3 or 4 channels, got ", c);
+    TORCH_CHECK(image.size(1) > 0 && image.size(2) > 0,
+                "encode_png: expected a non-empty image, got ", image.sizes());
+    TORCH_CHECK(image.size(1) <= 0x7fffffff && image.size(2) * c * 2 < (int64_t{1} << 31),
+                "encode_png: image of ", image.size(1), "x", image.size(2), " and ", c,
+                " 16-bit channels exceeds PNG's limits (2^31-1 pixels a side and 2^31-1 bytes a row)");
+    const torch::Tensor wide = image.detach().to(torch::kInt);
+    const Bytes samples = pixels16(wide);
+    PixelView view;
+    view.data = samples.data();
+    view.height = wide.size(1);
+    view.width = wide.size(2);
+    view.channels = wide.size(0);
+    view.bit_depth = 16;
+    return to_tensor(encode_png_pixels(view, options.compression_level()));
+  }
   const torch::Tensor hwc = chw_to_hwc(image, "encode_png", /*allow_alpha=*/true);
   return to_tensor(encode_pixels(hwc, ImageFormat::PNG,
                                  SaveImageOptions().compression_level(options.compression_level())));

@@ -22,6 +22,7 @@
 #include <torchimage/torchimage.h>
 
 #include "test_util.h"
+#include "torch_compat.h"
 
 namespace fs = std::filesystem;
 using namespace torchimage;
@@ -64,8 +65,11 @@ bool is_float(c10::ScalarType t) {
   return t == torch::kFloat || t == torch::kDouble || t == torch::kHalf || t == torch::kBFloat16;
 }
 
-// Every ScalarType LibTorch 1.13 defines (bytes, ints, floats, complex, bool,
-// quantized). Quantized tensors come from quantize_per_tensor.
+// Every ScalarType of the LibTorch this is built with, read from its enum
+// (0 up to Undefined): bytes, ints, floats, complex, bool and quantized on
+// 1.13; 2.x adds the unsigned, 1-7 bit, float8, float4 and bits types.
+// Quantized tensors come from quantize_per_tensor; a dtype LibTorch cannot
+// make a tensor of is reported and skipped.
 std::vector<c10::ScalarType> all_dtypes() {
   std::vector<c10::ScalarType> out;
   for (int i = 0; i < static_cast<int>(c10::ScalarType::Undefined); ++i) {
@@ -224,8 +228,8 @@ class Matrix : public ::testing::Test {
   // save_images, with their consistency: returns whether save_image (PNG)
   // succeeded. `expect_png`: the outcome the rules predict, when known.
   bool check_all(const torch::Tensor& x, const SaveImageOptions& o, const std::string& ctx,
-                 c10::optional<bool> expect_png = c10::nullopt,
-                 c10::optional<bool> expect_grid = c10::nullopt) {
+                 std::optional<bool> expect_png = std::nullopt,
+                 std::optional<bool> expect_grid = std::nullopt) {
     // make_grid: same dtype, the shape grid_shape predicts.
     torch::Tensor grid;
     ++calls;
@@ -246,7 +250,7 @@ class Matrix : public ::testing::Test {
       EXPECT_EQ(dir.list(), std::vector<std::string>{"a.png"}) << ctx;
       torch::Tensor pixels;
       const bool pixels_ok = attempt(ctx + " to_pixels", [&] { pixels = expected_chw(x, o); });
-      if (x.scalar_type() != torch::kInt) {
+      if (!compat::is_sample16(x.scalar_type())) {
         EXPECT_TRUE(pixels_ok) << ctx << ": save_image accepted what to_pixels refuses";
       }
       if (o.bit_depth() == 8) {
@@ -255,9 +259,13 @@ class Matrix : public ::testing::Test {
           EXPECT_TRUE(decoded.equal(pixels)) << ctx << ": the PNG does not decode to to_pixels";
         }
       } else {
-        // 16 bits: same geometry; uint8 is scaled by 257, int32 kept.
-        const torch::Tensor decoded = read_image(dir / "a.png", DecodeOptions().keep_16_bit(true));
-        EXPECT_EQ(decoded.scalar_type(), torch::kInt) << ctx;
+        // 16 bits: same geometry; uint8 is scaled by 257, 16-bit samples kept.
+        // Decoded as uint16 where LibTorch has it, else int32.
+        const torch::Tensor decoded =
+            read_image(dir / "a.png", DecodeOptions().keep_16_bit(true)).to(torch::kInt);
+        EXPECT_EQ(read_image(dir / "a.png", DecodeOptions().keep_16_bit(true)).scalar_type(),
+                  compat::kSample16)
+            << ctx;
         if (pixels_ok) {
           EXPECT_EQ(decoded.sizes(), pixels.sizes()) << ctx;
         }
@@ -328,13 +336,21 @@ class Matrix : public ::testing::Test {
   // encode_png / encode_jpeg (uint8 (C, H, W) only) and decode_image of the
   // tensor as bytes.
   void check_codecs(const torch::Tensor& x, const std::string& ctx, int quality = 75,
-                    c10::optional<int> level = c10::nullopt) {
+                    std::optional<int> level = std::nullopt) {
     torch::Tensor png;
     ++calls;
     if (attempt(ctx + " encode_png", [&] { png = encode_png(x, PngOptions().compression_level(level)); })) {
       ++successes;
-      EXPECT_EQ(x.scalar_type(), torch::kUInt8) << ctx;
-      EXPECT_TRUE(decode_image(png).equal(x.contiguous())) << ctx << ": encode_png round trip";
+      if (compat::is_uint16(x.scalar_type())) {
+        // A 16-bit PNG of the samples (LibTorch 2.3+).
+        EXPECT_TRUE(decode_image(png, DecodeOptions().keep_16_bit(true))
+                        .to(torch::kInt)
+                        .equal(x.to(torch::kInt)))
+            << ctx << ": 16-bit encode_png round trip";
+      } else {
+        EXPECT_EQ(x.scalar_type(), torch::kUInt8) << ctx;
+        EXPECT_TRUE(decode_image(png).equal(x.contiguous())) << ctx << ": encode_png round trip";
+      }
     }
     torch::Tensor jpg;
     ++calls;
@@ -352,7 +368,8 @@ class Matrix : public ::testing::Test {
 // with default options; the outcome is predicted by the rules.
 TEST_F(Matrix, StructuralSweep) {
   int64_t tensors = 0;
-  for (const auto dtype : all_dtypes()) {
+  const std::vector<c10::ScalarType> dtypes = all_dtypes();
+  for (const auto dtype : dtypes) {
     for (int rank = 0; rank <= 5; ++rank) {
       const int max_c = rank >= 3 ? 6 : 0;
       for (int c = rank >= 3 ? 0 : 1; c <= std::max(max_c, 1); ++c) {
@@ -388,8 +405,8 @@ TEST_F(Matrix, StructuralSweep) {
       }
     }
   }
-  std::cout << "[ matrix ] " << tensors << " tensors, " << calls << " calls, " << successes
-            << " succeeded\n";
+  std::cout << "[ matrix ] " << dtypes.size() << " dtypes (LibTorch " << TORCH_VERSION << "), "
+            << tensors << " tensors, " << calls << " calls, " << successes << " succeeded\n";
 }
 
 // Values x layouts x accepted dtypes, plain and normalized.
@@ -433,7 +450,7 @@ TEST_F(Matrix, Int32SixteenBitSamples) {
     const torch::Tensor decoded =
         decode_image(encode_image(x, SaveImageOptions().bit_depth(16).padding(0).nrow(2)),
                      DecodeOptions().keep_16_bit(true));
-    EXPECT_TRUE(decoded.equal(torch::cat({torch::cat({x[0], x[1]}, 2)}, 1))) << ctx;
+    EXPECT_TRUE(decoded.to(torch::kInt).equal(torch::cat({torch::cat({x[0], x[1]}, 2)}, 1))) << ctx;
     for (const int bad : {-1, 65536}) {
       torch::Tensor y = x.clone();
       y[1][2][3][4] = bad;
@@ -446,6 +463,29 @@ TEST_F(Matrix, Int32SixteenBitSamples) {
   check_all(x, SaveImageOptions().bit_depth(16).pad_value(65536), "int32 pad 65536", false, false);
   check_all(x, SaveImageOptions().bit_depth(16).pad_value(-1), "int32 pad -1", false, false);
 }
+
+#if TORCHIMAGE_HAS_UINT16
+// uint16 tensors (LibTorch 2.3+) are 16-bit samples too: accepted with
+// bit_depth(16) in every layout, refused at 8 bits; every value fits.
+TEST_F(Matrix, Uint16SixteenBitSamples) {
+  for (const Layout l : kAllLayouts) {
+    const torch::Tensor wide = torch::arange(2 * 3 * 4 * 5, torch::kInt).mul_(546).view({2, 3, 4, 5});
+    const torch::Tensor x = relayout(wide.to(torch::kUInt16), l);
+    const std::string ctx = c10::str("uint16 ", name_of(l));
+    EXPECT_TRUE(check_all(x, SaveImageOptions().bit_depth(16), ctx, true, false));
+    EXPECT_FALSE(check_all(x, SaveImageOptions(), ctx + " 8-bit", false, false));
+    const torch::Tensor decoded =
+        decode_image(encode_image(x, SaveImageOptions().bit_depth(16).padding(0).nrow(2)),
+                     DecodeOptions().keep_16_bit(true));
+    EXPECT_EQ(decoded.scalar_type(), torch::kUInt16) << ctx;
+    const torch::Tensor xi = x.to(torch::kInt);  // the layout's values (expanded: slice 0 twice)
+    EXPECT_TRUE(decoded.to(torch::kInt).equal(torch::cat({xi[0], xi[1]}, 2))) << ctx;
+  }
+  const torch::Tensor x = torch::full({2, 1, 3, 3}, 7, torch::kInt).to(torch::kUInt16);
+  check_all(x, SaveImageOptions().bit_depth(16).pad_value(65535), "uint16 pad 65535", true, false);
+  check_all(x, SaveImageOptions().bit_depth(16).pad_value(65536), "uint16 pad 65536", false, false);
+}
+#endif
 
 // Each option at its edges, on a float batch and a uint8 batch.
 TEST_F(Matrix, OptionEdges) {

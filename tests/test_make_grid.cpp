@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <c10/util/Exception.h>
-#include <c10/util/Optional.h>
+#include <optional>
 #include <torch/torch.h>
 
 #include <torchimage/make_grid.h>
@@ -34,7 +34,7 @@ struct RefArgs {
   int64_t nrow = 8;
   int64_t padding = 2;
   bool normalize = false;
-  c10::optional<std::pair<double, double>> value_range;
+  std::optional<std::pair<double, double>> value_range;
   bool scale_each = false;
   std::vector<double> pad_value{0.0};
   bool grayscale = false;  // torchimage opt-in
@@ -55,7 +55,7 @@ void ref_norm_ip(torch::Tensor img, double low, double high) {
   img.sub_(low).div_(std::max(high - low, 1e-5));
 }
 
-void ref_norm_range(torch::Tensor t, const c10::optional<std::pair<double, double>>& value_range) {
+void ref_norm_range(torch::Tensor t, const std::optional<std::pair<double, double>>& value_range) {
   if (value_range) {
     ref_norm_ip(t, value_range->first, value_range->second);
   } else {
@@ -250,8 +250,8 @@ TEST(MakeGrid, InputRanksAndChannels) {
 
 TEST(MakeGrid, NormalizeOptions) {
   torch::manual_seed(3);
-  const std::vector<c10::optional<std::pair<double, double>>> ranges = {
-      c10::nullopt, std::make_pair(-1.0, 1.0), std::make_pair(0.0, 1.0),
+  const std::vector<std::optional<std::pair<double, double>>> ranges = {
+      std::nullopt, std::make_pair(-1.0, 1.0), std::make_pair(0.0, 1.0),
       std::make_pair(0.2, 0.7), std::make_pair(0.5, 0.5), std::make_pair(-3.0, 10.0),
       std::make_pair(0.1, 0.1 + 1e-6)};
   for (int64_t b : {1, 3, 7}) {

@@ -254,7 +254,7 @@ TEST(SaveImage, PngEveryCompressionLevel) {
     const Bytes bytes = expect_png_roundtrip(x, SaveImageOptions().compression_level(level));
     if (level == 6) level6 = bytes;
   }
-  expect_png_roundtrip(x, SaveImageOptions().compression_level(c10::nullopt));
+  expect_png_roundtrip(x, SaveImageOptions().compression_level(std::nullopt));
 }
 
 TEST(SaveImage, PngChannelCountsAndColourTypes) {

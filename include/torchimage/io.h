@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
-#include <c10/util/Optional.h>
 #include <torch/types.h>
 
 #include <torchimage/export.h>
@@ -16,11 +16,11 @@ class PngOptions {
  public:
   /// zlib level 0-9, byte-identical to Pillow's `compress_level`; unset: the
   /// default engine.
-  PngOptions& compression_level(c10::optional<int> v) { compression_level_ = v; return *this; }
-  const c10::optional<int>& compression_level() const noexcept { return compression_level_; }
+  PngOptions& compression_level(std::optional<int> v) { compression_level_ = v; return *this; }
+  const std::optional<int>& compression_level() const noexcept { return compression_level_; }
 
  private:
-  c10::optional<int> compression_level_;
+  std::optional<int> compression_level_;
 };
 
 /// Options of `encode_jpeg`.
@@ -42,9 +42,9 @@ class DecodeOptions {
   DecodeOptions& max_pixels(int64_t v) { max_pixels_ = v; return *this; }
   int64_t max_pixels() const noexcept { return max_pixels_; }
 
-  /// 16-bit PNG samples as int32 values 0-65535 (as torchvision's 16-bit
-  /// decode; LibTorch 1.13 has no uint16) instead of reduced to 8 bits.
-  /// Default false.
+  /// Keep 16-bit PNG samples 16-bit instead of reducing them to 8 bits: uint16
+  /// where LibTorch has it (2.3+), as torchvision 0.19+ decodes them; int32
+  /// values 0-65535 on LibTorch 1.13, which has no uint16. Default false.
   DecodeOptions& keep_16_bit(bool v) { keep_16_bit_ = v; return *this; }
   bool keep_16_bit() const noexcept { return keep_16_bit_; }
 
@@ -55,6 +55,7 @@ class DecodeOptions {
 
 /// PNG file bytes (1-D uint8 CPU tensor) of a uint8 (C, H, W) image,
 /// C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA), as torchvision.io.encode_png.
+/// Where LibTorch has uint16 (2.3+), a uint16 image gives a 16-bit PNG of its samples.
 TORCHIMAGE_API torch::Tensor encode_png(const torch::Tensor& image, const PngOptions& options = {});
 
 /// JPEG file bytes of a uint8 (C, H, W) image, C = 1 or 3: the bytes Pillow

@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
-#include <c10/util/Optional.h>
 #include <torch/types.h>
 
 #include <torchimage/export.h>
@@ -39,8 +39,8 @@ class GridArgs {
 
   /// Range used by `normalize`; unset means the tensor's own min and max.
   Derived& value_range(const ValueRange& v) { value_range_ = v; return self(); }
-  Derived& value_range(c10::optional<ValueRange> v) { value_range_ = v; return self(); }
-  const c10::optional<ValueRange>& value_range() const noexcept { return value_range_; }
+  Derived& value_range(std::optional<ValueRange> v) { value_range_ = v; return self(); }
+  const std::optional<ValueRange>& value_range() const noexcept { return value_range_; }
 
   /// Normalize every image on its own min/max (or value_range). Default false.
   Derived& scale_each(bool v) { scale_each_ = v; return self(); }
@@ -59,7 +59,7 @@ class GridArgs {
   int64_t nrow_ = 8;
   int64_t padding_ = 2;
   bool normalize_ = false;
-  c10::optional<ValueRange> value_range_;
+  std::optional<ValueRange> value_range_;
   bool scale_each_ = false;
   std::vector<double> pad_value_{0.0};
 };

@@ -1,9 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <c10/util/Optional.h>
 #include <torch/types.h>
 
 #include <torchimage/export.h>
@@ -22,7 +22,7 @@ TORCHIMAGE_API ImageFormat parse_format(const std::string& name,
 /// The format a path's extension names (.png, .jpg, .jpeg, any case), or the
 /// explicit `format` when given; an error when neither says.
 TORCHIMAGE_API ImageFormat resolve_format(const std::string& path,
-                                          const c10::optional<ImageFormat>& format,
+                                          const std::optional<ImageFormat>& format,
                                           const char* what = "save_image");
 
 /// Options of `save_image`: torchvision.utils.save_image's keyword arguments
@@ -32,9 +32,9 @@ TORCHIMAGE_API ImageFormat resolve_format(const std::string& path,
 class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
  public:
   /// File format; unset means "from the path's extension".
-  SaveImageOptions& format(c10::optional<ImageFormat> v) { format_ = v; return *this; }
+  SaveImageOptions& format(std::optional<ImageFormat> v) { format_ = v; return *this; }
   SaveImageOptions& format(const std::string& name) { format_ = parse_format(name, "SaveImageOptions::format"); return *this; }
-  const c10::optional<ImageFormat>& format() const noexcept { return format_; }
+  const std::optional<ImageFormat>& format() const noexcept { return format_; }
 
   /// JPEG quality, 1-100 (Pillow's default 75).
   SaveImageOptions& quality(int v) { quality_ = v; return *this; }
@@ -42,8 +42,8 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
 
   /// PNG zlib level 0-9, byte-identical to Pillow's `compress_level`.
   /// Unset: the fast default engine (see README).
-  SaveImageOptions& compression_level(c10::optional<int> v) { compression_level_ = v; return *this; }
-  const c10::optional<int>& compression_level() const noexcept { return compression_level_; }
+  SaveImageOptions& compression_level(std::optional<int> v) { compression_level_ = v; return *this; }
+  const std::optional<int>& compression_level() const noexcept { return compression_level_; }
 
   /// Opt-in: keep one-channel images one channel (gray PNG/JPEG) instead of
   /// repeating them to RGB as torchvision does. Default false.
@@ -63,7 +63,8 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
 
   /// PNG sample depth, 8 (torchvision's) or 16: floats are quantized to
   /// 0-65535 with the same rule (`* 65535 + 0.5`, clamp, truncate), uint8 is
-  /// scaled by 257, and int32 tensors are taken as finished 16-bit samples.
+  /// scaled by 257, and uint16 (LibTorch 2.3+) or int32 tensors (values
+  /// 0-65535: 1.13's stand-in for uint16) are taken as finished 16-bit samples.
   SaveImageOptions& bit_depth(int v) { bit_depth_ = v; return *this; }
   int bit_depth() const noexcept { return bit_depth_; }
 
@@ -71,9 +72,9 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
   TORCHIMAGE_API MakeGridOptions grid_options() const;
 
  private:
-  c10::optional<ImageFormat> format_;
+  std::optional<ImageFormat> format_;
   int quality_ = 75;
-  c10::optional<int> compression_level_;
+  std::optional<int> compression_level_;
   bool grayscale_ = false;
   bool create_directories_ = false;
   bool durable_ = false;

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # Builds tests/consumer against torchimage: `install BUILD_DIR` installs the
 # build tree into a temporary prefix and uses find_package; `subdir` uses
-# add_subdirectory. Then runs the app.
+# add_subdirectory (`subdir [BUILD_DIR]`). Then runs the app. The LibTorch is
+# the one BUILD_DIR was configured with (its Torch_DIR, passed on), so a
+# LibTorch outside the system paths (pip's, pytorch.org's zip) works too.
 set -euo pipefail
 mode=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+torch_args=()
+if [ -n "${2:-}" ] && [ -f "$2/CMakeCache.txt" ]; then
+  # Torch_DIR, and Caffe2_DIR beside it: TorchConfig.cmake looks for Caffe2
+  # on the system paths first, where another LibTorch may lie (Debian's).
+  for var in Torch_DIR Caffe2_DIR; do
+    dir=$(sed -n "s/^${var}:[A-Z]*=//p" "$2/CMakeCache.txt")
+    [ -n "$dir" ] && torch_args+=("-D${var}=$dir")
+  done
+fi
 if [ "$mode" = install ]; then
   cmake --install "$2" --prefix "$work/prefix" >/dev/null
   test -x "$work/prefix/bin/torchimage"
   cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    -DCMAKE_PREFIX_PATH="$work/prefix" "${torch_args[@]}" >/dev/null
 else
   cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
-    -DTORCHIMAGE_SOURCE_DIR="$src" -DTORCHIMAGE_BUILD_CLI=OFF >/dev/null
+    -DTORCHIMAGE_SOURCE_DIR="$src" -DTORCHIMAGE_BUILD_CLI=OFF "${torch_args[@]}" >/dev/null
 fi
 cmake --build "$work/build" -j2 >/dev/null
 "$work/build/app" "$work/out.png"

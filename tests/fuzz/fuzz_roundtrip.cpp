@@ -150,8 +150,8 @@ void image_roundtrip(fuzz::Reader& r) {
     o.pad_value(option_value(r));
   }
   const int level_choice = static_cast<int>(r.range(-2, 10));  // -2: unset
-  const c10::optional<int> level =
-      level_choice == -2 ? c10::nullopt : c10::optional<int>(level_choice);
+  const std::optional<int> level =
+      level_choice == -2 ? std::nullopt : std::optional<int>(level_choice);
   const int quality = static_cast<int>(r.range(0, 101));
 
   torch::Tensor px;
@@ -164,7 +164,7 @@ void image_roundtrip(fuzz::Reader& r) {
   // PNG, default engine.
   torch::Tensor png;
   const bool png_ok = fuzz::accepted([&] {
-    png = torchimage::encode_image(x, SaveImageOptions(o).format(ImageFormat::PNG).compression_level(c10::nullopt));
+    png = torchimage::encode_image(x, SaveImageOptions(o).format(ImageFormat::PNG).compression_level(std::nullopt));
   });
   FUZZ_CHECK(png_ok == px_ok, "PNG encode ", png_ok ? "accepted" : "refused", " what to_pixels ",
              px_ok ? "accepted" : "refused");
