@@ -250,6 +250,12 @@ torch::Tensor read_image_op(const std::string& path, int64_t max_pixels) {
   return torchimage::read_image(path, DecodeOptions().max_pixels(max_pixels));
 }
 
+void write_file_op(const torch::Tensor& data, const std::string& path, bool create_directories,
+                   bool durable) {
+  torchimage::write_file(
+      path, data, WriteFileOptions().create_directories(create_directories).durable(durable));
+}
+
 std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
 
 // Schema fragments. Arguments follow torchvision 0.14 and the C++ options;
@@ -345,6 +351,10 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("encode_jpeg(Tensor image, int quality=75) -> Tensor", &encode_jpeg_op);
   m.def("decode_image(Tensor data, " TI_MAX_PIXELS ") -> Tensor", &decode_image_op);
   m.def("read_image(str path, " TI_MAX_PIXELS ") -> Tensor", &read_image_op);
+  // Bytes (1-D uint8) written atomically, as every file of torchimage's
+  // (the Python package writes the formats Pillow encodes through it).
+  m.def(torch::schema("write_file(Tensor data, str path, " TI_FILE_ARGS ") -> ()", side_effects),
+        &write_file_op);
   m.def("version() -> str", &version_op);
 }
 

@@ -19,6 +19,8 @@
 #include <c10/util/Exception.h>
 #include <torchimage/io.h>
 
+#include "file_path.h"
+
 namespace torchimage {
 namespace fs = std::filesystem;
 namespace {
@@ -198,27 +200,83 @@ void sync_directory(const fs::path& dir) {
   }
 }
 
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+// An open file of a process rather than a name: /dev/stdout, /dev/fd/N,
+// /proc/self/fd/N (or a link to one). Written in place, as a shell
+// redirection would be: "replacing" it would rename over whatever file the
+// descriptor happens to have been opened from.
+bool names_descriptor(const std::string& path) {
+  return starts_with(path, "/dev/fd/") || starts_with(path, "/proc/");
+}
+
+// Refuses to replace a file that the caller could not open for writing (a
+// 0444 file, or one owned by another user): open() would refuse it too.
+void check_replaceable(const fs::path& path, const std::string& path_in, mode_t mode,
+                       const WriteFileOptions& options) {
+  if (options.replace_read_only()) return;
+  if (::access(path.c_str(), W_OK) == 0 || errno != EACCES) return;
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+  TORCH_CHECK(false, "cannot write '", path_in, "': the file exists and is read-only for this user "
+              "(mode ", octal, "); it was left as it is (set replace_read_only to replace it)");
+}
+
 }  // namespace
+
+void check_path(const std::string& path, const char* what) {
+  const size_t nul = path.find('\0');
+  if (nul == std::string::npos) return;
+  std::string shown;
+  for (char c : path) {
+    if (c == '\0') shown += "\\0"; else shown += c;
+  }
+  TORCH_CHECK_VALUE(false, what, ": the path '", shown, "' holds a NUL byte (at offset ", nul,
+                    "); a path cannot contain one");
+}
 
 void write_file(const std::string& path_in, const void* data, size_t size,
                 const WriteFileOptions& options) {
   TORCH_CHECK(!path_in.empty(), "cannot write '': the path is empty");
+  check_path(path_in, "write_file");
   const auto* bytes = static_cast<const uint8_t*>(data);
   fs::path path(path_in);
 
-  // Write through a symbolic link: replace the file it points to, keep the link.
+  // What the path names once every link is followed. A device, FIFO or
+  // socket (/dev/null, a pipe at /dev/stdout) is written in place; a loop of
+  // links is an error that leaves every link as it is.
   struct stat st;
-  const bool found = ::lstat(path.c_str(), &st) == 0;
-  const bool missing = !found && errno == ENOENT;  // the common case of an export
-  if (found && S_ISLNK(st.st_mode)) {
+  if (::stat(path.c_str(), &st) == 0) {
+    TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
+    if (!S_ISREG(st.st_mode) || names_descriptor(path_in)) {
+      return write_in_place(path_in, bytes, size);
+    }
+  } else if (errno == ELOOP) {
+    TORCH_CHECK(false, "cannot write '", path_in, "': ", os_error(ELOOP),
+                " (a loop of symbolic links); nothing was written");
+  }
+  const bool missing = ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;  // an export's case
+
+  // Write through a symbolic link: replace the file it points to, keep the link.
+  if (!missing && S_ISLNK(st.st_mode)) {
     std::error_code ec;
     fs::path target = fs::read_symlink(path, ec);
+    bool resolved = false;
     for (int hops = 0; !ec && hops < 40; ++hops) {
       if (target.is_relative()) target = path.parent_path() / target;
+      if (names_descriptor(target.string())) return write_in_place(path_in, bytes, size);
       path = target;
-      if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) break;
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+        resolved = true;
+        break;
+      }
       target = fs::read_symlink(path, ec);
     }
+    // The links changed under us into a loop (or one could not be read).
+    TORCH_CHECK(resolved, "cannot write '", path_in, "': ",
+                ec ? ec.message() : os_error(ELOOP), " (following its symbolic links); nothing was written");
   }
   bool target_exists = false;
   mode_t target_mode = 0;
@@ -227,6 +285,7 @@ void write_file(const std::string& path_in, const void* data, size_t size,
     if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), bytes, size);
     target_exists = true;
     target_mode = st.st_mode;
+    check_replaceable(path, path_in, target_mode, options);
   }
 
   fs::path dir = path.parent_path();
@@ -245,6 +304,7 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   if (!target_exists && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {  // appeared meanwhile
     target_exists = true;
     target_mode = st.st_mode;
+    check_replaceable(path, path_in, target_mode, options);
   }
   if (::stat(dir.c_str(), &st) != 0) {
     const int err = errno;
@@ -292,7 +352,10 @@ void write_file(const std::string& path, const torch::Tensor& data,
 }
 
 torch::Tensor read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  check_path(path, "read_file");
+  // O_NONBLOCK: opening a FIFO that has no writer would block forever; only
+  // regular files are read (their reads never see O_NONBLOCK).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   TORCH_CHECK(fd >= 0, "read_file: cannot open '", path, "': ", os_error(errno));
   struct stat st;
   const bool stat_ok = ::fstat(fd, &st) == 0;

@@ -34,6 +34,14 @@ torch::Tensor make_grid_impl(const torch::Tensor& tensor, const MakeGridOptions&
 // The (C, H, W) make_grid will return, computed without touching the data.
 GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options);
 
+// Refuses, before anything is allocated, an output of `shape` at
+// `bytes_per_sample` that needs more memory than this machine has (an
+// expanded view or a huge padding can describe terabytes): the message names
+// the size, where the allocator's own would not. `what` starts it, `kind`
+// names the buffer ("grid", "pixels").
+void check_output_memory(const GridShape& shape, int64_t bytes_per_sample, const char* what,
+                         const char* kind);
+
 // torch.stack of a list of same-shape tensors (detached), with clear errors.
 torch::Tensor stack_images(const std::vector<torch::Tensor>& tensors, const char* what);
 

@@ -1,7 +1,11 @@
 // make_grid: torchvision.utils.make_grid (0.14), branch for branch.
 #include <torchimage/make_grid.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <string>
 #include <cmath>
 #include <limits>
 
@@ -104,6 +108,36 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   }
 }
 
+namespace {
+
+// This machine's physical memory in bytes (0 when it cannot be told).
+double physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page_size > 0 ? static_cast<double>(pages) * static_cast<double>(page_size)
+                                    : 0.0;
+}
+
+std::string gigabytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+  return text;
+}
+
+}  // namespace
+
+void check_output_memory(const GridShape& s, int64_t bytes_per_sample, const char* what,
+                         const char* kind) {
+  // In double: C * H * W can exceed 2^63 (each side is below 2^40).
+  const double bytes = static_cast<double>(s.channels) * static_cast<double>(s.height) *
+                       static_cast<double>(s.width) * static_cast<double>(bytes_per_sample);
+  static const double memory = physical_memory();
+  TORCH_CHECK(memory == 0.0 || bytes <= memory, what, ": the ", s.height, "x", s.width, " ",
+              kind, " of ", s.channels, " channel", s.channels == 1 ? "" : "s", " needs ",
+              gigabytes(bytes), ", more than this machine's ", gigabytes(memory),
+              " of memory (check the tensor's shape, padding and nrow)");
+}
+
 GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
   GridShape s;
   const auto sizes = tensor.sizes();
@@ -142,6 +176,13 @@ torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& 
                              bool allow_int32) {
   check_grid_input(input, o, "make_grid", allow_int32);
   const GridShape shape = grid_shape(input, o);
+  // A single image without normalize comes back as a view of the input: only
+  // a grid, a normalized copy or a gray image made RGB is allocated.
+  const int64_t images = input.dim() == 4 ? input.size(0) : 1;
+  const int64_t in_channels = input.dim() == 2 ? 1 : input.size(input.dim() - 3);
+  if (images > 1 || o.normalize() || in_channels != shape.channels) {
+    check_output_memory(shape, static_cast<int64_t>(input.element_size()), "make_grid", "grid");
+  }
   at::NoGradGuard no_grad;
   at::Tensor tensor = input.detach();
 

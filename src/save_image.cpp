@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include "byte_buffer.h"
+#include "file_path.h"
 #include "fused_quantize.h"
 #include "grid_shape.h"
 #include "jpeg_codec.h"
@@ -65,6 +66,9 @@ void check_output_shape(const torch::Tensor& tensor, const SaveImageOptions& o,
                 s.height, "x", s.width, " image of ", s.channels, " channels at ", o.bit_depth(),
                 " bits exceeds the PNG encoder's limit of 2^31-1 bytes a row");
   }
+  // Then the memory the pixels need (after the formats' own limits, whose
+  // messages say more).
+  check_output_memory(s, o.bit_depth() / 8, what, "image");
 }
 
 // 8-bit pixels to the file's bytes, into `out` (its capacity reused).
@@ -211,7 +215,10 @@ const Bytes& render_sample(const torch::Tensor& batch, int64_t i, ImageFormat fo
 
 void write_bytes(const std::string& path, const Bytes& bytes, const SaveImageOptions& o) {
   write_file(path, bytes.data(), bytes.size(),
-             WriteFileOptions().create_directories(o.create_directories()).durable(o.durable()));
+             WriteFileOptions()
+                 .create_directories(o.create_directories())
+                 .durable(o.durable())
+                 .replace_read_only(o.replace_read_only()));
 }
 
 torch::Tensor to_tensor(Bytes&& bytes) {
@@ -231,6 +238,7 @@ ImageFormat parse_format(const std::string& name, const char* what) {
 
 ImageFormat resolve_format(const std::string& path, const std::optional<ImageFormat>& format,
                            const char* what) {
+  check_path(path, what);  // every path-taking call resolves its format first
   if (format) return *format;
   const auto slash = path.find_last_of('/');
   const auto dot = path.find_last_of('.');
@@ -334,6 +342,7 @@ torch::Tensor decode_image(const torch::Tensor& data, const DecodeOptions& optio
 }
 
 torch::Tensor read_image(const std::string& path, const DecodeOptions& options) {
+  check_path(path, "read_image");
   try {
     return decode_image(read_file(path), options);
   } catch (const c10::Error& e) {

@@ -8,14 +8,17 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <functional>
+#include <limits>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
+#include <unistd.h>
 #if defined(__linux__)
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #endif
 
 #include <ATen/ATen.h>
@@ -26,6 +29,7 @@
 
 #include "chunked_copy.h"
 #include "cpu_dispatch.h"
+#include "file_path.h"
 #include "grid_shape.h"
 #include "png_encoder.h"
 #include "render.h"
@@ -44,6 +48,32 @@ int resolve_threads(int threads, int64_t jobs) {
 std::string message_of(const std::exception& e) {
   if (const auto* c10e = dynamic_cast<const c10::Error*>(&e)) return c10e->what_without_backtrace();
   return e.what();
+}
+
+// A failure of the file at `path`, naming the path once: a message of the
+// file sink already names it ("cannot write 'p': ...").
+std::string failure_of(const std::string& path, const std::string& message) {
+  if (message.find("'" + path + "'") != std::string::npos) return message;
+  return c10::str("'", path, "': ", message);
+}
+
+// Starts up to `count` threads running `body`, as many as the system allows:
+// a failure to start one (EAGAIN under a process or memory limit) is not
+// fatal once one runs. Returns the threads started; `error` says why the
+// first that could not start did not.
+std::vector<std::thread> start_threads(int count, const std::function<void()>& body,
+                                       std::string* error) {
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(std::max(count, 0)));
+  for (int i = 0; i < count; ++i) {
+    try {
+      threads.emplace_back(body);
+    } catch (const std::system_error& e) {
+      *error = e.what();
+      break;
+    }
+  }
+  return threads;
 }
 
 // "1 image failed: ..." / "3 images failed; first: ..." for a list of failures.
@@ -67,10 +97,8 @@ struct Samples {
 ImageFormat check_samples(const Samples& s, const std::string& pattern,
                           const SaveImageOptions& options, int64_t start_index, const char* what) {
   TORCH_CHECK(s.size() >= 1, what, ": expected at least one image, got none");
-  TORCH_CHECK(start_index >= 0, what, ": start_index must be >= 0, got ", start_index);
-  format_index_path(pattern, start_index, s.size());  // placeholder check
-  const ImageFormat format =
-      resolve_format(format_index_path(pattern, start_index, s.size()), options.format(), what);
+  const std::string last = check_index_pattern(pattern, start_index, s.size(), what);
+  const ImageFormat format = resolve_format(last, options.format(), what);
   for (int64_t i = 0; i < s.size(); ++i) {
     if (i > 0 && s.batch.defined()) break;  // one shape for a whole batch
     check_save(s[i], format, options, what);
@@ -100,19 +128,16 @@ void run_samples(const Samples& s, const std::string& pattern, const SaveImageOp
         }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu);
-        failures.emplace_back(i, c10::str("'", path, "': ", message_of(e)));
+        failures.emplace_back(i, failure_of(path, message_of(e)));
       }
     }
   };
-  if (workers == 1) {
-    work();
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<size_t>(workers - 1));
-    for (int t = 1; t < workers; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-  }
+  // The calling thread works too; helpers that cannot be started (a process
+  // limit) leave the work to those that could.
+  std::string not_started;
+  std::vector<std::thread> pool = start_threads(workers - 1, work, &not_started);
+  work();
+  for (auto& t : pool) t.join();
   if (!failures.empty()) {
     std::sort(failures.begin(), failures.end());
     std::vector<std::string> messages;
@@ -141,6 +166,9 @@ std::string format_index_path(const std::string& pattern, int64_t index, int64_t
       TORCH_CHECK(ok, "save_images: bad placeholder '{index", spec, "}' in pattern '", pattern,
                   "'; expected {index} or {index:0N} (e.g. {index:05})");
       width = std::stoi(spec.substr(1));
+      TORCH_CHECK(width <= static_cast<int>(kMaxFileName), "save_images: placeholder '{index",
+                  spec, "}' in pattern '", pattern, "' pads to ", width,
+                  " digits; a file name holds at most ", kMaxFileName, " bytes");
     }
     std::string number = std::to_string(index);
     if (static_cast<int>(number.size()) < width) {
@@ -156,6 +184,25 @@ std::string format_index_path(const std::string& pattern, int64_t index, int64_t
               "' has no {index} placeholder, but there are ", count,
               " images (each needs its own path)");
   return out;
+}
+
+std::string check_index_pattern(const std::string& pattern, int64_t start_index, int64_t count,
+                                const char* what) {
+  check_path(pattern, what);
+  TORCH_CHECK(start_index >= 0, what, ": start_index must be >= 0, got ", start_index);
+  // The last index must not overflow (it would wrap to a negative number).
+  TORCH_CHECK(count - 1 <= std::numeric_limits<int64_t>::max() - start_index, what,
+              ": start_index ", start_index, " with ", count,
+              " images passes the largest index, ", std::numeric_limits<int64_t>::max());
+  // The longest path is the last one's; its file name must be one a file
+  // system can hold, or every file would fail the same way.
+  const std::string last = format_index_path(pattern, start_index + (count - 1), count);
+  const size_t slash = last.find_last_of('/');
+  const size_t name_size = last.size() - (slash == std::string::npos ? 0 : slash + 1);
+  TORCH_CHECK(name_size <= kMaxFileName, what, ": the pattern '", pattern, "' makes file names of ",
+              name_size, " bytes, longer than the ", kMaxFileName,
+              " a file system allows (check the {index:0N} width)");
+  return last;
 }
 
 void save_images(const torch::Tensor& batch, const std::string& pattern,
@@ -272,6 +319,11 @@ std::atomic<int64_t> g_snapshot_reuses{0};
 }  // namespace
 
 struct ImageWriter::State {
+  // The process whose threads these are. A forked child has a copy of this
+  // state but none of the threads, and its mutexes and condition variables
+  // may be copies of locked or waited-on ones: there, every call refuses
+  // and the destructor leaves the state alone (see check_process).
+  const pid_t owner = ::getpid();
   std::mutex mu;
   std::condition_variable work_ready;  // a job was queued, or stop
   std::condition_variable changed;     // a job finished (room, idle)
@@ -348,7 +400,7 @@ struct ImageWriter::State {
       } catch (const std::exception& e) {
         error = std::current_exception();
         std::lock_guard<std::mutex> lock(mu);
-        unreported.push_back(c10::str("'", job->path, "': ", message_of(e)));
+        unreported.push_back(failure_of(job->path, message_of(e)));
       } catch (...) {
         error = std::current_exception();
         std::lock_guard<std::mutex> lock(mu);
@@ -491,6 +543,14 @@ struct ImageWriter::State {
     std::unique_lock<std::mutex> lock(mu);
     changed.wait(lock, [&] { return in_flight == 0; });
   }
+
+  bool in_owner_process() const { return ::getpid() == owner; }
+
+  void check_process(const char* what) const {
+    TORCH_CHECK(in_owner_process(), what, ": this ImageWriter was created in process ", owner,
+                " and this is a forked child (pid ", ::getpid(),
+                "), where its worker threads do not exist; create a new ImageWriter in the child");
+  }
 };
 
 bool sole_owner(const at::Tensor& t) {
@@ -540,15 +600,32 @@ ImageWriter::ImageWriter(const ImageWriterOptions& options) : state_(std::make_s
                     : std::max(1, hardware_threads());
   State* s = state_.get();
   const bool background = options.background_priority();
-  for (int i = 0; i < n; ++i) {
-    state_->workers.emplace_back([s, background] {
-      if (background) become_background_thread();
-      s->worker_loop();
-    });
+  // As many workers as the system lets start (a process or memory limit may
+  // refuse some): the writer works with fewer, and says so once.
+  std::string not_started;
+  state_->workers = start_threads(
+      n,
+      [s, background] {
+        if (background) become_background_thread();
+        s->worker_loop();
+      },
+      &not_started);
+  const size_t started = state_->workers.size();
+  TORCH_CHECK(started > 0, "ImageWriter: cannot start a worker thread: ", not_started);
+  if (started < static_cast<size_t>(n)) {
+    TORCH_WARN("ImageWriter: started ", started, " of ", n, " worker threads (", not_started,
+               "); writing with ", started);
   }
 }
 
 ImageWriter::~ImageWriter() {
+  if (!state_->in_owner_process()) {
+    // A forked child: the threads are not here to join, and destroying a
+    // copied condition variable that had waiters hangs. The child keeps the
+    // state, unused, until it exits.
+    new std::shared_ptr<State>(std::move(state_));
+    return;
+  }
   state_->wait_idle();
   {
     std::lock_guard<std::mutex> lock(state_->mu);
@@ -579,6 +656,7 @@ std::shared_future<void> ImageWriter::save_image(torch::Tensor&& tensor, const s
 std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool handed_over,
                                                   const std::string& path,
                                                   const SaveImageOptions& options) {
+  state_->check_process("ImageWriter::save_image");
   const ImageFormat format = resolve_format(path, options.format(), "ImageWriter::save_image");
   check_save(tensor, format, options, "ImageWriter::save_image");
   CallOutcome outcome(1);
@@ -619,6 +697,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
                                                    const SaveImageOptions& options,
                                                    int64_t start_index) {
   const char* what = "ImageWriter::save_images";
+  state_->check_process(what);
   TORCH_CHECK(batch.defined() && batch.dim() == 4, what,
               ": expected a 4-D (B, C, H, W) batch, got ",
               batch.defined() ? c10::str(batch.dim(), "-D with shape ", batch.sizes())
@@ -670,6 +749,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
 std::shared_future<void> ImageWriter::save_image(const std::vector<torch::Tensor>& images,
                                                  const std::string& path,
                                                  const SaveImageOptions& options) {
+  state_->check_process("ImageWriter::save_image");
   // The stacked tensor is this call's own: handed over, it is not copied again.
   return queue_image(stack_images(images, "ImageWriter::save_image"), /*handed_over=*/true, path,
                      options);
@@ -680,6 +760,7 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
                                                   const SaveImageOptions& options,
                                                   int64_t start_index) {
   const char* what = "ImageWriter::save_images";
+  state_->check_process(what);
   Samples s;
   s.list = &images;
   const ImageFormat format = check_samples(s, pattern, options, start_index, what);
@@ -709,11 +790,13 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
 }
 
 void ImageWriter::flush() {
+  state_->check_process("ImageWriter::flush");
   state_->wait_idle();
   state_->throw_unreported();
 }
 
 int64_t ImageWriter::pending() const {
+  state_->check_process("ImageWriter::pending");
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->in_flight;
 }

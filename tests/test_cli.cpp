@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <random>
 #include <regex>
@@ -55,7 +56,12 @@ struct Result {
   std::string err;
 };
 
-Result run_cli(const std::vector<std::string>& args) {
+Result run_program(const std::string& program, const std::vector<std::string>& args);
+
+Result run_cli(const std::vector<std::string>& args) { return run_program(kCli, args); }
+
+// Runs `program` (a path, or a name looked up in PATH) with `args`.
+Result run_program(const std::string& program, const std::vector<std::string>& args) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     ADD_FAILURE() << "pipe2: " << std::strerror(errno);
@@ -67,20 +73,20 @@ Result run_cli(const std::vector<std::string>& args) {
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
 
-  std::vector<std::string> storage{kCli};
+  std::vector<std::string> storage{program};
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
 
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, kCli.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
   Result result;
   if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn " << kCli << ": " << std::strerror(rc);
+    ADD_FAILURE() << "posix_spawnp " << program << ": " << std::strerror(rc);
     close(out_pipe[0]);
     close(err_pipe[0]);
     return result;
@@ -418,7 +424,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {{"save", in, out, "--nrow", " 3"}, "--nrow: expected an integer"},
       {{"save", in, out, "--nrow", "99999999999999999999"}, "--nrow: integer out of range"},
       {{"save", in, out, "--padding", "1.5"}, "--padding: expected an integer, got '1.5'"},
-      {{"save", in, out, "--quality", "4294967297"}, "--quality: integer out of range"},
+      {{"save", in, out, "--quality", "4294967297"}, "--quality: expected 1-100, got 4294967297"},
       {{"save", in, out, "--value-range", "a", "1"}, "--value-range: expected a number, got 'a'"},
       {{"save", in, out, "--value-range", "0", "inf"}, "--value-range: expected a finite number"},
       {{"save", in, out, "--pad-value", "nan"}, "--pad-value: expected a finite number"},
@@ -835,29 +841,36 @@ TEST_F(CliTest, BadOptionValuesAndOutputs) {
   const std::string in = write_npy("in.npy", pattern({4, 3, 5, 5}, torch::kFloat));
   const std::string png = path("out.png");
   const std::string jpg = path("out.jpg");
-  // Values the library refuses (exit 1; the message names the parameter).
-  const std::vector<std::tuple<std::vector<std::string>, std::string, std::string>> cases = {
-      {{"--quality", "0"}, jpg, "quality"},
-      {{"--quality", "101"}, jpg, "quality"},
-      {{"--quality", "-5"}, jpg, "quality"},
-      {{"--compression-level", "10"}, png, "compression"},
-      {{"--compression-level", "-1"}, png, "compression"},
-      {{"--nrow", "0"}, png, "nrow"},
-      {{"--nrow", "-2"}, png, "nrow"},
-      {{"--padding", "-1"}, png, "padding"},
-      {{"--normalize", "--value-range", "1", "0"}, png, "value_range"},
-      {{"--pad-value", "1,0"}, png, "pad_value"},
-      {{}, path("out.bmp"), "bmp"},
-      {{}, path("out"), "out"},
-      {{}, path("no/such/dir/out.png"), "no/such/dir"},
+  // Values out of the range every face accepts: usage errors (exit 2), said
+  // before INPUT is read, whatever the format (--quality 0 for a PNG too, as
+  // Python refuses it), naming the option and the range.
+  const std::vector<std::tuple<std::vector<std::string>, std::string, int, std::string>> cases = {
+      {{"--quality", "0"}, jpg, 2, "--quality: expected 1-100, got 0"},
+      {{"--quality", "0"}, png, 2, "--quality: expected 1-100, got 0"},
+      {{"--quality", "101"}, jpg, 2, "--quality"},
+      {{"--quality", "-5"}, jpg, 2, "--quality"},
+      {{"--compression-level", "10"}, png, 2, "--compression-level: expected 0-9"},
+      {{"--compression-level", "-1"}, png, 2, "--compression-level"},
+      {{"--nrow", "0"}, png, 2, "--nrow: expected >= 1, got 0"},
+      {{"--nrow", "-2"}, png, 2, "--nrow"},
+      {{"--padding", "-1"}, png, 2, "--padding: expected >= 0"},
+      {{"--normalize", "--value-range", "1", "0"}, png, 2, "--value-range: expected LOW <= HIGH"},
+      // Values the library refuses (exit 1; the message names the parameter).
+      {{"--pad-value", "1,0"}, png, 1, "pad_value"},
+      {{}, path("out.bmp"), 1, "bmp"},
+      {{}, path("out"), 1, "out"},
+      {{}, path("no/such/dir/out.png"), 1, "no/such/dir"},
   };
   int index = 0;
-  for (const auto& [args, output, needle] : cases) {
+  for (const auto& [args, output, status, needle] : cases) {
     SCOPED_TRACE(testing::PrintToString(args) + " " + output);
     std::vector<std::string> full{"save", in, output};
     full.insert(full.end(), args.begin(), args.end());
-    expect_failure_leaves_output(full, output, 1, {needle}, index++ % 2 == 0);
+    expect_failure_leaves_output(full, output, status, {needle}, index++ % 2 == 0);
   }
+  // The range is checked before INPUT is read: a missing INPUT is not what
+  // the message is about.
+  expect_error(run_cli({"save", path("missing.npy"), png, "--quality", "0"}), 2, {"--quality"});
   EXPECT_FALSE(fs::exists(path("no")));
   // The library's hints, said in the CLI's words.
   expect_error(run_cli({"save", in, path("no/out.png")}), 1, {"--create-dirs"});
@@ -890,6 +903,232 @@ TEST_F(CliTest, ReadOnlyDirectory) {
   EXPECT_EQ(read_bytes(existing), "old bytes");
   fs::permissions(ro, fs::perms::owner_all);
   EXPECT_EQ(list_dir(ro), std::vector<std::string>{"existing.png"});
+}
+
+// ---------------------------------------------------------------------------
+// Hostile inputs and outputs (issue 17).
+
+// The elements a strided tensor addresses, as linear storage indices,
+// enumerated one by one (the tensors here are small): an independent
+// reckoning of the loader's geometry check.
+std::pair<int64_t, int64_t> addressed_range(const torch::Tensor& t) {
+  int64_t low = t.storage_offset(), high = low;
+  std::vector<int64_t> index(static_cast<size_t>(t.dim()), 0);
+  if (t.numel() == 0) return {0, -1};
+  while (true) {
+    int64_t at = t.storage_offset();
+    for (int64_t d = 0; d < t.dim(); ++d) at += index[static_cast<size_t>(d)] * t.stride(d);
+    low = std::min(low, at);
+    high = std::max(high, at);
+    int64_t d = t.dim() - 1;
+    for (; d >= 0; --d) {
+      if (++index[static_cast<size_t>(d)] < t.size(d)) break;
+      index[static_cast<size_t>(d)] = 0;
+    }
+    if (d < 0) return {low, high};
+  }
+}
+
+// Files whose sizes, strides and storage offset were written by hand
+// (scripts/make_cli_fixtures.py, CRAFTED): before the fix the loader took
+// them as they were, and the CLI read past the heap (a SIGSEGV, or heap bytes
+// written into the PNG).
+TEST_F(CliTest, CraftedGeometry) {
+  // Python's torch.load refuses these: they address memory outside their storage.
+  for (const std::string name : {"oob_sheet", "leak_sheet", "one_past_end", "negative_offset",
+                                 "u8_rank2", "f64_rank3_by_one", "huge_stride"}) {
+    SCOPED_TRACE(name);
+    const std::string file = kData + "/crafted_" + name + ".pt";
+    try {
+      load_tensor(file);
+      ADD_FAILURE() << "loaded a tensor addressing memory outside its storage";
+    } catch (const c10::Error& e) {
+      const std::string msg = e.what_without_backtrace();
+      EXPECT_TRUE(msg.find("outside its storage") != std::string::npos ||
+                  msg.find("negative storage offset") != std::string::npos)
+          << msg;
+    }
+    expect_failure_leaves_output({"save", file, path("out.png")}, path("out.png"), 1,
+                                 {"crafted_" + name, "invalid tensor"});
+  }
+  // These fit; whatever LibTorch makes of a file, what it returns must
+  // address only its storage, and those that fit keep their values.
+  for (const std::string name : {"exact_fit", "broadcast", "bool_rank4_fits", "negative_stride",
+                                 "negative_stride_fits"}) {
+    SCOPED_TRACE(name);
+    torch::Tensor t;
+    try {
+      t = load_tensor(kData + "/crafted_" + name + ".pt");
+    } catch (const c10::Error& e) {
+      // LibTorch 1.13's unpickler reads a negative stride as positive: the
+      // tensor then leaves its storage and is refused, as it must be.
+      EXPECT_NE(std::string(name).find("negative"), std::string::npos) << e.what();
+      continue;
+    }
+    const auto range = addressed_range(t);
+    const int64_t elements =
+        static_cast<int64_t>(t.storage().nbytes()) / static_cast<int64_t>(t.element_size());
+    EXPECT_GE(range.first, 0);
+    EXPECT_LT(range.second, elements);
+  }
+  const torch::Tensor storage = pattern({12}, torch::kFloat);
+  expect_tensors_equal(load_tensor(kData + "/crafted_exact_fit.pt"), storage.view({3, 4}));
+  expect_tensors_equal(load_tensor(kData + "/crafted_broadcast.pt"),
+                       storage.view({3, 4}).expand({2, 3, 4}));
+  expect_tensors_equal(load_tensor(kData + "/crafted_bool_rank4_fits.pt"),
+                       pattern({24}, torch::kBool).view({2, 1, 3, 4}));
+  expect_same_as_library(kData + "/crafted_broadcast.pt", storage.view({3, 4}).expand({2, 3, 4}),
+                         {}, SaveImageOptions());
+}
+
+// Absurd output sizes (an expanded view, a huge padding) are refused before
+// anything is allocated, with the size in the message; they reached the
+// allocator's "[enforce fail at alloc_cpu.cpp]". Sizes past any machine's
+// memory (terabytes), so that the test holds everywhere.
+TEST_F(CliTest, AbsurdSizesAreRefusedWithTheirSize) {
+  const torch::Tensor view = torch::zeros({1}).expand({1, 3, int64_t{1} << 20, int64_t{1} << 20});
+  for (const auto& call : std::vector<std::function<void()>>{
+           [&] { torchimage::save_image(view, path("big.png")); },
+           [&] { torchimage::encode_image(view); },
+           [&] { torchimage::make_grid(view.expand({2, 3, int64_t{1} << 20, int64_t{1} << 20})); },
+           [&] { torchimage::make_grid(view, torchimage::MakeGridOptions().normalize(true)); }}) {
+    try {
+      call();
+      ADD_FAILURE() << "a 3 TB image was not refused";
+    } catch (const c10::Error& e) {
+      const std::string m = e.what_without_backtrace();
+      EXPECT_TRUE(m.find("1048576x1048576") != std::string::npos ||
+                  m.find("1048580x2097158") != std::string::npos)  // the 2-image grid
+          << m;
+      EXPECT_NE(m.find(" GB, more than this machine's"), std::string::npos) << m;
+      EXPECT_EQ(m.find("alloc_cpu"), std::string::npos) << m;
+    }
+  }
+  // A single image without normalize is a view of the input, as in torchvision.
+  EXPECT_TRUE(torchimage::make_grid(view).is_same_size(view[0]));
+  const std::string in = write_npy("in.npy", pattern({4, 3, 5, 5}, torch::kFloat));
+  expect_failure_leaves_output({"save", in, path("pad.png"), "--padding", "1000000"},
+                               path("pad.png"), 1, {"GB, more than this machine's", "padding"});
+  EXPECT_EQ(list_dir(dir_), std::vector<std::string>{"in.npy"});
+}
+
+// torch.save during GPU training stores "cuda:0" as the device: the CLI
+// takes the values on the CPU (before: a dispatcher dump about CUDA).
+TEST_F(CliTest, TensorFileSavedFromCuda) {
+  const torch::Tensor expected = pattern({3, 5, 6}, torch::kFloat);
+  const torch::Tensor t = load_tensor(kData + "/torch_cuda_f32.pt");
+  EXPECT_TRUE(t.device().is_cpu());
+  expect_tensors_equal(t, expected);
+  expect_same_as_library(kData + "/torch_cuda_f32.pt", expected, {"--normalize"},
+                         SaveImageOptions().normalize(true));
+}
+
+// A FIFO (or a device) as INPUT is refused at once; it blocked forever.
+TEST_F(CliTest, SpecialFileInputs) {
+  const std::string fifo = path("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  auto loading = std::async(std::launch::async, [&] {
+    try {
+      load_tensor(fifo);
+      return std::string("loaded");
+    } catch (const c10::Error& e) {
+      return std::string(e.what_without_backtrace());
+    }
+  });
+  if (loading.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    // Release the blocked open so that the test can end, then fail.
+    const int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) close(fd);
+    FAIL() << "load_tensor blocked on a FIFO";
+  }
+  EXPECT_NE(loading.get().find("not a regular file (a FIFO)"), std::string::npos);
+  expect_error(run_cli({"save", fifo, path("o.png")}), 1, {"fifo", "FIFO"});
+  expect_error(run_cli({"save", "/dev/null", path("o.png")}), 1, {"character device"});
+  expect_error(run_cli({"save", dir_.string(), path("o.png")}), 1, {"is a directory"});
+  EXPECT_FALSE(fs::exists(path("o.png")));
+}
+
+// Links at the output: a loop is an error that leaves both links; a chain
+// is written through.
+TEST_F(CliTest, SymbolicLinksAtTheOutput) {
+  const std::string in = write_npy("in.npy", pattern({3, 4, 4}, torch::kFloat));
+  fs::create_symlink("b", path("a"));
+  fs::create_symlink("a", path("b"));
+  expect_error(run_cli({"save", in, path("a"), "--format", "png"}), 1,
+               {"Too many levels of symbolic links"});
+  EXPECT_TRUE(fs::is_symlink(path("a")));
+  EXPECT_TRUE(fs::is_symlink(path("b")));
+  EXPECT_EQ(fs::read_symlink(path("a")), "b");
+  EXPECT_EQ(fs::read_symlink(path("b")), "a");
+  fs::create_symlink("loop.png", path("loop.png"));     // a link to itself
+  expect_error(run_cli({"save", in, path("loop.png")}), 1, {"Too many levels"});
+  EXPECT_TRUE(fs::is_symlink(path("loop.png")));
+  // A chain of two links to a missing file: the file is made, the links kept.
+  fs::create_directory(path("real"));
+  fs::create_symlink("real/target.png", path("hop2"));
+  fs::create_symlink("hop2", path("hop1.png"));
+  expect_success(run_cli({"save", in, path("hop1.png")}));
+  EXPECT_TRUE(fs::is_symlink(path("hop1.png")));
+  EXPECT_TRUE(fs::is_regular_file(path("real/target.png")));
+}
+
+// "-" is standard output; /dev/stdout (and /dev/fd/1) are written in place.
+TEST_F(CliTest, StandardOutput) {
+  const torch::Tensor t = pattern({2, 3, 4, 4}, torch::kFloat);
+  const std::string in = write_npy("in.npy", t);
+  const torch::Tensor png = torchimage::encode_image(t, SaveImageOptions());
+  const std::string expected(reinterpret_cast<const char*>(png.data_ptr<uint8_t>()),
+                             static_cast<size_t>(png.numel()));
+  Result r = run_cli({"save", in, "-"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out == expected) << "stdout is not encode_image's PNG";
+  r = run_cli({"save", in, "-", "--format", "jpeg", "--quality", "90"});
+  const torch::Tensor jpeg =
+      torchimage::encode_image(t, SaveImageOptions().format(torchimage::ImageFormat::JPEG).quality(90));
+  EXPECT_EQ(r.out.size(), static_cast<size_t>(jpeg.numel()));
+  for (const std::string device : {"/dev/stdout", "/dev/fd/1"}) {
+    r = run_cli({"save", in, device, "--format", "png"});
+    EXPECT_EQ(r.status, 0) << device << ": " << r.err;
+    EXPECT_TRUE(r.out == expected) << device;
+  }
+  EXPECT_EQ(list_dir(dir_), std::vector<std::string>{"in.npy"});
+}
+
+// An existing file this user cannot write is kept (as open() refuses it),
+// unless --replace-read-only. Run as an unprivileged user (root may write
+// anything): as root, the CLI runs as nobody.
+TEST_F(CliTest, ReadOnlyFile) {
+  const std::string in = write_npy("in.npy", pattern({3, 4, 4}, torch::kFloat));
+  const std::string out = path("ro.png");
+  write_bytes(out, "old bytes");
+  fs::permissions(out, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  std::vector<std::string> prefix;
+  if (geteuid() == 0) {
+    if (!fs::exists("/usr/sbin/runuser") && !fs::exists("/sbin/runuser")) {
+      GTEST_SKIP() << "running as root without runuser";
+    }
+    fs::permissions(dir_, fs::perms::all);  // nobody may create files here
+    fs::permissions(in, fs::perms::all);
+  }
+  auto run_as_user = [&](std::vector<std::string> args) {
+    if (geteuid() != 0) return run_cli(args);
+    // runuser -u nobody -- CLI args...: spawn through a shell-free helper.
+    std::vector<std::string> full{"-u", "nobody", "--", kCli};
+    full.insert(full.end(), args.begin(), args.end());
+    return run_program("runuser", full);
+  };
+  Result r = run_as_user({"save", in, out});
+  EXPECT_EQ(r.status, 1) << describe(r);
+  EXPECT_NE(r.err.find("read-only"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("--replace-read-only"), std::string::npos) << describe(r);
+  EXPECT_EQ(read_bytes(out), "old bytes");
+  EXPECT_EQ(list_dir(dir_), (std::vector<std::string>{"in.npy", "ro.png"}));
+  r = run_as_user({"save", in, out, "--replace-read-only"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  EXPECT_NE(read_bytes(out), "old bytes");
+  // The replacement keeps the file's mode.
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
 }
 
 // ---------------------------------------------------------------------------
@@ -1055,10 +1294,19 @@ TEST_F(SaveEachTest, ErrorsLeaveNoFiles) {
       {{"save-each", empty, pat}, 1, {"empty batch"}},
       {{"save-each", in, (dir / "{index}.bmp").string()}, 1, {".bmp"}},
       {{"save-each", in, (dir / "{index}").string()}, 1, {"--format"}},
-      {{"save-each", in, (dir / "{index}.jpg").string(), "--quality", "0"}, 1, {"quality"}},
-      {{"save-each", in, pat, "--normalize", "--value-range", "1", "0"}, 1, {"value_range"}},
-      {{"save-each", in, pat, "--start-index", "-1"}, 1, {"start_index"}},
-      {{"save-each", in, pat, "--threads", "-2"}, 1, {"threads"}},
+      {{"save-each", in, (dir / "{index}.jpg").string(), "--quality", "0"}, 2, {"--quality"}},
+      {{"save-each", in, pat, "--normalize", "--value-range", "1", "0"}, 2, {"--value-range"}},
+      {{"save-each", in, pat, "--start-index", "-1"}, 2, {"--start-index: expected >= 0"}},
+      {{"save-each", in, pat, "--threads", "-2"}, 2, {"--threads: expected 0-4096"}},
+      {{"save-each", in, "-"}, 2, {"PATTERN cannot be '-'"}},
+      // The last index must not pass INT64_MAX (it wrapped to negative numbers).
+      {{"save-each", in, pat, "--start-index", "9223372036854775807"}, 1,
+       {"start_index 9223372036854775807 with 6 images passes the largest index"}},
+      {{"save-each", in, pat, "--start-index", "9223372036854775803"}, 1, {"largest index"}},
+      // Widths that cannot make a file name, said once, briefly.
+      {{"save-each", in, (dir / "{index:999}.png").string()}, 1, {"{index:999}", "255"}},
+      {{"save-each", in, (dir / (std::string(250, 'n') + "{index:04}.png")).string()}, 1,
+       {"file names of 258 bytes"}},
       {{"save-each", in, (dir / "no" / "{index}.png").string()}, 1, {"--create-dirs"}},
       // Usage errors: exit 2, pointing at save-each's help.
       {{"save-each"}, 2, {"missing INPUT and PATTERN", "torchimage save-each --help"}},

@@ -590,4 +590,127 @@ TEST_F(FileSink, WriteTensorOverload) {
   EXPECT_TRUE(temporaries(dir_).empty());
 }
 
+// Issue 17, bug 2: a NUL byte ended the path at the system call, so
+// "a.png\0.jpg" wrote to "a.png". Every path is refused whole, as Python's
+// open() refuses it (ValueError: c10::ValueError here).
+TEST_F(FileSink, PathsWithNulAreRefused) {
+  const std::string p = path("a.png") + std::string(1, '\0') + ".jpg";
+  const Bytes b = random_bytes(10, 3);
+  for (const auto& call : std::vector<std::function<void()>>{
+           [&] { write(p, b); },
+           [&] { torchimage::write_file(p, torch::zeros({3}, torch::kUInt8)); },
+           [&] { torchimage::read_file(p); },
+           [&] { torchimage::read_image(p); }}) {
+    try {
+      call();
+      ADD_FAILURE() << "a path with a NUL byte was taken";
+    } catch (const c10::ValueError& e) {
+      const std::string m = e.what_without_backtrace();
+      EXPECT_NE(m.find("NUL"), std::string::npos) << m;
+      EXPECT_NE(m.find("a.png\\0.jpg"), std::string::npos) << m;
+    }
+  }
+  EXPECT_TRUE(entries(dir_).empty());
+}
+
+// Bug 6: a loop of links at the output is ELOOP, and both links stay links.
+TEST_F(FileSink, SymlinkLoopIsAnError) {
+  ASSERT_EQ(::symlink("b", path("a").c_str()), 0);
+  ASSERT_EQ(::symlink("a", path("b").c_str()), 0);
+  ASSERT_EQ(::symlink("self", path("self").c_str()), 0);
+  for (const std::string name : {"a", "b", "self"}) {
+    const std::string m = error_of([&] { write(path(name), random_bytes(5, 1)); });
+    EXPECT_NE(m.find("Too many levels of symbolic links"), std::string::npos) << m;
+  }
+  EXPECT_EQ(fs::read_symlink(path("a")), "b");
+  EXPECT_EQ(fs::read_symlink(path("b")), "a");
+  EXPECT_EQ(fs::read_symlink(path("self")), "self");
+  EXPECT_EQ(entries(dir_), (std::vector<std::string>{"a", "b", "self"}));
+  for (const std::string name : {"a", "b", "self"}) fs::remove(path(name));  // (TearDown's walk)
+}
+
+// Open descriptors named as paths (/dev/fd/N, /proc/self/fd/N) are written
+// in place, as a shell redirection is: the file they were opened from is
+// written into, not replaced by another file.
+TEST_F(FileSink, DescriptorPathsAreWrittenInPlace) {
+  const std::string p = path("opened.bin");
+  spit(p, random_bytes(100, 4));
+  const int fd = ::open(p.c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  struct stat before;
+  ASSERT_EQ(::fstat(fd, &before), 0);
+  const Bytes b = random_bytes(33, 5);
+  write("/dev/fd/" + std::to_string(fd), b);
+  write("/proc/self/fd/" + std::to_string(fd), b);
+  ::close(fd);
+  struct stat after;
+  ASSERT_EQ(::stat(p.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "the file was replaced";
+  EXPECT_TRUE(slurp(p) == b);  // each write opened it anew, at offset 0
+  // A pipe.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  write("/proc/self/fd/" + std::to_string(pipe_fds[1]), b);
+  ::close(pipe_fds[1]);
+  Bytes got(64);
+  const ssize_t n = ::read(pipe_fds[0], got.data(), got.size());
+  ::close(pipe_fds[0]);
+  ASSERT_EQ(n, 33);
+  got.resize(33);
+  EXPECT_TRUE(got == b);
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"opened.bin"});
+}
+
+// Bug 8: reading a FIFO blocked forever; a FIFO is refused at once.
+TEST_F(FileSink, ReadFileRefusesAFifoWithoutBlocking) {
+  const std::string fifo = path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int code = exit_code_in_child([&] {
+    ::alarm(20);  // a regression ends the child by SIGALRM, not the suite
+    try {
+      torchimage::read_image(fifo);
+    } catch (const c10::Error& e) {
+      return std::string(e.what_without_backtrace()).find("not a regular file") !=
+                     std::string::npos
+                 ? 0
+                 : 2;
+    }
+    return 3;
+  });
+  EXPECT_EQ(code, 0) << "-1: the child hung (SIGALRM) or crashed";
+}
+
+// A read-only file is kept unless replace_read_only (open() would refuse to
+// write it). Root may write anything: as root, the check runs as nobody.
+TEST_F(FileSink, ReadOnlyFileIsKeptUnlessAsked) {
+  const std::string p = path("ro.png");
+  const Bytes old_bytes = random_bytes(20, 6);
+  spit(p, old_bytes);
+  ASSERT_EQ(::chmod(p.c_str(), 0444), 0);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  const Bytes b = random_bytes(30, 7);
+  const int code = exit_code_in_child([&] {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return 10;
+    try {
+      write(p, b);
+      return 2;  // replaced
+    } catch (const c10::Error& e) {
+      const std::string m = e.what_without_backtrace();
+      if (m.find("read-only") == std::string::npos || m.find("0444") == std::string::npos) return 3;
+    }
+    if (slurp(p) != old_bytes) return 4;
+    try {
+      write(p, b, torchimage::WriteFileOptions().replace_read_only(true));
+    } catch (const c10::Error&) {
+      return 5;
+    }
+    return slurp(p) == b ? 0 : 6;
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(temporaries(dir_).empty());
+  struct stat st;
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0444u);
+}
+
 }  // namespace

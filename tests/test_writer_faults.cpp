@@ -10,7 +10,9 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -530,7 +533,8 @@ TEST(WriterFaults, DestructionWithPendingWork) {
   // Each failure once: at destruction (or, for a.png, from the later call).
   const std::string all = early + "\n" + err;
   EXPECT_EQ(failures_in(early) + failures_in(err), 2) << all;
-  for (const std::string name : {"missing/a.png': cannot write", "missing/b.png': cannot write"}) {
+  // Each path named once in its failure ("cannot write 'P': ...", not "'P': cannot write 'P'").
+  for (const std::string name : {"missing/a.png'", "missing/b.png'"}) {
     EXPECT_NE(all.find(name), std::string::npos) << all;
     EXPECT_EQ(all.find(name), all.rfind(name)) << all;
   }
@@ -579,6 +583,188 @@ TEST(WriterFaults, SaveImagesCountsEveryFailure) {
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(d.path)) files += e.is_regular_file();
   EXPECT_EQ(files, 13u);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 17: forks, thread limits, paths and indices.
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TORCHIMAGE_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TORCHIMAGE_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TORCHIMAGE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TORCHIMAGE_TSAN 1
+#endif
+#endif
+
+// Runs `body` in a forked child and returns its exit code, -1 when it was
+// killed by a signal, or -2 when it was still running after `seconds` (then
+// it is killed): a hang is a failure, not a stuck suite.
+int run_in_child(const std::function<int()>& body, int seconds = 30) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return -3;
+  if (pid == 0) ::_exit(body());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Whether f() throws a c10::Error that contains `needle`.
+bool throws_with(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return std::string(e.what_without_backtrace()).find(needle) != std::string::npos;
+  }
+  return false;
+}
+
+// Bug 3: a child forked while a writer exists (a data loader's workers)
+// hung in the writer's destructor. There the writer refuses every call with
+// a clear error and its destructor returns at once; a new writer works.
+TEST(WriterFork, ChildRefusesCallsAndDoesNotHang) {
+  TempDir d;
+  for (bool busy : {false, true}) {
+    SCOPED_TRACE(busy ? "forked while writing" : "forked while idle");
+    auto writer = std::make_unique<ImageWriter>(ImageWriterOptions().threads(2));
+    writer->save_image(tagged(1), d / "parent.png");
+    writer->flush();
+    if (busy) {
+      for (int i = 0; i < 64; ++i) {
+        writer->save_image(torch::rand({3, 64, 64}), d / c10::str("busy", i, ".png"));
+      }
+    }
+    const int code = run_in_child([&] {
+      const std::string child_png = d / "child.png";
+      if (!throws_with([&] { writer->save_image(tagged(2), child_png); }, "forked child")) return 2;
+      if (!throws_with([&] { writer->save_images(torch::rand({2, 3, 4, 4}), child_png); },
+                       "forked child")) {
+        return 3;
+      }
+      if (!throws_with([&] { writer->flush(); }, "forked child")) return 4;
+      if (!throws_with([&] { writer->pending(); }, "create a new ImageWriter")) return 5;
+      writer.reset();  // hung here
+#if !defined(TORCHIMAGE_TSAN)  // (TSan does not support threads after a fork)
+      ImageWriter fresh(ImageWriterOptions().threads(1));
+      fresh.save_image(tagged(3), child_png);
+      fresh.flush();
+      if (!fs::exists(child_png)) return 6;
+#endif
+      return 0;
+    });
+    EXPECT_EQ(code, 0) << "-2: the child hung; -1: it crashed";
+    writer->flush();  // the parent's writer is unaffected
+    EXPECT_TRUE(fs::exists(d / "parent.png"));
+  }
+}
+
+// Bug 4: when threads cannot be created (a process or memory limit), the
+// writer and save_images go on with those that could start; nothing aborts.
+TEST(ThreadLimits, WriterAndSaveImagesGoOnWithTheThreadsThatStarted) {
+#if defined(TORCHIMAGE_SANITIZED)
+  GTEST_SKIP() << "an address-space limit cannot hold a sanitizer's shadow memory";
+#else
+  TempDir d;
+  const torch::Tensor batch = torch::rand({40, 3, 8, 8});
+  const int code = run_in_child([&] {
+    // Address space now + 160 MiB: a few dozen 8 MiB thread stacks fit.
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t limit = static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
+                         (rlim_t{160} << 20);
+    const rlimit rl{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &rl) != 0) return 10;
+    try {
+      ImageWriter writer(ImageWriterOptions().threads(4096));
+      writer.save_images(batch, d / "w{index}.png");
+      writer.flush();
+      save_images(batch, d / "f{index}.png", {}, 0, /*threads=*/1000);
+    } catch (const c10::Error& e) {
+      std::fprintf(stderr, "child: %s\n", e.what_without_backtrace());
+      return 2;
+    }
+    for (int i = 0; i < 40; ++i) {
+      if (!fs::exists(d / c10::str("w", i, ".png")) || !fs::exists(d / c10::str("f", i, ".png"))) {
+        return 3;
+      }
+    }
+    return 0;
+  });
+  EXPECT_EQ(code, 0) << "-1: the child was killed (std::terminate's abort)";
+#endif
+}
+
+// Bug 2 on the writer's and save_images' faces, and bug 7: a start_index
+// whose last file would pass INT64_MAX. Both are refused before anything is
+// queued or written.
+TEST(WriterPaths, NulAndIndexOverflowAreRefusedUpFront) {
+  TempDir d;
+  const std::string nul = d / "a.png" + std::string(1, '\0') + ".jpg";
+  ImageWriter writer(ImageWriterOptions().threads(1));
+  const torch::Tensor batch = torch::rand({3, 3, 4, 4});
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  for (const auto& call : std::vector<std::function<void()>>{
+           [&] { save_image(tagged(1), nul); },
+           [&] { writer.save_image(tagged(1), nul); },
+           [&] { writer.save_image(std::vector<torch::Tensor>{tagged(1)}, nul); },
+           [&] { writer.save_images(batch, nul + "{index}"); },
+           [&] { save_images(batch, nul + "{index}"); }}) {
+    try {
+      call();
+      ADD_FAILURE() << "a NUL byte in the path was taken";
+    } catch (const c10::ValueError& e) {
+      EXPECT_NE(std::string(e.what_without_backtrace()).find("NUL"), std::string::npos);
+    }
+  }
+  const std::string pattern = d / "{index}.png";
+  EXPECT_THROW_MSG(save_images(batch, pattern, {}, max), "passes the largest index");
+  EXPECT_THROW_MSG(save_images(batch, pattern, {}, max - 1), "passes the largest index");
+  EXPECT_THROW_MSG(writer.save_images(batch, pattern, {}, max - 1), "passes the largest index");
+  EXPECT_THROW_MSG(writer.save_images(std::vector<torch::Tensor>{tagged(1), tagged(2)}, pattern,
+                                      {}, max),
+                   "passes the largest index");
+  writer.flush();
+  EXPECT_TRUE(entries(d.path).empty());
+  // The largest index itself is fine.
+  writer.save_images(batch, pattern, {}, max - 2);
+  save_images(batch.narrow(0, 0, 1), d / "f{index}.png", {}, max);
+  writer.flush();
+  EXPECT_EQ(entries(d.path), (std::set<std::string>{"9223372036854775805.png",
+                                                    "9223372036854775806.png",
+                                                    "9223372036854775807.png",
+                                                    "f9223372036854775807.png"}));
+}
+
+// Failures name each path once, and a pattern that cannot make a file name
+// fails up front in one short message (it made 8 KB of one failure per file).
+TEST(WriterPaths, FailureMessagesAreShort) {
+  TempDir d;
+  const torch::Tensor batch = torch::rand({20, 3, 4, 4});
+  std::string msg = error_of([&] { save_images(batch, d / "{index:999}.png"); });
+  EXPECT_LT(msg.size(), 300u) << msg;
+  EXPECT_NE(msg.find("255"), std::string::npos) << msg;
+  msg = error_of([&] { save_images(batch, d / "missing/{index}.png"); });
+  const std::string first = d / "missing/0.png";
+  size_t count = 0;
+  for (size_t at = msg.find(first); at != std::string::npos; at = msg.find(first, at + 1)) ++count;
+  EXPECT_EQ(count, 1u) << msg;
+  EXPECT_LT(msg.size(), 1500u) << msg;
+  EXPECT_TRUE(entries(d.path).empty());
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/serialize.h>
 
 namespace torchimage {
@@ -290,13 +290,21 @@ class File {
  public:
   explicit File(const std::string& path) : path_(path) {
     do {
-      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      // O_NONBLOCK: opening a FIFO without a writer would otherwise block
+      // forever (and a device might too); only regular files are read.
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     } while (fd_ < 0 && errno == EINTR);
     TORCH_CHECK(fd_ >= 0, "'", path, "': cannot open: ", std::strerror(errno));
     struct stat st;
     TORCH_CHECK(::fstat(fd_, &st) == 0, "'", path, "': cannot stat: ", std::strerror(errno));
     TORCH_CHECK(!S_ISDIR(st.st_mode), "'", path, "': is a directory, expected a tensor file");
-    TORCH_CHECK(S_ISREG(st.st_mode), "'", path, "': not a regular file");
+    TORCH_CHECK(S_ISREG(st.st_mode), "'", path, "': not a regular file (a ",
+                S_ISFIFO(st.st_mode)  ? "FIFO"
+                : S_ISCHR(st.st_mode) ? "character device"
+                : S_ISBLK(st.st_mode) ? "block device"
+                : S_ISSOCK(st.st_mode) ? "socket"
+                                       : "special file",
+                "), expected a tensor file");
     size_ = static_cast<uint64_t>(st.st_size);
   }
   ~File() {
@@ -345,6 +353,43 @@ torch::Tensor expect_tensor(const c10::IValue& value, const std::string& path) {
   return value.toTensor();
 }
 
+// LibTorch's unpickler rebuilds a tensor with whatever sizes, strides and
+// storage offset the file states, without checking them against the storage
+// (Python's torch.load does): a crafted file would make every later read
+// leave the storage. Every element a loaded tensor can address must lie in
+// its storage. Computed in 128 bits: a hostile size times a hostile stride
+// overflows 64.
+void check_geometry(const torch::Tensor& t, const std::string& path) {
+  TORCH_CHECK(t.layout() == torch::kStrided, "'", path, "': holds a ", t.layout(),
+              " tensor, expected a dense (strided) one");
+  TORCH_CHECK(t.has_storage(), "'", path, "': holds a tensor without storage");
+  const int64_t offset = t.storage_offset();
+  TORCH_CHECK(offset >= 0, "'", path, "': invalid tensor: negative storage offset ", offset);
+  const auto sizes = t.sizes();
+  const auto strides = t.strides();
+  bool empty = false;
+  for (int64_t size : sizes) {
+    TORCH_CHECK(size >= 0, "'", path, "': invalid tensor: negative size in ", sizes);
+    empty = empty || size == 0;
+  }
+  if (empty) return;  // no element to address
+  const int64_t elements = static_cast<int64_t>(t.storage().nbytes()) / t.element_size();
+  // The lowest and highest element addressed; checked after each dimension,
+  // so that neither strays far enough to overflow 128 bits (|reach| < 2^126).
+  __int128 low = offset, high = offset;
+  bool inside = high < elements;
+  for (size_t d = 0; inside && d < sizes.size(); ++d) {
+    const __int128 reach = static_cast<__int128>(sizes[d] - 1) * strides[d];
+    if (reach < 0) low += reach; else high += reach;
+    inside = low >= 0 && high < elements;
+  }
+  TORCH_CHECK(inside, "'", path,
+              "': invalid tensor: sizes ", sizes, ", strides ", strides, " and storage offset ",
+              offset, " address elements outside its storage of ",
+              elements, " elements (the file is corrupt or "
+              "crafted; torch.load refuses it too)");
+}
+
 // The archive's bytes for caffe2's zip reader. caffe2's own MemoryReadAdapter
 // copies whatever range miniz asks for, and on a malformed archive miniz asks
 // for ranges outside the buffer (found by tests/fuzz/fuzz_tensor_file: a read
@@ -379,13 +424,25 @@ torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::stri
     TORCH_CHECK(false, "'", path,
                 "': not a valid torch.save archive: ", e.what_without_backtrace());
   }
+  // Every storage is loaded to the CPU, whatever device the file names: a
+  // tensor saved during GPU training says "cuda:0", and the CLI only needs
+  // the values (LibTorch would otherwise try, and fail, to make a CUDA
+  // tensor without CUDA).
+  const torch::Device cpu(torch::kCPU);
   torch::Tensor t;
   try {
     if (torchscript) {
-      torch::load(t, bytes.data(), bytes.size());
+      torch::load(t, bytes.data(), bytes.size(), cpu);
     } else {
-      t = expect_tensor(torch::pickle_load(bytes), path);
+      // What torch::pickle_load does, with the device mapped to the CPU.
+      caffe2::serialize::PyTorchStreamReader reader(
+          std::make_shared<BoundedReadAdapter>(bytes.data(), bytes.size()));
+      t = expect_tensor(torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"",
+                                                          /*tensor_prefix=*/"", {}, {}, cpu,
+                                                          reader),
+                        path);
     }
+    check_geometry(t, path);
   } catch (const c10::Error& e) {
     const std::string msg = e.what_without_backtrace();
     // An error of ours (expect_tensor) already names the file.

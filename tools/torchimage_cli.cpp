@@ -86,9 +86,18 @@ double parse_number(const std::string& option, const std::string& text) {
   return value;
 }
 
-int parse_int32(const std::string& option, const std::string& text) {
-  return static_cast<int>(
-      parse_int(option, text, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+// An int option with the range the library accepts: a value outside it is
+// a usage error (exit 2), said before INPUT is read.
+int64_t parse_in_range(const std::string& option, const std::string& text, int64_t low,
+                       int64_t high) {
+  const int64_t value = parse_int(option, text);
+  if (value < low || value > high) {
+    std::string range = high == std::numeric_limits<int64_t>::max()
+                            ? ">= " + std::to_string(low)
+                            : std::to_string(low) + "-" + std::to_string(high);
+    throw UsageError(option + ": expected " + range + ", got " + text);
+  }
+  return value;
 }
 
 // "0.5" or a colour "1,0,0".
@@ -134,12 +143,12 @@ const OptionSpec kOptions[] = {
     {"--nrow", "N", 1, "images per row of the grid (default 8)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.save.nrow(parse_int(n, v[0]));
+       o.save.nrow(parse_in_range(n, v[0], 1, std::numeric_limits<int64_t>::max()));
      }},
     {"--padding", "P", 1, "pixels of padding around and between images (default 2)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.save.padding(parse_int(n, v[0]));
+       o.save.padding(parse_in_range(n, v[0], 0, std::numeric_limits<int64_t>::max()));
      }},
     {"--normalize", nullptr, 0, "map the value range (default: min to max) onto [0, 1]",
      kBoth,
@@ -147,7 +156,11 @@ const OptionSpec kOptions[] = {
     {"--value-range", "LOW HIGH", 2, "the range --normalize maps onto [0, 1]",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.save.value_range(torchimage::ValueRange{parse_number(n, v[0]), parse_number(n, v[1])});
+       const double low = parse_number(n, v[0]), high = parse_number(n, v[1]);
+       if (low > high) {
+         throw UsageError(n + ": expected LOW <= HIGH, got " + v[0] + " " + v[1]);
+       }
+       o.save.value_range(torchimage::ValueRange{low, high});
      }},
     {"--scale-each", nullptr, 0, "normalize each image on its own range",
      kBoth,
@@ -174,12 +187,12 @@ const OptionSpec kOptions[] = {
     {"--quality", "Q", 1, "JPEG quality 1-100 (default 75)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.save.quality(parse_int32(n, v[0]));
+       o.save.quality(static_cast<int>(parse_in_range(n, v[0], 1, 100)));
      }},
     {"--compression-level", "L", 1, "PNG zlib level 0-9, as Pillow's (default: fast)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.save.compression_level(parse_int32(n, v[0]));
+       o.save.compression_level(static_cast<int>(parse_in_range(n, v[0], 0, 9)));
      }},
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
      kBoth,
@@ -187,13 +200,16 @@ const OptionSpec kOptions[] = {
     {"--create-dirs", nullptr, 0, "create missing parent directories of the output",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},
+    {"--replace-read-only", nullptr, 0, "replace an existing file this user cannot write",
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.replace_read_only(true); }},
     {"--start-index", "K", 1, "number of the first sample's file (default 0)", kSaveEach,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.start_index = parse_int(n, v[0]);
+       o.start_index = parse_in_range(n, v[0], 0, std::numeric_limits<int64_t>::max());
      }},
     {"--threads", "N", 1, "encoding threads (default 0: one per core)", kSaveEach,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       o.threads = parse_int32(n, v[0]);
+       o.threads = static_cast<int>(parse_in_range(n, v[0], 0, 4096));
      }},
     {"--quiet", nullptr, 0, "print nothing but errors (no progress, no summary)", kSaveEach,
      [](CommandOptions& o, const std::string&, const Values&) { o.quiet = true; }},
@@ -255,7 +271,8 @@ void print_save_help() {
                "(and torchimage::save_image) does: make_grid, quantize to 8 bits, encode.\n"
                "\n"
             << kInputHelp
-            << "Shapes (H, W), (C, H, W) or (B, C, H, W). OUTPUT is written atomically.\n"
+            << "Shapes (H, W), (C, H, W) or (B, C, H, W). OUTPUT is written atomically;\n"
+               "'-' writes to standard output (PNG unless --format says otherwise).\n"
                "\n"
                "Options:\n";
   print_options(kSave);
@@ -357,8 +374,31 @@ int run_save(const std::vector<std::string>& args) {
   }
   if (positional.size() > 2) throw UsageError("save: unexpected argument '" + positional[2] + "'");
 
+  const std::string& output = positional[1];
+  // "-": standard output, as Unix tools take it (never a terminal).
+  const bool to_stdout = output == "-";
+  if (to_stdout && isatty(STDOUT_FILENO) == 1) {
+    throw UsageError("save: OUTPUT '-' is standard output, which is a terminal; redirect it "
+                     "(torchimage save INPUT - > out.png)");
+  }
   const torch::Tensor tensor = torchimage::cli::load_tensor(positional[0]);
-  torchimage::save_image(tensor, positional[1], options.save);
+  if (!to_stdout) {
+    torchimage::save_image(tensor, output, options.save);
+    return 0;
+  }
+  SaveImageOptions encode = options.save;
+  if (!encode.format()) encode.format(torchimage::ImageFormat::PNG);
+  const torch::Tensor bytes = torchimage::encode_image(tensor, encode);
+  const auto* p = bytes.data_ptr<uint8_t>();
+  size_t left = static_cast<size_t>(bytes.numel());
+  while (left > 0) {
+    const ssize_t w = ::write(STDOUT_FILENO, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    TORCH_CHECK(w > 0, "save: cannot write to standard output: ",
+                w < 0 ? std::strerror(errno) : "nothing written");
+    p += w;
+    left -= static_cast<size_t>(w);
+  }
   return 0;
 }
 
@@ -417,15 +457,19 @@ int run_save_each(const std::vector<std::string>& args) {
     throw UsageError("save-each: unexpected argument '" + positional[2] + "'", hint);
   }
   const std::string& pattern = positional[1];
+  if (pattern == "-") {
+    throw UsageError("save-each: PATTERN cannot be '-': it writes one file per sample", hint);
+  }
 
   const torch::Tensor batch = torchimage::cli::load_tensor(positional[0]);
   TORCH_CHECK(batch.dim() == 4, "save-each: expected a 4-D (B, C, H, W) batch, got ", batch.dim(),
               "-D with shape ", batch.sizes(), " (for one image or a grid use 'torchimage save')");
   const int64_t n = batch.size(0);
   TORCH_CHECK(n >= 1, "save-each: expected at least one image, got an empty batch");
-  // The pattern against the whole batch (a chunk of one would let a pattern
-  // without a placeholder through).
-  torchimage::format_index_path(pattern, options.start_index, n);
+  // The pattern against the whole batch, before any chunk is written (a chunk
+  // of one would let a pattern without a placeholder through, and a later
+  // chunk's indices could pass INT64_MAX).
+  torchimage::check_index_pattern(pattern, options.start_index, n);
 
   const bool progress = !options.quiet && isatty(STDOUT_FILENO) == 1;
   const Clock::time_point start = Clock::now();
@@ -532,7 +576,7 @@ std::string one_line(const std::string& message) {
 // The library's hints name its C++ options; say the CLI's instead.
 std::string cli_hints(std::string message) {
   static const std::pair<const char*, const char*> kHints[] = {
-      {"create_directories(true)", "--create-dirs"},
+      {"set replace_read_only", "use --replace-read-only"},
       {"set the format option (png, jpeg)", "use --format png|jpeg"},
   };
   for (const auto& [api, cli] : kHints) {

@@ -68,7 +68,8 @@ TORCHIMAGE_API torch::Tensor encode_jpeg(const torch::Tensor& image, const JpegO
 TORCHIMAGE_API torch::Tensor decode_image(const torch::Tensor& data,
                                           const DecodeOptions& options = {});
 
-/// The bytes of a file as a 1-D uint8 tensor.
+/// The bytes of a regular file as a 1-D uint8 tensor (a FIFO, device or
+/// directory is refused without blocking).
 TORCHIMAGE_API torch::Tensor read_file(const std::string& path);
 
 /// decode_image(read_file(path)).
@@ -84,15 +85,24 @@ class WriteFileOptions {
   /// fsync file and directory before returning. Default false.
   WriteFileOptions& durable(bool v) { durable_ = v; return *this; }
   bool durable() const noexcept { return durable_; }
+  /// Replace an existing file that this user could not open for writing (a
+  /// read-only file, 0444). Default false: such a file is an error and kept,
+  /// as open() would refuse it.
+  WriteFileOptions& replace_read_only(bool v) { replace_read_only_ = v; return *this; }
+  bool replace_read_only() const noexcept { return replace_read_only_; }
 
  private:
   bool create_directories_ = false;
   bool durable_ = false;
+  bool replace_read_only_ = false;
 };
 
 /// Writes bytes atomically: into a temporary file `.<name>.tmp-XXXXXX` in the
 /// target's directory, renamed over `path` once complete. On failure neither a
 /// partial nor a temporary file remains and an existing file is untouched.
+/// Symbolic links are written through (a loop of them is an error); devices,
+/// FIFOs and open descriptors (/dev/null, /dev/stdout, /dev/fd/N) are written
+/// in place. A path holding a NUL byte is refused (c10::ValueError).
 TORCHIMAGE_API void write_file(const std::string& path, const void* data, size_t size,
                                const WriteFileOptions& options = {});
 TORCHIMAGE_API void write_file(const std::string& path, const torch::Tensor& data,

@@ -61,6 +61,12 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
   SaveImageOptions& durable(bool v) { durable_ = v; return *this; }
   bool durable() const noexcept { return durable_; }
 
+  /// Replace an existing file that this user could not open for writing (a
+  /// read-only file). Default false: such a file is an error and is kept, as
+  /// torchvision's open() refuses it.
+  SaveImageOptions& replace_read_only(bool v) { replace_read_only_ = v; return *this; }
+  bool replace_read_only() const noexcept { return replace_read_only_; }
+
   /// PNG sample depth, 8 (torchvision's) or 16: floats are quantized to
   /// 0-65535 with the same rule (`* 65535 + 0.5`, clamp, truncate), uint8 is
   /// scaled by 257, and uint16 (LibTorch 2.3+) or int32 tensors (values
@@ -78,6 +84,7 @@ class SaveImageOptions : public detail::GridArgs<SaveImageOptions> {
   bool grayscale_ = false;
   bool create_directories_ = false;
   bool durable_ = false;
+  bool replace_read_only_ = false;
   int bit_depth_ = 8;
 };
 

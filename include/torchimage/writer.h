@@ -20,6 +20,13 @@ namespace torchimage {
 TORCHIMAGE_API std::string format_index_path(const std::string& pattern, int64_t index,
                                              int64_t count = 2);
 
+/// Checks, before anything is written, that `pattern` names `count` files
+/// from `start_index` on: a placeholder when count > 1, no NUL byte, indices
+/// that do not pass INT64_MAX, file names a file system can hold (255
+/// bytes). Returns the last file's path. `what` starts each message.
+TORCHIMAGE_API std::string check_index_pattern(const std::string& pattern, int64_t start_index,
+                                               int64_t count, const char* what = "save_images");
+
 /// One file per sample of a (B, C, H, W) batch or a list of images: file i is what
 /// `save_image(batch[i], path_i, options)` writes, path_i the pattern with
 /// `start_index + i`. Encoding runs on `threads` workers (0: the hardware's).

@@ -14,6 +14,7 @@ import os
 import pathlib
 import random
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -28,7 +29,7 @@ import torchimage as ti
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PHOTOS = os.environ.get("TORCHIMAGE_PHOTOS",
-                        os.path.join(HERE, "..", "..", "..", "shared", "data", "photos"))
+                        os.path.join(HERE, "..", "..", "tests", "data", "photos"))
 
 
 # ---------------------------------------------------------------------------
@@ -880,3 +881,147 @@ def test_operator_schemas():
         "float pad_value=0., str? format=None, int quality=75, int? compression_level=None, "
         "bool grayscale=False")
     assert torchimage.__version__ == torch.ops.torchimage.version()
+
+
+# ---------------------------------------------------------------------------
+# Hostile and careless calls (issue 17)
+
+
+@pytest.mark.parametrize("ext,fmt", [("bmp", "BMP"), ("tiff", "TIFF"), ("webp", "WEBP")])
+def test_pillow_formats_keep_the_old_file_on_failure(ext, fmt, tmp_path, monkeypatch):
+    """Pillow's encoder failing part way (disk full, as in the issue: here an
+    encoder that writes some bytes and raises) leaves the old file whole; it
+    used to be truncated, as Pillow writes into the opened file."""
+    if not Image.registered_extensions().get(f".{ext}"):
+        pytest.skip(f"Pillow without {fmt}")
+    path = tmp_path / f"old.{ext}"
+    path.write_bytes(b"the old image")
+
+    def failing(im, fp, filename):
+        fp.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(Image.SAVE, fmt, failing)
+    with pytest.raises(OSError, match="No space left"):
+        ti.save_image(rand(3, 16, 16), path)
+    assert path.read_bytes() == b"the old image"
+    assert os.listdir(tmp_path) == [f"old.{ext}"]
+
+
+def test_pillow_formats_are_written_whole_and_honour_the_file_options(tmp_path):
+    x = rand(3, 9, 9, seed=71)
+    ti.save_image(x, tmp_path / "new" / "x.bmp", create_directories=True)
+    tv.save_image(x, tmp_path / "tv.bmp")
+    assert read(tmp_path / "new" / "x.bmp") == read(tmp_path / "tv.bmp")
+    # A mode the format cannot hold: Pillow's error, and no file.
+    with pytest.raises(OSError):
+        ti.save_image(rand(1, 2, 5, 5), tmp_path / "la.bmp", grayscale=True)
+    assert not (tmp_path / "la.bmp").exists()
+
+
+def test_nul_in_a_path_is_a_value_error_on_every_face(tmp_path):
+    """'a.png\\0.jpg' was cut at the NUL by the system call: a.png got JPEG
+    bytes. Every face refuses it as Python's open() does."""
+    bad = str(tmp_path / "a.png") + "\0.jpg"
+    bad_pattern = str(tmp_path / "a.png") + "\0{index}.jpg"
+    x = rand(3, 4, 4)
+    with pytest.raises(ValueError):
+        open(bad, "wb")
+    calls = [
+        lambda: ti.save_image(x, bad),
+        lambda: ti.save_image(x, str(tmp_path / "b.bmp") + "\0.png"),
+        lambda: ti.save_images(x[None], bad_pattern),
+        lambda: ti.read_image(bad),
+        lambda: torch.ops.torchimage.save_image(x, bad),
+    ]
+    with ti.ImageWriter(threads=1) as writer:
+        calls.append(lambda: writer.save_image(x, bad))
+        calls.append(lambda: writer.save_images(x[None], bad_pattern))
+        for call in calls:
+            with pytest.raises(ValueError, match="NUL"):
+                call()
+    assert os.listdir(tmp_path) == []
+
+
+_FORK_SCRIPT = r"""
+import os, sys, time, torch, torchimage
+out = sys.argv[1]
+w = torchimage.ImageWriter(threads=2)
+w.save_image(torch.rand(3, 8, 8), os.path.join(out, "p.png"))
+w.flush()
+for i in range(32):  # and busy at the fork
+    w.save_image(torch.rand(3, 64, 64), os.path.join(out, f"busy{i}.png"))
+pid = os.fork()
+if pid == 0:
+    try:
+        w.save_image(torch.rand(3, 8, 8), os.path.join(out, "c.png"))
+        os._exit(3)
+    except RuntimeError as e:
+        if "forked child" not in str(e):
+            os._exit(4)
+    del w  # the writer's destructor: it hung here
+    import gc
+    gc.collect()
+    sys.exit(0)
+deadline = time.time() + 30
+while time.time() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        w.flush()
+        sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode")
+                 else status >> 8)
+    time.sleep(0.01)
+os.kill(pid, 9)
+sys.exit(9)
+"""
+
+
+def _run_script(script, *args, timeout=120):
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_forked_child_neither_hangs_nor_uses_the_writer(tmp_path):
+    r = _run_script(_FORK_SCRIPT, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (tmp_path / "c.png").exists()
+    assert (tmp_path / "busy31.png").exists()
+
+
+_THREADS_SCRIPT = r"""
+import os, resource, sys, torch, torchimage
+out = sys.argv[1]
+pages = int(open("/proc/self/statm").read().split()[0])
+limit = pages * os.sysconf("SC_PAGE_SIZE") + (192 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+batch = torch.rand(40, 3, 8, 8)
+with torchimage.ImageWriter(threads=4096) as w:
+    w.save_images(batch, os.path.join(out, "w{index}.png"))
+torchimage.save_images(batch, os.path.join(out, "f{index}.png"), threads=1000)
+print(len(os.listdir(out)))
+"""
+
+
+def test_thread_limits_do_not_abort(tmp_path):
+    """Threads that cannot start (here: an address-space limit) used to
+    abort the interpreter ('terminate called without an active exception')."""
+    r = _run_script(_THREADS_SCRIPT, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "80"
+
+
+def test_int_arguments_past_64_bits(tmp_path):
+    x = rand(5, 3, 4, 4, seed=72)
+    # nrow: min(nrow, B) a row in torchvision, whatever its size.
+    assert torch.equal(ti.make_grid(x, nrow=2**63), tv.make_grid(x, nrow=2**63))
+    assert torch.equal(ti.make_grid(x, nrow=2**100), tv.make_grid(x, nrow=5))
+    for kwargs in ({"padding": 2**63}, {"quality": 2**70}, {"padding": -2**64}):
+        name = next(iter(kwargs))
+        with pytest.raises(ValueError, match=f"{name} must be in"):
+            ti.save_image(x, tmp_path / "x.jpg", **kwargs)
+    with pytest.raises(ValueError, match="start_index must be in"):
+        ti.save_images(x, tmp_path / "{index}.png", start_index=2**63)
+    with pytest.raises(RuntimeError, match="passes the largest index"):
+        ti.save_images(x, tmp_path / "{index}.png", start_index=2**63 - 2)
+    assert os.listdir(tmp_path) == []

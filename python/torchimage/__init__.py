@@ -86,13 +86,24 @@ def _check_tensor(tensor):
     raise TypeError(f"tensor or list of tensors expected, got {type(tensor)}")
 
 
-def _int(value, name):
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _int(value, name, clamp=False):
+    """An int argument as the operators take it (a 64-bit int). A value past
+    that range is refused with its name (``clamp``: taken as the largest,
+    where torchvision's result is the same for every larger value)."""
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
     try:
-        return _operator.index(value)
+        value = _operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {value!r}") from None
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        if clamp and value > 0:
+            return _INT64_MAX
+        raise ValueError(f"{name} must be in [{_INT64_MIN}, {_INT64_MAX}], got {value}")
+    return value
 
 
 def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
@@ -102,7 +113,8 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
     # non-bool does not normalize there, and does not here.
     normalize = normalize is True
     args = {
-        "nrow": _int(nrow, "nrow"),
+        # min(nrow, B) images a row: every nrow past 2**63 - 1 is the same.
+        "nrow": _int(nrow, "nrow", clamp=True),
         "padding": _int(padding, "padding"),
         "normalize": normalize,
         "value_range": None,
@@ -173,20 +185,37 @@ def _is_path(fp):
 
 def _save_with_pillow(tensor, fp, format, grid, extra):
     """Formats torchimage does not encode (BMP, TIFF, WebP, ...), or an
-    unknown extension: Pillow encodes torchimage's pixels, as in torchvision."""
+    unknown extension: Pillow encodes torchimage's pixels, as in torchvision.
+    To a path, Pillow encodes into memory and the bytes are written as every
+    file is (atomically: a failure leaves no partial file and keeps an old
+    one)."""
+    import io
     from PIL import Image
 
-    pixels = _ops.to_pixels(tensor, **grid).numpy()
-    if pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
     params = {}
     if extra.get("quality") is not None:
         params["quality"] = extra["quality"]
     if extra.get("compression_level") is not None:
         params["compress_level"] = extra["compression_level"]
-    if _is_path(fp):
-        fp = _os.fsdecode(_os.fspath(fp))
-    Image.fromarray(pixels).save(fp, format=format, **params)
+    path = _os.fsdecode(_os.fspath(fp)) if _is_path(fp) else None
+    if path is not None:
+        if format is None:
+            # What Pillow's save(path) does: the format from the extension.
+            ext = _os.path.splitext(path)[1].lower()
+            format = Image.registered_extensions().get(ext)
+            if format is None:
+                raise ValueError(f"unknown file extension: {ext}")
+    pixels = _ops.to_pixels(tensor, **grid).numpy()
+    if pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if path is None:
+        Image.fromarray(pixels).save(fp, format=format, **params)
+        return
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=format, **params)
+    data = _torch.frombuffer(bytearray(buffer.getbuffer()), dtype=_torch.uint8)
+    _ops.write_file(data, path, create_directories=bool(extra.get("create_directories", False)),
+                    durable=bool(extra.get("durable", False)))
 
 
 # ---------------------------------------------------------------------------

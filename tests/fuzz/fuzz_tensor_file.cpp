@@ -99,5 +99,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!fuzz::accepted([&] { t = torchimage::cli::load_tensor(path); })) return 0;
   FUZZ_CHECK(t.defined(), "load_tensor returned an undefined tensor");
   FUZZ_CHECK(!t.requires_grad(), "load_tensor returned a tensor that requires grad");
+  FUZZ_CHECK(t.device().is_cpu(), "load_tensor returned a tensor on ", t.device());
+  // Every element the tensor addresses lies in its storage: LibTorch (not
+  // instrumented) would otherwise read past it unseen. Reckoned in long
+  // double, apart from the loader's 128-bit integers.
+  if (t.numel() > 0) {
+    long double low = static_cast<long double>(t.storage_offset()), high = low;
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      const long double reach = static_cast<long double>(t.size(d) - 1) * t.stride(d);
+      (reach < 0 ? low : high) += reach;
+    }
+    const long double elements = static_cast<long double>(t.storage().nbytes()) /
+                                 static_cast<long double>(t.element_size());
+    FUZZ_CHECK(low >= 0 && high < elements, "load_tensor returned sizes ", t.sizes(),
+               ", strides ", t.strides(), ", offset ", t.storage_offset(),
+               " outside a storage of ", static_cast<double>(elements), " elements");
+  }
   return 0;
 }

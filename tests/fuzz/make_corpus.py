@@ -109,6 +109,17 @@ put(d, "torch_dict", tsave({"x": t}))
 put(d, "torch_legacy", tsave(t, _use_new_zipfile_serialization=False))
 put(d, "npy_f32", npy(a[0, 0]))
 put(d, "empty", b"")
+# Files that reach LibTorch's tensor rebuild with sizes, strides and offsets
+# written by hand (issue 17: one read past the heap), and a "cuda:0" device:
+# the CLI's fixtures (scripts/make_cli_fixtures.py), so that the fuzzer
+# mutates geometries from there.
+CLI_DATA = os.path.join(HERE, "..", "data", "cli")
+for name in ("oob_sheet", "leak_sheet", "negative_stride", "negative_offset", "huge_stride",
+             "f64_rank3_by_one", "broadcast"):
+    with open(os.path.join(CLI_DATA, f"crafted_{name}.pt"), "rb") as f:
+        put(d, f"crafted_{name}", f.read())
+with open(os.path.join(CLI_DATA, "torch_cuda_f32.pt"), "rb") as f:
+    put(d, "torch_cuda", f.read())
 
 # --- roundtrip: the first byte picks image (0-2 mod 4) or deflate (3).
 d = "fuzz_roundtrip"
