@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Side-by-side benchmark: torchvision.utils.save_image vs torchimage.
 
-Builds the inputs from ../shared/data/photos (fixed seed: random square
+Builds the inputs from tests/data/photos (fixed seed: random square
 crops, resized, scaled to [-1, 1]), times torchvision in this process and
 torchimage in its own process (benchmarks/compare.cpp) on the same tensors,
 and prints one table: workload, both medians, ratio, both file sizes, and
@@ -30,7 +30,7 @@ import torchvision.utils as vutils
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PHOTOS = os.path.join(HERE, "..", "..", "shared", "data", "photos")
+PHOTOS = os.path.join(HERE, "..", "tests", "data", "photos")
 
 
 def photo_crops(n, size, seed):

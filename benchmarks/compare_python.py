@@ -2,7 +2,7 @@
 """Same-process benchmark: torchvision.utils.save_image vs torchimage.save_image.
 
 Both are called from this Python process on the same tensors (random square
-crops of ../shared/data/photos, fixed seed, resized and scaled to [-1, 1]) and
+crops of tests/data/photos, fixed seed, resized and scaled to [-1, 1]) and
 write files to a temporary folder; the table gives the median milliseconds of
 each, the ratio, and whether the decoded pixels (and the bytes) are identical.
 The last row is torchimage.ImageWriter: the time its save_image call keeps the

@@ -3,15 +3,25 @@
 # Does nothing when everything is already there. Needs root or sudo.
 set -euo pipefail
 
+# Debian 12 (bookworm) has LibTorch 1.13 and clang 14; Debian 13 (trixie)
+# a LibTorch 2.x and clang 19. Everything else has the same name on both.
+debian=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo 12)
+case "$debian" in
+  12|bookworm*) llvm=14 ;;
+  *) llvm=19 ;;
+esac
+
 packages=(
   build-essential cmake pkg-config
   libtorch-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libisal-dev
   googletest libgtest-dev libbenchmark-dev
   python3-torch python3-torchvision python3-pil python3-numpy python3-pytest
-  # scripts/sanitize.sh and scripts/fuzz.sh: clang 14 with its sanitizer and
+  # scripts/pip-torch.sh: a venv for pip's torch (Debian's python3 needs python3-venv).
+  python3-venv
+  # scripts/sanitize.sh and scripts/fuzz.sh: clang with its sanitizer and
   # libFuzzer runtimes (only recommended by clang, so named), and
-  # llvm-symbolizer (llvm-14) for readable reports.
-  clang libclang-rt-14-dev llvm-14
+  # llvm-symbolizer for readable reports.
+  clang "libclang-rt-$llvm-dev" "llvm-$llvm"
 )
 
 missing=()

@@ -47,9 +47,7 @@ import PIL
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PHOTOS = os.path.join(ROOT, "..", "shared", "data", "photos")
-if not os.path.isdir(PHOTOS):
-    PHOTOS = "/work/shared/data/photos"
+PHOTOS = os.path.join(ROOT, "tests", "data", "photos")
 
 MANIFEST_HEADER = """\
 # torchimage golden conformance cases against torchvision.utils.save_image.
