@@ -244,23 +244,25 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   const auto* bytes = static_cast<const uint8_t*>(data);
   fs::path path(path_in);
 
-  // What the path names once every link is followed. A device, FIFO or
-  // socket (/dev/null, a pipe at /dev/stdout) is written in place; a loop of
-  // links is an error that leaves every link as it is.
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
-    TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
-    if (!S_ISREG(st.st_mode) || names_descriptor(path_in)) {
-      return write_in_place(path_in, bytes, size);
+  const bool found = ::lstat(path.c_str(), &st) == 0;
+  const bool missing = !found && errno == ENOENT;  // an export's case: one system call
+  if (found && S_ISLNK(st.st_mode)) {
+    // What the links lead to. A device, FIFO or socket (/dev/null, a pipe at
+    // /dev/stdout) or an open descriptor (/dev/fd/N) is written in place; a
+    // loop of links is an error that leaves every link as it is.
+    struct stat end;
+    if (::stat(path.c_str(), &end) == 0) {
+      TORCH_CHECK(!S_ISDIR(end.st_mode), "cannot write '", path_in,
+                  "': the path is a directory");
+      if (!S_ISREG(end.st_mode) || names_descriptor(path_in)) {
+        return write_in_place(path_in, bytes, size);
+      }
+    } else if (errno == ELOOP) {
+      TORCH_CHECK(false, "cannot write '", path_in, "': ", os_error(ELOOP),
+                  " (a loop of symbolic links); nothing was written");
     }
-  } else if (errno == ELOOP) {
-    TORCH_CHECK(false, "cannot write '", path_in, "': ", os_error(ELOOP),
-                " (a loop of symbolic links); nothing was written");
-  }
-  const bool missing = ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;  // an export's case
-
-  // Write through a symbolic link: replace the file it points to, keep the link.
-  if (!missing && S_ISLNK(st.st_mode)) {
+    // Written through: the file the links lead to is replaced, the links kept.
     std::error_code ec;
     fs::path target = fs::read_symlink(path, ec);
     bool resolved = false;
