@@ -32,10 +32,11 @@ void check_save_options(const SaveImageOptions& o, ImageFormat format, const cha
               ": bit_depth must be 8 or 16, got ", o.bit_depth());
   TORCH_CHECK(o.bit_depth() == 8 || format == ImageFormat::PNG, what,
               ": bit_depth 16 needs PNG (JPEG is 8-bit)");
-  if (format == ImageFormat::JPEG) {
-    TORCH_CHECK(o.quality() >= 1 && o.quality() <= 100, what,
-                ": quality must be in 1-100, got ", o.quality());
-  }
+  // Checked whatever the format, as every face checks it (the CLI and the
+  // Python operators refuse quality 0 for a PNG too): it is a mistake even
+  // where it is not used.
+  TORCH_CHECK(o.quality() >= 1 && o.quality() <= 100, what, ": quality must be in 1-100, got ",
+              o.quality());
   if (o.compression_level()) {
     TORCH_CHECK(*o.compression_level() >= 0 && *o.compression_level() <= 9, what,
                 ": compression_level must be in 0-9, got ", *o.compression_level());
@@ -172,6 +173,18 @@ Bytes pixels16(const torch::Tensor& grid) {
   return out;
 }
 
+// A 16-bit PNG of a (C, H, W) grid (pixels16's dtypes).
+Bytes encode_png16(const torch::Tensor& grid, const std::optional<int>& compression_level) {
+  const Bytes samples = pixels16(grid);
+  PixelView view;
+  view.data = samples.data();
+  view.height = grid.size(1);
+  view.width = grid.size(2);
+  view.channels = grid.size(0);
+  view.bit_depth = 16;
+  return encode_png_pixels(view, compression_level);
+}
+
 Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& o,
              const char* what) {
   check_save(tensor, format, o, what);
@@ -180,15 +193,8 @@ Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOpt
     // ATen implements few operators for uint16.
     const torch::Tensor wide =
         compat::is_uint16(tensor.scalar_type()) ? tensor.to(torch::kInt) : tensor;
-    const torch::Tensor grid = make_grid_impl(wide, o.grid_options(), /*allow_int32=*/true);
-    const Bytes samples = pixels16(grid);
-    PixelView view;
-    view.data = samples.data();
-    view.height = grid.size(1);
-    view.width = grid.size(2);
-    view.channels = grid.size(0);
-    view.bit_depth = 16;
-    return encode_png_pixels(view, o.compression_level());
+    return encode_png16(make_grid_impl(wide, o.grid_options(), /*allow_int32=*/true),
+                        o.compression_level());
   }
   return encode_pixels(grid_pixels(tensor, o.grid_options()), format, o);
 }
@@ -302,15 +308,7 @@ torch::Tensor encode_png(const torch::Tensor& image, const PngOptions& options) 
     TORCH_CHECK(image.size(1) <= 0x7fffffff && image.size(2) * c * 2 < (int64_t{1} << 31),
                 "encode_png: image of ", image.size(1), "x", image.size(2), " and ", c,
                 " 16-bit channels exceeds PNG's limits (2^31-1 pixels a side and 2^31-1 bytes a row)");
-    const torch::Tensor wide = image.detach().to(torch::kInt);
-    const Bytes samples = pixels16(wide);
-    PixelView view;
-    view.data = samples.data();
-    view.height = wide.size(1);
-    view.width = wide.size(2);
-    view.channels = wide.size(0);
-    view.bit_depth = 16;
-    return to_tensor(encode_png_pixels(view, options.compression_level()));
+    return to_tensor(encode_png16(image.detach().to(torch::kInt), options.compression_level()));
   }
   const torch::Tensor hwc = chw_to_hwc(image, "encode_png", /*allow_alpha=*/true);
   return to_tensor(encode_pixels(hwc, ImageFormat::PNG,

@@ -35,6 +35,7 @@
 // The test target is this one file (tests/CMakeLists.txt), so the loader is
 // compiled in here to be tested directly, as the CLI compiles it.
 #include "../tools/tensor_loader.cpp"
+#include "test_util.h"
 
 extern char** environ;
 
@@ -1025,6 +1026,23 @@ TEST_F(CliTest, AbsurdSizesAreRefusedWithTheirSize) {
   expect_failure_leaves_output({"save", in, path("pad.png"), "--padding", "1000000"},
                                path("pad.png"), 1, {"GB, more than this machine's", "padding"});
   EXPECT_EQ(list_dir(dir_), std::vector<std::string>{"in.npy"});
+}
+
+// Every face refuses a quality outside 1-100, whatever the format: the CLI
+// (exit 2, BadOptionValuesAndOutputs), Python, and now the library, which
+// checked it for JPEG only.
+TEST_F(CliTest, QualityIsCheckedForEveryFormat) {
+  const torch::Tensor t = pattern({3, 4, 4}, torch::kFloat);
+  for (const int quality : {0, 101, -5}) {
+    for (const char* name : {"q.png", "q.jpg"}) {
+      SCOPED_TRACE(std::string(name) + " quality " + std::to_string(quality));
+      EXPECT_THROW_MSG(torchimage::save_image(t, path(name), SaveImageOptions().quality(quality)),
+                       "quality must be in 1-100, got " + std::to_string(quality));
+    }
+    EXPECT_THROW_MSG(torchimage::encode_image(t, SaveImageOptions().quality(quality)),
+                     "quality must be in 1-100");
+  }
+  EXPECT_EQ(list_dir(dir_), std::vector<std::string>{});
 }
 
 // torch.save during GPU training stores "cuda:0" as the device: the CLI
