@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Fetches the Debian packages scripts/gpu-check.sh builds with, into
 # third_party/debs/: libpng, libjpeg-turbo and zlib, headers and shared
-# libraries (about 2 MB, committed). Run on a Debian machine with apt (this
-# project's); the GPU machine has no package registry, so they travel in the
-# tree. They depend on nothing but the C library.
+# libraries (about 2 MB). Run on a Debian machine with apt (this project's)
+# before a GPU run: the GPU machine has no package registry, so they travel
+# with the working tree. They are not committed (no third-party code in the
+# repository): the .debs are ignored by git, so the device tool needs them
+# named, e.g. run(command="scripts/gpu-check.sh", carry=["third_party/debs"]).
+# SHA256SUMS records the set last fetched. They depend on nothing but the C
+# library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=third_party/debs

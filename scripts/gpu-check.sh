@@ -3,7 +3,8 @@
 # (its python3 holds torch and torchvision), CMake, a C++ compiler, and no
 # package registry:
 #   1. unpacks libpng, libjpeg-turbo and zlib (headers and libraries) from the
-#      Debian packages in third_party/debs/ (scripts/fetch-gpu-debs.sh) into
+#      Debian packages in third_party/debs/ (fetched beforehand by
+#      scripts/fetch-gpu-debs.sh on a machine with apt; not committed) into
 #      the build folder, and builds torchimage, its Python operators and
 #      tests/gpu/gpu_check against that torch's LibTorch;
 #   2. runs tests/gpu/gpu_check (C++): save_image/encode_image/save_images/
