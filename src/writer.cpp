@@ -11,7 +11,6 @@
 #include <functional>
 #include <limits>
 #include <mutex>
-#include <system_error>
 #include <thread>
 
 #include <unistd.h>
@@ -58,8 +57,9 @@ std::string failure_of(const std::string& path, const std::string& message) {
 }
 
 // Starts up to `count` threads running `body`, as many as the system allows:
-// a failure to start one (EAGAIN under a process or memory limit) is not
-// fatal once one runs. Returns the threads started; `error` says why the
+// a failure to start one (EAGAIN under a process or memory limit, or no
+// memory for its state) is not fatal once one runs; an exception escaping
+// here would destroy the started threads unjoined (std::terminate). Returns the threads started; `error` says why the
 // first that could not start did not.
 std::vector<std::thread> start_threads(int count, const std::function<void()>& body,
                                        std::string* error) {
@@ -68,7 +68,7 @@ std::vector<std::thread> start_threads(int count, const std::function<void()>& b
   for (int i = 0; i < count; ++i) {
     try {
       threads.emplace_back(body);
-    } catch (const std::system_error& e) {
+    } catch (const std::exception& e) {  // system_error (EAGAIN), or bad_alloc for its state
       *error = e.what();
       break;
     }
