@@ -62,14 +62,14 @@ std::string failure_of(const std::string& path, const std::string& message) {
 // here would destroy the started threads unjoined (std::terminate). Returns the threads started; `error` says why the
 // first that could not start did not.
 std::vector<std::thread> start_threads(int count, const std::function<void()>& body,
-                                       std::string* error) {
+                                       std::string* error = nullptr) {
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(std::max(count, 0)));
   for (int i = 0; i < count; ++i) {
     try {
       threads.emplace_back(body);
     } catch (const std::exception& e) {  // system_error (EAGAIN), or bad_alloc for its state
-      *error = e.what();
+      if (error != nullptr) *error = e.what();
       break;
     }
   }
@@ -134,8 +134,7 @@ void run_samples(const Samples& s, const std::string& pattern, const SaveImageOp
   };
   // The calling thread works too; helpers that cannot be started (a process
   // limit) leave the work to those that could.
-  std::string not_started;
-  std::vector<std::thread> pool = start_threads(workers - 1, work, &not_started);
+  std::vector<std::thread> pool = start_threads(workers - 1, work);
   work();
   for (auto& t : pool) t.join();
   if (!failures.empty()) {
