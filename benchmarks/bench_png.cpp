@@ -11,9 +11,9 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "fused_quantize.h"
-#include "png_encoder.h"
-#include "quantize.h"
+#include "grid/fused_quantize.h"
+#include "codecs/png/png_encoder.h"
+#include "grid/quantize.h"
 
 namespace {
 

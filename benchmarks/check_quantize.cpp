@@ -11,8 +11,8 @@
 
 #include <ATen/ATen.h>
 
-#include "fused_quantize.h"
-#include "quantize.h"
+#include "grid/fused_quantize.h"
+#include "grid/quantize.h"
 
 int main() {
   using torchimage::MakeGridOptions;

@@ -27,7 +27,7 @@
 
 #include <torch/serialize.h>
 
-#include "png_encoder.h"  // SerialEncodingScope (private: this links the objects)
+#include "codecs/png/png_encoder.h"  // SerialEncodingScope (private: this links the objects)
 
 namespace {
 

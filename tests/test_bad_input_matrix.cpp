@@ -22,7 +22,7 @@
 #include <torchimage/torchimage.h>
 
 #include "test_util.h"
-#include "torch_compat.h"
+#include "core/torch_compat.h"
 
 namespace fs = std::filesystem;
 using namespace torchimage;

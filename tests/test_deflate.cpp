@@ -12,8 +12,8 @@
 
 #include <zlib.h>
 
-#include "deflate_rle.h"
-#include "png_encoder.h"
+#include "codecs/png/deflate_rle.h"
+#include "codecs/png/png_encoder.h"
 
 #include <ATen/ATen.h>
 #include <torchimage/io.h>

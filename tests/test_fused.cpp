@@ -10,8 +10,8 @@
 #include <ATen/ATen.h>
 #include <torchimage/torchimage.h>
 
-#include "fused_quantize.h"
-#include "quantize.h"
+#include "grid/fused_quantize.h"
+#include "grid/quantize.h"
 
 namespace {
 

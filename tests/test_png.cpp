@@ -32,7 +32,7 @@
 #include "test_util.h"
 #include <zlib.h>
 
-#include "png_filter.h"
+#include "codecs/png/png_filter.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <torchimage/torchimage.h>
 
 #include "test_util.h"
-#include "torch_compat.h"
+#include "core/torch_compat.h"
 
 using namespace torchimage;
 

@@ -20,9 +20,9 @@
 
 #include "test_util.h"
 
-#include "fused_quantize.h"
-#include "grid_shape.h"
-#include "quantize.h"
+#include "grid/fused_quantize.h"
+#include "grid/grid_shape.h"
+#include "grid/quantize.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 
 #include <torchimage/torchimage.h>
 
-#include "chunked_copy.h"
-#include "snapshot.h"
+#include "runtime/chunked_copy.h"
+#include "runtime/snapshot.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

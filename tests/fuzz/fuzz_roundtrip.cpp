@@ -23,9 +23,9 @@
 
 #include <vector>
 
-#include "deflate_rle.h"
+#include "codecs/png/deflate_rle.h"
 #include "fuzz_common.h"
-#include "quantize.h"
+#include "grid/quantize.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <c10/util/Exception.h>
 #include <png.h>
 
-#include "jpeg_codec.h"
-#include "torch_compat.h"
+#include "codecs/jpeg.h"
+#include "core/torch_compat.h"
 
 namespace torchimage {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <torch/types.h>
 
-#include "byte_buffer.h"
-#include "png_encoder.h"
+#include "core/byte_buffer.h"
+#include "codecs/png/png_encoder.h"
 
 namespace torchimage {
 

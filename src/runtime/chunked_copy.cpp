@@ -1,10 +1,10 @@
-#include "chunked_copy.h"
+#include "runtime/chunked_copy.h"
 
 #include <algorithm>
 #include <cstring>
 #include <thread>
 
-#include "cpu_dispatch.h"
+#include "core/cpu_dispatch.h"
 
 // Sanitizers see memcpy's accesses, not those of intrinsics: under them every
 // copy is a memcpy, so that ThreadSanitizer checks the chunks' hand-off.

@@ -7,7 +7,7 @@
 // dtype. This file is compiled with -ffp-contract=off (see CMakeLists.txt), so
 // each expression below is one IEEE operation, as ATen's CPU kernels are;
 // test_quantize proves bit-identity against the ATen op sequence.
-#include "fused_quantize.h"
+#include "grid/fused_quantize.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,13 +17,13 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "cpu_dispatch.h"
+#include "core/cpu_dispatch.h"
 
 #ifdef TORCHIMAGE_X86_INTRINSICS
 #include <immintrin.h>
 #endif
 
-#include "grid_shape.h"
+#include "grid/grid_shape.h"
 
 namespace torchimage {
 namespace {

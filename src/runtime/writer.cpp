@@ -26,13 +26,13 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/util/Exception.h>
 
-#include "chunked_copy.h"
-#include "cpu_dispatch.h"
-#include "file_path.h"
-#include "grid_shape.h"
-#include "png_encoder.h"
-#include "render.h"
-#include "snapshot.h"
+#include "runtime/chunked_copy.h"
+#include "core/cpu_dispatch.h"
+#include "io/file_path.h"
+#include "grid/grid_shape.h"
+#include "codecs/png/png_encoder.h"
+#include "pipeline/render.h"
+#include "runtime/snapshot.h"
 
 namespace torchimage {
 namespace {

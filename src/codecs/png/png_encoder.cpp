@@ -1,7 +1,7 @@
-#include "png_encoder.h"
+#include "codecs/png/png_encoder.h"
 
-#include "cpu_dispatch.h"
-#include "deflate_rle.h"
+#include "core/cpu_dispatch.h"
+#include "codecs/png/deflate_rle.h"
 
 #include <algorithm>
 #include <cstring>

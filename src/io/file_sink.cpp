@@ -19,7 +19,7 @@
 #include <c10/util/Exception.h>
 #include <torchimage/io.h>
 
-#include "file_path.h"
+#include "io/file_path.h"
 
 namespace torchimage {
 namespace fs = std::filesystem;

@@ -8,15 +8,15 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "byte_buffer.h"
-#include "file_path.h"
-#include "fused_quantize.h"
-#include "grid_shape.h"
-#include "jpeg_codec.h"
-#include "png_encoder.h"
-#include "quantize.h"
-#include "render.h"
-#include "torch_compat.h"
+#include "core/byte_buffer.h"
+#include "io/file_path.h"
+#include "grid/fused_quantize.h"
+#include "grid/grid_shape.h"
+#include "codecs/jpeg.h"
+#include "codecs/png/png_encoder.h"
+#include "grid/quantize.h"
+#include "pipeline/render.h"
+#include "core/torch_compat.h"
 
 namespace torchimage {
 namespace {

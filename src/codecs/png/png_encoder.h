@@ -5,8 +5,8 @@
 
 #include <optional>
 
-#include "byte_buffer.h"
-#include "png_filter.h"
+#include "core/byte_buffer.h"
+#include "codecs/png/png_filter.h"
 
 namespace torchimage {
 

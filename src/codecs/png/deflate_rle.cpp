@@ -1,5 +1,5 @@
 // torchimage's run-length deflate. Written from RFC 1951; see deflate_rle.h.
-#include "deflate_rle.h"
+#include "codecs/png/deflate_rle.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <c10/util/Exception.h>
 #include <zlib.h>
 
-#include "cpu_dispatch.h"
+#include "core/cpu_dispatch.h"
 
 #ifdef TORCHIMAGE_X86_INTRINSICS
 #include <immintrin.h>

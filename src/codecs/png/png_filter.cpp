@@ -2,12 +2,12 @@
 // (no carried dependency: encoding reads only raw bytes), and each hot
 // function is cloned for AVX2 with a runtime CPU check (target_clones), so
 // the library still runs where AVX2 is missing.
-#include "png_filter.h"
+#include "codecs/png/png_filter.h"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "cpu_dispatch.h"
+#include "core/cpu_dispatch.h"
 
 #ifdef TORCHIMAGE_X86_INTRINSICS
 #include <immintrin.h>

@@ -12,8 +12,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "grid_shape.h"
-#include "torch_compat.h"
+#include "grid/grid_shape.h"
+#include "core/torch_compat.h"
 
 namespace torchimage {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <torchimage/save_image.h>
 
-#include "byte_buffer.h"
+#include "core/byte_buffer.h"
 
 namespace torchimage {
 

@@ -1,4 +1,4 @@
-#include "quantize.h"
+#include "grid/quantize.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>

@@ -2,7 +2,7 @@
 // longjmp out of it. No C++ object with a destructor lives in a frame that
 // the longjmp crosses: the setjmp functions below hold only plain data, and
 // all C++ work (allocation of tensors, TORCH_CHECK) happens after they return.
-#include "jpeg_codec.h"
+#include "codecs/jpeg.h"
 
 #include <csetjmp>
 #include <cstdio>
