@@ -27,7 +27,7 @@
 
 #include <torch/serialize.h>
 
-#include "codecs/png/png_encoder.h"  // SerialEncodingScope (private: this links the objects)
+#include "core/encode_context.h"  // SerialEncodingScope (private: this links the objects)
 
 namespace {
 

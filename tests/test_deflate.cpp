@@ -14,6 +14,7 @@
 
 #include "codecs/png/deflate_rle.h"
 #include "codecs/png/png_encoder.h"
+#include "core/encode_context.h"
 
 #include <ATen/ATen.h>
 #include <torchimage/io.h>

@@ -573,16 +573,33 @@ TEST(SaveImageErrors, QualityAndCompressionLevel) {
                    "encode_image: compression_level must be in 0-9, got 10");
 }
 
+// Pillow's extensions of PNG and JPEG (Image.registered_extensions()), so that
+// a path means the same format as in torchvision's save_image.
+TEST(SaveImage, PillowExtensionsChooseTheFormat) {
+  const torch::Tensor x = smooth_images(2, 3, 8, 8);
+  const Bytes png = tensor_bytes(torchimage::encode_image(x));
+  const Bytes jpeg = tensor_bytes(torchimage::encode_image(x, SaveImageOptions().format(ImageFormat::JPEG)));
+  TempDir dir;
+  for (const std::string name : {"a.apng", "a.PNG", "a.ApNg"}) {
+    torchimage::save_image(x, dir.file(name));
+    EXPECT_EQ(read_bytes(dir.file(name)), png) << name;
+  }
+  for (const std::string name : {"a.jpe", "a.jfif", "a.JFIF", "a.Jpeg", "a.jpg"}) {
+    torchimage::save_image(x, dir.file(name));
+    EXPECT_EQ(read_bytes(dir.file(name)), jpeg) << name;
+  }
+}
+
 TEST(SaveImageErrors, UnsupportedExtensionListsFormats) {
   const torch::Tensor x = torch::rand({3, 4, 4});
   const SaveImageOptions o;
   for (const std::string name : {"a.bmp", "a.gif", "a.webp", "a.png.bak", "noext", "a.", "a.jp"}) {
-    expect_save_error(x, name, o, "supported: .png, .jpg, .jpeg");
+    expect_save_error(x, name, o, "supported: .png, .apng, .jpg, .jpeg, .jpe, .jfif, or set the format option (png, jpeg)");
     expect_save_error(x, name, o, "cannot tell the format of");
   }
   expect_save_error(x, "a.bmp", o, "'.bmp'");
   // The list overload checks the path first too.
-  expect_save_error(std::vector<torch::Tensor>{x, x}, "a.tiff", o, "supported: .png, .jpg, .jpeg");
+  expect_save_error(std::vector<torch::Tensor>{x, x}, "a.tiff", o, "supported: .png, .apng, .jpg, .jpeg, .jpe, .jfif, or set the format option (png, jpeg)");
   // A directory named like an image: the file inside has no extension.
   TempDir dir;
   ASSERT_TRUE(fs::create_directory(dir.file("d.png")));

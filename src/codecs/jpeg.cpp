@@ -4,6 +4,8 @@
 // all C++ work (allocation of tensors, TORCH_CHECK) happens after they return.
 #include "codecs/jpeg.h"
 
+#include "codecs/codec.h"
+
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -184,6 +186,42 @@ torch::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, int64_t max_pi
       img.pixels, {static_cast<int64_t>(img.height), static_cast<int64_t>(img.width), img.channels},
       [](void* p) { std::free(p); }, torch::kUInt8);
   return hwc.permute({2, 0, 1}).contiguous();
+}
+
+namespace {
+
+void check_jpeg_options(const EncodeOptions& o, const char* what) {
+  TORCH_CHECK(o.jpeg().quality() >= 1 && o.jpeg().quality() <= 100, what,
+              ": quality must be in 1-100, got ", o.jpeg().quality());
+}
+
+void encode_jpeg_row(const PixelView& pixels, const EncodeOptions& o, Bytes& out) {
+  out = encode_jpeg_pixels(pixels, o.jpeg().quality());
+}
+
+torch::Tensor decode_jpeg_row(const uint8_t* data, size_t size, const DecodeOptions& o) {
+  return decode_jpeg_bytes(data, size, o.max_pixels());
+}
+
+}  // namespace
+
+// JPEG's row: lossy, gray or RGB, 8 bits, libjpeg's largest side.
+Codec jpeg_codec() {
+  Codec c;
+  c.info.format = ImageFormat::JPEG;
+  c.info.name = "jpeg";
+  c.info.display_name = "JPEG";
+  c.info.aliases = {"jpg"};
+  c.info.extensions = {"jpg", "jpeg", "jpe", "jfif"};
+  c.info.channels = {1, 3};
+  c.info.bit_depths = {8};
+  c.info.max_side = kJpegMaxSide;
+  c.info.lossy = true;
+  c.signatures = {std::string("\xff\xd8\xff", 3)};
+  c.check_options = check_jpeg_options;
+  c.encode = encode_jpeg_row;
+  c.decode = decode_jpeg_row;
+  return c;
 }
 
 }  // namespace torchimage

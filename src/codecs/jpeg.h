@@ -6,7 +6,7 @@
 #include <torch/types.h>
 
 #include "core/byte_buffer.h"
-#include "codecs/png/png_encoder.h"
+#include "core/pixel_view.h"
 
 namespace torchimage {
 
@@ -21,10 +21,5 @@ Bytes encode_jpeg_pixels(const PixelView& pixels, int quality);
 
 // Decodes JPEG bytes to uint8 (C, H, W), C = 1 for gray and 3 otherwise.
 torch::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, int64_t max_pixels);
-
-// Decodes PNG bytes to uint8 (C, H, W); 16-bit samples are reduced to 8
-// bits, or kept as int32 0-65535 with keep_16_bit.
-torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pixels,
-                               bool keep_16_bit = false);
 
 }  // namespace torchimage

@@ -23,13 +23,14 @@ inline int64_t grid_channels(int64_t in_channels, const MakeGridOptions& options
 }
 
 // Validates dtype, dims, emptiness and options; `what` starts each message.
-// int32 (16-bit samples) only where allow_int32: the bit_depth(16) path.
+// `sample_bits` is the depth of the samples the grid becomes: at 16, integer
+// tensors of finished 16-bit samples (int32, uint16) are taken too.
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& options,
-                      const char* what, bool allow_int32 = false);
+                      const char* what, int sample_bits = 8);
 
-// make_grid, optionally for int32 16-bit samples.
+// make_grid for samples of `sample_bits` (see check_grid_input).
 torch::Tensor make_grid_impl(const torch::Tensor& tensor, const MakeGridOptions& options,
-                             bool allow_int32);
+                             int sample_bits);
 
 // The (C, H, W) make_grid will return, computed without touching the data.
 GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options);

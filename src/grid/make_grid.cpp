@@ -47,11 +47,11 @@ void norm_range(at::Tensor& t, const std::optional<ValueRange>& range) {
 }  // namespace
 
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
-                      bool allow_int32) {
+                      int sample_bits) {
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   const auto dtype = tensor.scalar_type();
   TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
-                  (allow_int32 && compat::is_sample16(dtype)),
+                  (sample_bits == 16 && compat::is_sample16(dtype)),
               what, ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
               dtype,
               compat::is_sample16(dtype)
@@ -169,12 +169,12 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
 }
 
 torch::Tensor make_grid(const torch::Tensor& input, const MakeGridOptions& o) {
-  return make_grid_impl(input, o, /*allow_int32=*/false);
+  return make_grid_impl(input, o, /*sample_bits=*/8);
 }
 
 torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& o,
-                             bool allow_int32) {
-  check_grid_input(input, o, "make_grid", allow_int32);
+                             int sample_bits) {
+  check_grid_input(input, o, "make_grid", sample_bits);
   const GridShape shape = grid_shape(input, o);
   // A single image without normalize comes back as a view of the input: only
   // a grid, a normalized copy or a gray image made RGB is allocated.

@@ -30,8 +30,8 @@
 #include "core/cpu_dispatch.h"
 #include "io/file_path.h"
 #include "grid/grid_shape.h"
-#include "codecs/png/png_encoder.h"
-#include "pipeline/render.h"
+#include "core/encode_context.h"
+#include "pipeline/plan.h"
 #include "runtime/snapshot.h"
 
 namespace torchimage {

@@ -9,7 +9,7 @@
 #include <c10/util/Exception.h>
 #include <png.h>
 
-#include "codecs/jpeg.h"
+#include "codecs/png/png_decoder.h"
 #include "core/torch_compat.h"
 
 namespace torchimage {

@@ -1,7 +1,8 @@
 #include "codecs/png/png_encoder.h"
 
-#include "core/cpu_dispatch.h"
 #include "codecs/png/deflate_rle.h"
+#include "core/cpu_dispatch.h"
+#include "core/encode_context.h"
 
 #include <algorithm>
 #include <cstring>
@@ -219,8 +220,6 @@ void close_idat_chunks(Bytes& out, size_t chunk_start) {
   }
 }
 
-thread_local int serial_scopes = 0;
-
 // Filters rows [y0, y1) and deflates them as one part of a zlib stream
 // (part 0 carries the header, the last part the final block).
 struct RlePart {
@@ -287,9 +286,6 @@ void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t
   if (size) append(out, data, size);
   append_be32(out, crc_of_chunk(out.data() + start, size + 4));
 }
-
-SerialEncodingScope::SerialEncodingScope() { ++serial_scopes; }
-SerialEncodingScope::~SerialEncodingScope() { --serial_scopes; }
 
 bool have_isal() {
 #ifdef TORCHIMAGE_HAVE_ISAL
@@ -375,8 +371,7 @@ void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& 
     // save_images' workers, or on one core, has its parts compressed one
     // after the other on this thread, into the same file.
     const int parts = raw >= (size_t{256} << 10) && px.height >= 2 ? 2 : 1;
-    const bool parallel =
-        parts > 1 && serial_scopes == 0 && hardware_threads() > 1;
+    const bool parallel = parts > 1 && encoder_may_use_threads();
     std::vector<int64_t> bounds = {0};
     for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
     bounds.push_back(px.height);

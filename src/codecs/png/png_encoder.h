@@ -6,23 +6,10 @@
 #include <optional>
 
 #include "core/byte_buffer.h"
+#include "core/pixel_view.h"
 #include "codecs/png/png_filter.h"
 
 namespace torchimage {
-
-// Row-packed pixels: `height` rows of width * channels samples, each sample
-// one byte (bit_depth 8) or two big-endian bytes (bit_depth 16).
-struct PixelView {
-  const uint8_t* data = nullptr;
-  int64_t height = 0;
-  int64_t width = 0;
-  int64_t channels = 0;
-  int bit_depth = 8;
-
-  size_t row_bytes() const {
-    return static_cast<size_t>(width * channels * (bit_depth / 8));
-  }
-};
 
 enum class DeflateEngine {
   // zlib with Pillow's settings and IDAT chunking: Pillow-identical bytes.
@@ -55,16 +42,6 @@ void encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding, Byt
 inline Bytes encode_png_pixels(const PixelView& pixels, const std::optional<int>& level) {
   return encode_png_pixels(pixels, png_encoding_for(level));
 }
-
-// While alive, PNG encoding on this thread stays on this thread (the writer's
-// and save_images' workers already use every core).
-class SerialEncodingScope {
- public:
-  SerialEncodingScope();
-  ~SerialEncodingScope();
-  SerialEncodingScope(const SerialEncodingScope&) = delete;
-  SerialEncodingScope& operator=(const SerialEncodingScope&) = delete;
-};
 
 // Appends one chunk (length, type, data, CRC-32) to `out`.
 void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t size);

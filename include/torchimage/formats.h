@@ -1,0 +1,146 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torchimage/export.h>
+
+namespace torchimage {
+
+/// Image file formats. The values are fixed: they may be stored or sent.
+enum class ImageFormat : uint8_t { PNG = 0, JPEG = 1 };
+
+/// One row of torchimage's table of formats: what every face (C++, the CLI,
+/// Python) knows of a format. Messages that list formats, `parse_format`,
+/// `resolve_format` and `decode_image` all read this table; there is no other.
+struct FormatInfo {
+  ImageFormat format;
+  /// Canonical name, lower case: "png", "jpeg".
+  std::string name;
+  /// How messages write it: "PNG", "JPEG".
+  std::string display_name;
+  /// Other names `parse_format` takes (any case): {"jpg"}.
+  std::vector<std::string> aliases;
+  /// File name extensions, lower case, without the dot; the first is the usual
+  /// one. Pillow's list for the format, so that a path means the same format
+  /// in C++ as in torchvision's save_image.
+  std::vector<std::string> extensions;
+  /// Channel counts it writes: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
+  std::vector<int64_t> channels;
+  /// Bits per sample it writes: {8} or {8, 16}.
+  std::vector<int> bit_depths;
+  /// The largest width or height it writes.
+  int64_t max_side = 0;
+  /// Whether encoding loses information (quality settings apply).
+  bool lossy = false;
+  /// Whether it holds several frames.
+  bool animated = false;
+  /// Whether this build has its library. A format built without it stays in
+  /// the table; using it is an error that says so.
+  bool available = true;
+};
+
+/// The table of formats, in the order messages list them.
+TORCHIMAGE_API const std::vector<FormatInfo>& formats();
+
+/// The row of `format` (an error for a value outside the enum).
+TORCHIMAGE_API const FormatInfo& format_info(ImageFormat format);
+
+/// A format's name or alias (any case) to the format; anything else is an
+/// error that lists the supported formats. `what` names the caller.
+TORCHIMAGE_API ImageFormat parse_format(const std::string& name,
+                                        const char* what = "parse_format");
+
+/// The format a path's extension names (any case), if any.
+TORCHIMAGE_API std::optional<ImageFormat> format_of_path(const std::string& path);
+
+/// The explicit `format` when given, else the one the path's extension names;
+/// an error when neither says (or the path holds a NUL byte).
+TORCHIMAGE_API ImageFormat resolve_format(const std::string& path,
+                                          const std::optional<ImageFormat>& format,
+                                          const char* what = "save_image");
+
+/// Options of the PNG encoder.
+/// Example: `SaveImageOptions().png(PngOptions().compression_level(9))`
+class PngOptions {
+ public:
+  /// zlib level 0-9, byte-identical to Pillow's `compress_level`; unset: the
+  /// fast default engine (see docs/performance.md).
+  PngOptions& compression_level(std::optional<int> v) { compression_level_ = v; return *this; }
+  const std::optional<int>& compression_level() const noexcept { return compression_level_; }
+
+ private:
+  std::optional<int> compression_level_;
+};
+
+/// Options of the JPEG encoder: Pillow's settings (4:2:0, accurate integer
+/// DCT, baseline), so that the bytes are the ones Pillow writes.
+/// Example: `SaveImageOptions().jpeg(JpegOptions().quality(90))`
+class JpegOptions {
+ public:
+  /// 1-100, default 75 (Pillow's).
+  JpegOptions& quality(int v) { quality_ = v; return *this; }
+  int quality() const noexcept { return quality_; }
+
+ private:
+  int quality_ = 75;
+};
+
+namespace detail {
+
+/// The encoding arguments shared by EncodeOptions and SaveImageOptions: the
+/// format, the sample depth and each format's own options, nested. Every
+/// format's options are checked whatever the format written (a quality of 0
+/// is a mistake even where it is not used).
+template <typename Derived>
+class EncodeArgs {
+ public:
+  /// File format; unset means "from the path's extension" (PNG for bytes).
+  Derived& format(std::optional<ImageFormat> v) { format_ = v; return self(); }
+  Derived& format(const std::string& name) {
+    format_ = parse_format(name, "format");
+    return self();
+  }
+  const std::optional<ImageFormat>& format() const noexcept { return format_; }
+
+  /// Bits per sample, 8 (torchvision's) or 16 where the format has it (see
+  /// `formats()`): floats are quantized to 0-65535 with torchvision's rule
+  /// (`* 65535 + 0.5`, clamp, truncate), uint8 is scaled by 257, and uint16
+  /// (LibTorch 2.3+) or int32 tensors (values 0-65535: 1.13's stand-in for
+  /// uint16) are taken as finished 16-bit samples. Default 8.
+  Derived& bit_depth(int v) { bit_depth_ = v; return self(); }
+  int bit_depth() const noexcept { return bit_depth_; }
+
+  /// PNG's options.
+  Derived& png(const PngOptions& v) { png_ = v; return self(); }
+  const PngOptions& png() const noexcept { return png_; }
+
+  /// JPEG's options.
+  Derived& jpeg(const JpegOptions& v) { jpeg_ = v; return self(); }
+  const JpegOptions& jpeg() const noexcept { return jpeg_; }
+
+  /// Shorthand for `png(PngOptions().compression_level(v))`.
+  Derived& compression_level(std::optional<int> v) { png_.compression_level(v); return self(); }
+  const std::optional<int>& compression_level() const noexcept { return png_.compression_level(); }
+
+  /// Shorthand for `jpeg(JpegOptions().quality(v))`.
+  Derived& quality(int v) { jpeg_.quality(v); return self(); }
+  int quality() const noexcept { return jpeg_.quality(); }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+
+  std::optional<ImageFormat> format_;
+  int bit_depth_ = 8;
+  PngOptions png_;
+  JpegOptions jpeg_;
+};
+
+}  // namespace detail
+
+/// The encoding part of `SaveImageOptions`, on its own.
+class EncodeOptions : public detail::EncodeArgs<EncodeOptions> {};
+
+}  // namespace torchimage

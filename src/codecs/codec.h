@@ -1,0 +1,76 @@
+// Private: the table of formats. One row (a Codec) per format, each defined
+// in its own file (codecs/png.cpp, codecs/jpeg.cpp) and listed once in
+// codecs/formats.cpp. Everything that depends on the format reads its row:
+// parsing names and extensions, the checks of options and shapes, encoding,
+// decoding (by signature), and every message that lists formats.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include <torchimage/formats.h>
+#include <torchimage/io.h>
+
+#include "core/byte_buffer.h"
+#include "core/pixel_view.h"
+
+namespace torchimage {
+
+struct Codec {
+  // What the public table says of the format (formats()).
+  FormatInfo info;
+  // The first bytes of the format's files, by which decode_image knows them.
+  std::vector<std::string> signatures;
+  // The format's own options (its nested options in EncodeOptions), checked
+  // whatever the format written. `what` starts each message.
+  void (*check_options)(const EncodeOptions& options, const char* what) = nullptr;
+  // Limits beyond the row's channels, depths and side, if any (PNG: 2^31-1
+  // bytes a row). Null: none.
+  void (*check_shape)(int64_t height, int64_t width, int64_t channels, int bit_depth,
+                      const char* what) = nullptr;
+  // A complete file of the pixels into `out` (its contents replaced, its
+  // capacity reused). Called only with a shape and depth that passed
+  // check_image. Null where the build lacks the format's library.
+  void (*encode)(const PixelView& pixels, const EncodeOptions& options, Bytes& out) = nullptr;
+  // The file's image as (C, H, W). Null where the build lacks the library.
+  torch::Tensor (*decode)(const uint8_t* data, size_t size, const DecodeOptions& options) = nullptr;
+};
+
+// The rows, in the order messages list them.
+const std::vector<Codec>& codecs();
+
+// The row of a format.
+const Codec& codec_of(ImageFormat format);
+
+// The row whose signature starts `data`, or null.
+const Codec* codec_of_data(const uint8_t* data, size_t size);
+
+// An error unless this build has the format's library.
+void check_available(const Codec& codec, const char* what);
+
+// Checks every format's options and the bit depth's range.
+void check_encode_options(const EncodeOptions& options, const char* what);
+
+// Whether the format writes samples of `bit_depth` bits.
+bool has_depth(const Codec& codec, int bit_depth);
+
+// An error unless the format writes samples of `bit_depth` bits.
+void check_depth(const Codec& codec, int bit_depth, const char* what);
+
+// Checks that `codec` writes an image of this shape at this depth: its
+// channels, depths, largest side and own limits.
+void check_image(const Codec& codec, int64_t height, int64_t width, int64_t channels,
+                 int bit_depth, const char* what);
+
+// "PNG" or "PNG and TIFF": the formats whose row holds `bit_depth`.
+std::string formats_with_depth(int bit_depth);
+
+// The rows, one per file.
+Codec png_codec();
+Codec jpeg_codec();
+
+}  // namespace torchimage

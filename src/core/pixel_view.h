@@ -1,0 +1,23 @@
+// Private: pixels as encoders take them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace torchimage {
+
+// Row-packed pixels: `height` rows of width * channels samples, each sample
+// one byte (bit_depth 8) or two big-endian bytes (bit_depth 16).
+struct PixelView {
+  const uint8_t* data = nullptr;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t channels = 0;
+  int bit_depth = 8;
+
+  size_t row_bytes() const {
+    return static_cast<size_t>(width * channels * (bit_depth / 8));
+  }
+};
+
+}  // namespace torchimage
