@@ -1,8 +1,11 @@
 #pragma once
 
 /// torchimage: torchvision's make_grid and save_image for LibTorch, exact and fast.
+#include <torchimage/files.h>
+#include <torchimage/formats.h>
 #include <torchimage/io.h>
 #include <torchimage/make_grid.h>
 #include <torchimage/save_image.h>
+#include <torchimage/save_images.h>
 #include <torchimage/version.h>
 #include <torchimage/writer.h>

@@ -76,16 +76,3 @@ Bytes encode_chw(const torch::Tensor& image, ImageFormat format, const EncodeOpt
                  const char* what);
 
 }  // namespace torchimage
-
-namespace torchimage {
-// Transitional: the writer's call sites before they hold plans (a plan made
-// per call of these).
-void check_save(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& options,
-                const char* what);
-Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& options,
-             const char* what);
-const Bytes& render_sample(const torch::Tensor& batch, int64_t i, ImageFormat format,
-                           const SaveImageOptions& options, const char* what,
-                           RenderBuffers& buffers);
-void write_bytes(const std::string& path, const Bytes& bytes, const SaveImageOptions& options);
-}  // namespace torchimage

@@ -74,25 +74,4 @@ torch::Tensor to_pixels(const std::vector<torch::Tensor>& tensors,
   return to_pixels(stack_images(tensors, "to_pixels"), options);
 }
 
-// Transitional (the writer's call sites, until they hold plans).
-void check_save(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& options,
-                const char* what) {
-  check_input(make_plan(options, format, what), tensor);
-}
-
-Bytes render(const torch::Tensor& tensor, ImageFormat format, const SaveImageOptions& options,
-             const char* what) {
-  return render(make_plan(options, format, what), tensor);
-}
-
-const Bytes& render_sample(const torch::Tensor& batch, int64_t i, ImageFormat format,
-                           const SaveImageOptions& options, const char* what,
-                           RenderBuffers& buffers) {
-  return render_sample(make_plan(options, format, what), batch, i, buffers);
-}
-
-void write_bytes(const std::string& path, const Bytes& bytes, const SaveImageOptions& options) {
-  write_file(path, bytes.data(), bytes.size(), options.file_options());
-}
-
 }  // namespace torchimage
