@@ -33,6 +33,7 @@ also clamps, so float16 cases use normalize=False; bfloat16 (which torch 1.13
 clamps on CPU) covers normalize for a reduced-precision dtype.
 """
 
+import collections
 import io
 import os
 import sys
@@ -166,20 +167,42 @@ def quantize(grid):
     return q.permute(1, 2, 0).to("cpu", torch.uint8).numpy()
 
 
-def encode(ndarr, fmt, level, quality):
-    im = Image.fromarray(ndarr)
+# The oracle of each format: how Pillow writes a case's file. A new format adds
+# a row here (and its cases below), not code:
+#   extension  the expected file's extension;
+#   args       Pillow's save arguments for a case's (level, quality): "format"
+#              and only the options the case sets away from Pillow's default,
+#              so that a case whose arguments are {"format": ...} alone is what
+#              torchvision.utils.save_image writes (asserted);
+#   defaults   Pillow's default options, spelled out: a default case's bytes
+#              must equal those of the explicit defaults (asserted);
+#   lossless   whether Pillow must read the file back to the same pixels
+#              (asserted).
+Oracle = collections.namedtuple("Oracle", "extension args defaults lossless")
+
+
+def _set(key, value, default):
+    return {} if value == default else {key: value}
+
+
+ORACLES = {
+    # Pillow's compress_level default is -1: zlib's level 6.
+    "png": Oracle(".png", lambda level, quality: dict(format="PNG", **_set("compress_level", level, None)),
+                  defaults={"compress_level": 6}, lossless=True),
+    "jpeg": Oracle(".jpg", lambda level, quality: dict(format="JPEG", **_set("quality", quality, 75)),
+                   defaults={"quality": 75}, lossless=False),
+}
+
+
+def pillow_save(ndarr, args):
     buf = io.BytesIO()
-    if fmt == "png":
-        if level is None:
-            im.save(buf, format="PNG")
-        else:
-            im.save(buf, format="PNG", compress_level=level)
-    else:
-        im.save(buf, format="JPEG", quality=quality)
+    Image.fromarray(ndarr).save(buf, **args)
     return buf.getvalue()
 
 
 def golden(tensor, grid_kwargs, fmt, level, quality):
+    oracle = ORACLES[fmt]
+    args = oracle.args(level, quality)
     grid = tvu.make_grid(tensor, **grid_kwargs)
     ndarr = quantize(grid)
     # Special values: keep a case only if torchvision agrees with the spec
@@ -187,13 +210,13 @@ def golden(tensor, grid_kwargs, fmt, level, quality):
     g = grid.double().permute(1, 2, 0).numpy()
     for mask, want in ((np.isnan(g), 0), (np.isposinf(g), 255), (np.isneginf(g), 0)):
         assert (ndarr[mask] == want).all(), f"special value does not map to {want}"
-    data = encode(ndarr, fmt, level, quality)
+    data = pillow_save(ndarr, args)
     is_half = (tensor[0] if isinstance(tensor, list) else tensor).dtype == torch.float16
     direct = None
-    if (fmt == "png" and level is None) or (fmt == "jpeg" and quality == 75):
+    if set(args) == {"format"}:
         buf = io.BytesIO()
         try:
-            tvu.save_image(tensor, buf, format="PNG" if fmt == "png" else "JPEG", **grid_kwargs)
+            tvu.save_image(tensor, buf, format=args["format"], **grid_kwargs)
             direct = buf.getvalue()
         except RuntimeError as e:
             if not is_half:
@@ -203,9 +226,9 @@ def golden(tensor, grid_kwargs, fmt, level, quality):
             assert direct is None, "torchvision now saves float16 on CPU: drop the workaround"
         else:
             assert direct == data, "save_image bytes differ from the explicit path"
-    if fmt == "png" and level is None:
-        assert encode(ndarr, "png", 6, None) == data, "Pillow default != compress_level=6"
-    if fmt == "png":
+        explicit = pillow_save(ndarr, dict(args, **oracle.defaults))
+        assert explicit == data, f"Pillow's default != {oracle.defaults}"
+    if oracle.lossless:
         back = np.array(Image.open(io.BytesIO(data)))
         assert np.array_equal(back.reshape(ndarr.shape), ndarr)
     return data, ndarr
@@ -327,6 +350,9 @@ def define_cases():
 # ----------------------------------------------------------------------------
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def idat_lengths(png):
     out, pos = [], 8
     while pos < len(png):
@@ -385,7 +411,7 @@ def main():
 
         g = dict(c["grid"])
         data, ndarr = golden(t, g, c["fmt"], c["level"], c["quality"])
-        out_file = name + (".png" if c["fmt"] == "png" else ".jpg")
+        out_file = name + ORACLES[c["fmt"]].extension
         with open(os.path.join(out_dir, out_file), "wb") as f:
             f.write(data)
         written.add(out_file)
@@ -412,7 +438,7 @@ def main():
         }
         lines.append(name + " " + " ".join(f"{k}={fields[k]}" for k in FIELDS))
         print(f"{name:24s} {out_file:28s} {len(data):7d} bytes  {ndarr.shape}")
-        if c["fmt"] == "png" and len(data) > 65536:
+        if data.startswith(PNG_SIGNATURE) and len(data) > 65536:
             print("    IDAT chunk lengths:", idat_lengths(data))
 
     header = MANIFEST_HEADER.format(torch=torch.__version__, tv=torchvision.__version__,

@@ -4,8 +4,8 @@
 // /usr/bin/python3; the manifest's header documents the format). For every
 // manifest line this test loads the torch.save'd input, calls
 // torchimage::save_image into a temporary directory and compares:
-//   * PNG: the decoded pixels (decoded here with libpng's simplified API, an
-//     independent decoder) of both files; with an explicit compression_level
+//   * PNG: the decoded pixels (decoded with libpng, the tests' independent
+//     decoder in reference_png.h) of both files; with an explicit compression_level
 //     also the bytes. With compression_level unset the golden is Pillow's
 //     default (zlib level 6; the script asserts those bytes equal level 6's),
 //     so the bytes are compared through encode_image with level 6 instead.
@@ -14,7 +14,6 @@
 // decode_image agree with the file.
 
 #include <gtest/gtest.h>
-#include <png.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -34,6 +33,8 @@
 #include <torch/torch.h>
 
 #include <torchimage/torchimage.h>
+
+#include "reference_png.h"
 
 namespace fs = std::filesystem;
 
@@ -214,35 +215,12 @@ std::string DiffBytes(const std::vector<uint8_t>& ours, const std::vector<uint8_
 }
 
 // ---------------------------------------------------------------------------
-// Independent PNG decoder: libpng's simplified API, keeping the file's 8-bit
-// colour type (gray, gray+alpha, RGB, RGBA), no colour processing.
+// PNG pixels through the tests' independent decoder (libpng, reference_png.h).
 
-struct Image {
-  uint32_t width = 0, height = 0;
-  int channels = 0;
-  std::vector<uint8_t> pixels;  // row-major, interleaved
-  std::string error;
-};
+using torchimage_test::ReferencePng;
 
-Image DecodePng(const std::vector<uint8_t>& bytes) {
-  Image out;
-  png_image img;
-  std::memset(&img, 0, sizeof img);
-  img.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&img, bytes.data(), bytes.size())) {
-    out.error = std::string("png_image_begin_read_from_memory: ") + img.message;
-    return out;
-  }
-  img.format &= ~(PNG_FORMAT_FLAG_LINEAR | PNG_FORMAT_FLAG_COLORMAP);
-  out.width = img.width;
-  out.height = img.height;
-  out.channels = static_cast<int>(PNG_IMAGE_SAMPLE_CHANNELS(img.format));
-  out.pixels.resize(PNG_IMAGE_SIZE(img));
-  if (!png_image_finish_read(&img, nullptr, out.pixels.data(), 0, nullptr)) {
-    out.error = std::string("png_image_finish_read: ") + img.message;
-    png_image_free(&img);
-  }
-  return out;
+ReferencePng DecodePng(const std::vector<uint8_t>& bytes) {
+  return torchimage_test::decode_reference_png(bytes);
 }
 
 // Empty when equal; otherwise the first differing sample and a summary.
@@ -265,22 +243,19 @@ std::string DiffPixels(uint32_t w, uint32_t h, int c, const uint8_t* ours, const
   return m.str();
 }
 
-std::string DiffImages(const Image& ours, const Image& golden) {
-  if (!ours.error.empty()) return "ours does not decode: " + ours.error;
-  if (!golden.error.empty()) return "golden does not decode: " + golden.error;
+std::string DiffImages(const ReferencePng& ours, const ReferencePng& golden) {
+  if (!ours.ok() || !ours.warnings.empty()) return "ours: " + ours.describe();
+  if (!golden.ok() || !golden.warnings.empty()) return "golden: " + golden.describe();
   if (ours.width != golden.width || ours.height != golden.height ||
-      ours.channels != golden.channels) {
-    std::ostringstream m;
-    m << "geometry ours=" << ours.width << "x" << ours.height << "x" << ours.channels
-      << " golden=" << golden.width << "x" << golden.height << "x" << golden.channels;
-    return m.str();
+      ours.channels != golden.channels || ours.bit_depth != 8 || golden.bit_depth != 8) {
+    return "geometry ours=" + ours.describe() + " golden=" + golden.describe();
   }
-  return DiffPixels(golden.width, golden.height, golden.channels, ours.pixels.data(),
-                    golden.pixels.data());
+  return DiffPixels(golden.width, golden.height, golden.channels, ours.bytes.data(),
+                    golden.bytes.data());
 }
 
 // (H, W, C) uint8 tensor against a decoded image.
-std::string DiffHwc(const torch::Tensor& hwc, const Image& golden) {
+std::string DiffHwc(const torch::Tensor& hwc, const ReferencePng& golden) {
   if (hwc.dim() != 3 || hwc.scalar_type() != torch::kUInt8) {
     std::ostringstream m;
     m << "expected a uint8 (H, W, C) tensor, got " << hwc.sizes() << " " << hwc.dtype();
@@ -295,7 +270,7 @@ std::string DiffHwc(const torch::Tensor& hwc, const Image& golden) {
   }
   auto bytes = TensorBytes(hwc);
   return DiffPixels(golden.width, golden.height, golden.channels, bytes.data(),
-                    golden.pixels.data());
+                    golden.bytes.data());
 }
 
 // ---------------------------------------------------------------------------
@@ -378,8 +353,6 @@ torchimage::SaveImageOptions OptionsFor(const GoldenCase& c) {
   return o;
 }
 
-bool IsPngCase(const GoldenCase& c) { return c.get("format") == "png"; }
-
 std::string TempDirFor(const std::string& name) {
   std::string base = ::testing::TempDir();
   if (base.empty() || base.back() != '/') base += '/';
@@ -419,8 +392,12 @@ TEST_P(Golden, MatchesTorchvision) {
                           "compression_level", "quality", "list"})
     ASSERT_TRUE(c.has(key)) << "manifest line " << c.line << " lacks " << key;
 
-  const bool png = IsPngCase(c);
-  ASSERT_TRUE(png || c.get("format") == "jpeg") << "format=" << c.get("format");
+  // The manifest names the format as torchimage's table does.
+  torchimage::ImageFormat format{};
+  GOLDEN_RUN(format = torchimage::parse_format(c.get("format")), "parse_format");
+  const bool png = format == torchimage::ImageFormat::PNG;
+  ASSERT_TRUE(png || format == torchimage::ImageFormat::JPEG)
+      << "format=" << c.get("format") << ": this test checks PNG and JPEG files only";
   const bool explicit_level = c.get("compression_level") != "none";
   const bool is_list = ParseBool(c, "list");
 
@@ -459,7 +436,6 @@ TEST_P(Golden, MatchesTorchvision) {
 
   torchimage::SaveImageOptions opts;
   GOLDEN_RUN(opts = OptionsFor(c), "parsing the manifest line");
-  const auto format = png ? torchimage::ImageFormat::PNG : torchimage::ImageFormat::JPEG;
 
   // --- save_image ------------------------------------------------------------
   const std::vector<uint8_t> golden = ReadBytes(kGoldenDir + "/" + c.get("output"));
@@ -483,10 +459,11 @@ TEST_P(Golden, MatchesTorchvision) {
   for (size_t i = 0; i < list.size(); ++i)
     EXPECT_TRUE(SameValues(list[i], list_before[i])) << "save_image modified list element " << i;
 
-  Image golden_img;
+  ReferencePng golden_img;
   if (png) {
     golden_img = DecodePng(golden);
-    ASSERT_TRUE(golden_img.error.empty()) << "golden " << c.get("output") << ": " << golden_img.error;
+    ASSERT_TRUE(golden_img.ok() && golden_img.warnings.empty() && golden_img.bit_depth == 8)
+        << "golden " << c.get("output") << ": " << golden_img.describe();
     // (a) pixels
     std::string d = DiffImages(DecodePng(ours), golden_img);
     EXPECT_TRUE(d.empty()) << "case " << c.name << ": save_image's PNG pixels differ from "

@@ -4,7 +4,7 @@
 // chunk sequence, lengths, CRC-32 of each chunk, IHDR fields, the zlib stream
 // (inflated with zlib's `uncompress2`), the row filters (undone by an unfilter
 // written here) and Pillow's filter choice and IDAT chunking (checked against
-// a reimplementation written here). libpng's simplified API decodes every file
+// a reimplementation written here). libpng (reference_png.h) decodes every file
 // as a second, independent reader.
 #include <gtest/gtest.h>
 
@@ -29,6 +29,7 @@
 #include <torch/torch.h>
 #include <torchimage/io.h>
 
+#include "reference_png.h"
 #include "test_util.h"
 #include <zlib.h>
 
@@ -263,34 +264,6 @@ void inflate_idat(const Bytes& idat, size_t expected_size, Bytes* raw) {
   raw->resize(dest_len);
 }
 
-// Decodes with libpng's simplified API, expecting the given native format.
-void libpng_simplified_decode(const Bytes& f, png_uint_32 format, Bytes* pixels,
-                              png_uint_32* width, png_uint_32* height) {
-  png_image image;
-  std::memset(&image, 0, sizeof(image));
-  image.version = PNG_IMAGE_VERSION;
-  ASSERT_TRUE(png_image_begin_read_from_memory(&image, f.data(), f.size())) << image.message;
-  ASSERT_EQ(image.format, format) << "libpng's view of the color type";
-  image.format = format;
-  pixels->assign(PNG_IMAGE_SIZE(image), 0);
-  const int ok = png_image_finish_read(&image, nullptr, pixels->data(), 0, nullptr);
-  const std::string message = image.message;
-  png_image_free(&image);
-  ASSERT_TRUE(ok) << message;
-  EXPECT_EQ(image.warning_or_error, 0u) << message;
-  *width = image.width;
-  *height = image.height;
-}
-
-png_uint_32 simplified_format(int64_t channels) {
-  switch (channels) {
-    case 1: return PNG_FORMAT_GRAY;
-    case 2: return PNG_FORMAT_GA;
-    case 3: return PNG_FORMAT_RGB;
-    default: return PNG_FORMAT_RGBA;
-  }
-}
-
 // Full check of one encoded image. `pillow_exact`: also check Pillow's filter
 // choice and IDAT chunking (explicit compression levels).
 void check_png(const torch::Tensor& png, const torch::Tensor& chw, bool pillow_exact) {
@@ -338,12 +311,15 @@ void check_png(const torch::Tensor& png, const torch::Tensor& chw, bool pillow_e
         << "number of IDAT chunks for " << p.idat.size() << " compressed bytes";
   }
 
-  Bytes decoded;
-  png_uint_32 dw = 0, dh = 0;
-  ASSERT_NO_FATAL_FAILURE(libpng_simplified_decode(f, simplified_format(c), &decoded, &dw, &dh));
-  EXPECT_EQ(dw, w);
-  EXPECT_EQ(dh, h);
-  ASSERT_TRUE(decoded == pixels) << "libpng decodes different pixels";
+  const torchimage_test::ReferencePng ref = torchimage_test::decode_reference_png(f);
+  ASSERT_TRUE(ref.ok()) << ref.describe();
+  EXPECT_TRUE(ref.warnings.empty()) << ref.describe();
+  ASSERT_EQ(ref.color_type, kColorType[c]) << "libpng's view of the color type";
+  ASSERT_EQ(ref.channels, c);
+  ASSERT_EQ(ref.bit_depth, 8);
+  EXPECT_EQ(ref.width, w);
+  EXPECT_EQ(ref.height, h);
+  ASSERT_TRUE(ref.bytes == pixels) << "libpng decodes different pixels";
 }
 
 // ---------------------------------------------------------------------------
@@ -765,16 +741,13 @@ TEST(PngDecode, ReadImageOfPhotos) {
     const torch::Tensor img = photo(name);
     EXPECT_EQ(img.dim(), 3) << name;
     EXPECT_EQ(img.size(0), 3) << name;
-    // libpng's simplified API agrees on the file as stored.
-    const Bytes f = to_bytes(torchimage::read_file(std::string(TORCHIMAGE_PHOTOS) + "/" + name));
-    png_image image;
-    std::memset(&image, 0, sizeof(image));
-    image.version = PNG_IMAGE_VERSION;
-    ASSERT_TRUE(png_image_begin_read_from_memory(&image, f.data(), f.size()));
-    image.format = PNG_FORMAT_RGB;
-    Bytes px(PNG_IMAGE_SIZE(image));
-    ASSERT_TRUE(png_image_finish_read(&image, nullptr, px.data(), 0, nullptr)) << image.message;
-    EXPECT_TRUE(px == hwc_bytes(img)) << name;
+    // libpng agrees on the file as stored (8-bit RGB).
+    const auto ref = torchimage_test::decode_reference_png(
+        torchimage::read_file(std::string(TORCHIMAGE_PHOTOS) + "/" + name));
+    ASSERT_TRUE(ref.ok()) << name << ": " << ref.describe();
+    ASSERT_EQ(ref.channels, 3) << name;
+    ASSERT_EQ(ref.bit_depth, 8) << name;
+    EXPECT_TRUE(ref.bytes == hwc_bytes(img)) << name;
   }
 }
 

@@ -5,12 +5,11 @@
 // has it, as torchvision 0.19+; int32 on 1.13).
 #include <gtest/gtest.h>
 
-#include <png.h>
-
 #include <filesystem>
 
 #include <torchimage/torchimage.h>
 
+#include "reference_png.h"
 #include "test_util.h"
 #include "core/torch_compat.h"
 
@@ -18,36 +17,14 @@ using namespace torchimage;
 
 namespace {
 
-// Independent decode: libpng's simplified API, 16-bit linear-free "sRGB" off:
-// PNG_FORMAT_FLAG_LINEAR gives 16-bit samples as stored.
-std::vector<uint16_t> libpng_16(const torch::Tensor& file, int* channels, int* w, int* h) {
-  png_image img{};
-  img.version = PNG_IMAGE_VERSION;
-  EXPECT_TRUE(png_image_begin_read_from_memory(&img, file.data_ptr<uint8_t>(), file.numel()));
-  *w = static_cast<int>(img.width), *h = static_cast<int>(img.height);
-  *channels = PNG_IMAGE_SAMPLE_CHANNELS(img.format);
-  // Read the stored samples through the low-level API instead: the simplified
-  // API's linear format converts gamma. Return the raw big-endian samples.
-  png_image_free(&img);
-  std::vector<uint16_t> out;
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  struct Src { const uint8_t* p; size_t n, off; } src{file.data_ptr<uint8_t>(), static_cast<size_t>(file.numel()), 0};
-  png_set_read_fn(png, &src, [](png_structp s, png_bytep o, png_size_t n) {
-    auto* x = static_cast<Src*>(png_get_io_ptr(s));
-    std::memcpy(o, x->p + x->off, n);
-    x->off += n;
-  });
-  png_read_info(png, info);
-  EXPECT_EQ(png_get_bit_depth(png, info), 16);
-  const size_t rowbytes = png_get_rowbytes(png, info);
-  std::vector<uint8_t> row(rowbytes);
-  for (int y = 0; y < *h; ++y) {
-    png_read_row(png, row.data(), nullptr);
-    for (size_t i = 0; i < rowbytes; i += 2) out.push_back(static_cast<uint16_t>(row[i] << 8 | row[i + 1]));
-  }
-  png_destroy_read_struct(&png, &info, nullptr);
-  return out;
+// Independent decode: libpng (reference_png.h), the samples as stored.
+torchimage_test::ReferencePng libpng_16(const torch::Tensor& file) {
+  auto ref = torchimage_test::decode_reference_png(file);
+  EXPECT_TRUE(ref.ok()) << ref.describe();
+  EXPECT_TRUE(ref.warnings.empty()) << ref.describe();
+  EXPECT_EQ(ref.file_bit_depth, 16);
+  EXPECT_EQ(ref.bit_depth, 16);
+  return ref;
 }
 
 // A (C, H, W) tensor of 16-bit samples as (H, W, C) values, in any dtype.
@@ -59,12 +36,11 @@ std::vector<uint16_t> hwc_values(const torch::Tensor& chw) {
 
 // The file's samples as libpng decodes them, checked against `chw`.
 void expect_file_holds(const torch::Tensor& file, const torch::Tensor& chw, const std::string& ctx) {
-  int c = 0, w = 0, h = 0;
-  const auto samples = libpng_16(file, &c, &w, &h);
-  ASSERT_EQ(c, chw.size(0)) << ctx;
-  ASSERT_EQ(h, chw.size(1)) << ctx;
-  ASSERT_EQ(w, chw.size(2)) << ctx;
-  EXPECT_EQ(samples, hwc_values(chw)) << ctx;
+  const auto ref = libpng_16(file);
+  ASSERT_EQ(ref.channels, chw.size(0)) << ctx;
+  ASSERT_EQ(ref.height, chw.size(1)) << ctx;
+  ASSERT_EQ(ref.width, chw.size(2)) << ctx;
+  EXPECT_EQ(ref.samples(), hwc_values(chw)) << ctx;
 }
 
 TEST(Png16, FloatQuantizedAt16Bits) {
@@ -75,11 +51,12 @@ TEST(Png16, FloatQuantizedAt16Bits) {
   // Reference: torchvision's op sequence at 16 bits, on make_grid's grid.
   const auto grid = make_grid(x, o.grid_options());
   const auto ref = grid.mul(65535).add_(0.5).clamp_(0, 65535).to(torch::kInt).permute({1, 2, 0}).contiguous();
-  int c = 0, w = 0, h = 0;
-  const auto samples = libpng_16(file, &c, &w, &h);
-  ASSERT_EQ(c, 3);
-  ASSERT_EQ(h, grid.size(1));
-  ASSERT_EQ(w, grid.size(2));
+  const auto png = libpng_16(file);
+  ASSERT_EQ(png.channels, 3);
+  ASSERT_EQ(png.height, grid.size(1));
+  ASSERT_EQ(png.width, grid.size(2));
+  const auto samples = png.samples();
+  ASSERT_EQ(static_cast<int64_t>(samples.size()), ref.numel());
   const int32_t* r = ref.data_ptr<int32_t>();
   for (size_t i = 0; i < samples.size(); ++i) ASSERT_EQ(samples[i], r[i]) << "sample " << i;
   // decode_image keeps them with keep_16_bit, CHW: uint16 on LibTorch 2.3+,

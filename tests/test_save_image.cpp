@@ -1,5 +1,5 @@
 // save_image end to end, into a fresh temporary directory per test. PNG files
-// are decoded with libpng's simplified API (png_image_*), independent of
+// are decoded with libpng (reference_png.h), independent of
 // torchimage's own decoder, and must hold exactly to_pixels(...); JPEG files
 // are read back with torchimage::read_image. Every error leaves the directory
 // as it was: no file, no temporary file, a pre-existing file byte-identical.
@@ -17,13 +17,12 @@
 #include <string>
 #include <vector>
 
-#include <png.h>
-
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 
 #include <torchimage/io.h>
 
+#include "reference_png.h"
 #include "test_util.h"
 #include <torchimage/save_image.h>
 
@@ -86,32 +85,21 @@ int jpeg_components(const Bytes& b) {
   return -1;
 }
 
-// Decodes PNG bytes with libpng's simplified API into uint8 (H, W, C), C the
+// Decodes PNG bytes with libpng (reference_png.h) into uint8 (H, W, C), C the
 // file's own channel count (gray 1, gray+alpha 2, RGB 3, RGBA 4).
 torch::Tensor decode_png_libpng(const Bytes& bytes) {
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
-    ADD_FAILURE() << "libpng: " << image.message;
+  const torchimage_test::ReferencePng ref = torchimage_test::decode_reference_png(bytes);
+  if (!ref.ok()) {
+    ADD_FAILURE() << "libpng: " << ref.describe();
     return {};
   }
-  const png_uint_32 natural = image.format;
-  EXPECT_EQ(natural & PNG_FORMAT_FLAG_COLORMAP, 0u) << "unexpected palette image";
-  EXPECT_EQ(natural & PNG_FORMAT_FLAG_LINEAR, 0u) << "unexpected 16-bit image";
-  image.format = natural & (PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_COLOR);
-  const int64_t channels = PNG_IMAGE_PIXEL_CHANNELS(image.format);
-  torch::Tensor out = torch::empty({static_cast<int64_t>(image.height),
-                                    static_cast<int64_t>(image.width), channels},
-                                   torch::kUInt8);
-  EXPECT_EQ(static_cast<size_t>(out.numel()), PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, out.data_ptr<uint8_t>(), 0, nullptr)) {
-    ADD_FAILURE() << "libpng: " << image.message;
-    png_image_free(&image);
+  EXPECT_NE(ref.color_type, 3) << "unexpected palette image";
+  EXPECT_TRUE(ref.warnings.empty()) << ref.describe();
+  if (ref.bit_depth != 8) {
+    ADD_FAILURE() << "unexpected 16-bit image";
     return {};
   }
-  EXPECT_EQ(image.warning_or_error, 0) << image.message;
-  return out;
+  return ref.hwc();
 }
 
 // A smooth, non-constant image (JPEG keeps it close).
