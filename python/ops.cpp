@@ -7,6 +7,8 @@
 // Python). Only API present in both LibTorch 1.13 and 2.x is used.
 #include <chrono>
 #include <cstdint>
+#include <limits>
+#include <tuple>
 #include <future>
 #include <string>
 #include <vector>
@@ -17,6 +19,8 @@
 #include <torch/library.h>
 #include <torch/types.h>
 
+#include <torchimage/files.h>
+#include <torchimage/formats.h>
 #include <torchimage/io.h>
 #include <torchimage/make_grid.h>
 #include <torchimage/save_image.h>
@@ -64,19 +68,46 @@ Options grid_options(const Grid& g, const char* what) {
   return o;
 }
 
-SaveImageOptions save_options(const Grid& g, const c10::optional<std::string>& format,
-                              int64_t quality, c10::optional<int64_t> compression_level,
-                              bool create_directories, bool durable, const char* what) {
+// An int argument of the schema (int64) as the C++ options take it (int).
+// Only the type's range is checked here: the library checks the values.
+int to_int(int64_t v, const char* what, const char* name) {
+  TORCH_CHECK(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(), what,
+              ": ", name, " must fit a 32-bit int, got ", v);
+  return static_cast<int>(v);
+}
+
+// The encoding arguments, in schema order (TI_ENCODE_ARGS but the grid's).
+struct Encode {
+  const c10::optional<std::string>& format;
+  int64_t quality;
+  c10::optional<int64_t> compression_level;
+  int64_t bit_depth;
+};
+
+// The file arguments (TI_FILE_ARGS).
+struct File {
+  bool create_directories;
+  bool durable;
+  bool replace_read_only;
+};
+
+WriteFileOptions file_options(const File& f) {
+  return WriteFileOptions()
+      .create_directories(f.create_directories)
+      .durable(f.durable)
+      .replace_read_only(f.replace_read_only);
+}
+
+SaveImageOptions save_options(const Grid& g, const Encode& e, const File& f, const char* what) {
   SaveImageOptions o = grid_options<SaveImageOptions>(g, what);
-  if (format) o.format(parse_format(*format, what));
-  TORCH_CHECK(quality >= 1 && quality <= 100, what, ": quality must be in 1-100, got ", quality);
-  o.quality(static_cast<int>(quality));
-  if (compression_level) {
-    TORCH_CHECK(*compression_level >= 0 && *compression_level <= 9, what,
-                ": compression_level must be in 0-9, got ", *compression_level);
-    o.compression_level(static_cast<int>(*compression_level));
+  if (e.format) o.format(parse_format(*e.format, what));
+  o.bit_depth(to_int(e.bit_depth, what, "bit_depth"));
+  o.jpeg(JpegOptions().quality(to_int(e.quality, what, "quality")));
+  if (e.compression_level) {
+    const int level = to_int(*e.compression_level, what, "compression_level");
+    o.png(PngOptions().compression_level(level));
   }
-  o.create_directories(create_directories).durable(durable);
+  o.file(file_options(f));
   return o;
 }
 
@@ -97,11 +128,13 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
                    bool normalize, const FloatList& value_range, bool scale_each,
                    double pad_value, const c10::optional<std::string>& format, int64_t quality,
                    c10::optional<int64_t> compression_level, bool grayscale,
-                   const FloatList& pad_color, bool create_directories, bool durable) {
+                   const FloatList& pad_color, int64_t bit_depth, bool create_directories,
+                   bool durable, bool replace_read_only) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  torchimage::save_image(tensor, fp,
-                         save_options(g, format, quality, compression_level, create_directories,
-                                      durable, "save_image"));
+  const Encode e{format, quality, compression_level, bit_depth};
+  torchimage::save_image(
+      tensor, fp,
+      save_options(g, e, {create_directories, durable, replace_read_only}, "save_image"));
 }
 
 template <typename Input>
@@ -109,10 +142,10 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
                               const FloatList& value_range, bool scale_each, double pad_value,
                               const c10::optional<std::string>& format, int64_t quality,
                               c10::optional<int64_t> compression_level, bool grayscale,
-                              const FloatList& pad_color) {
+                              const FloatList& pad_color, int64_t bit_depth) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  return torchimage::encode_image(
-      tensor, save_options(g, format, quality, compression_level, false, false, "encode_image"));
+  const Encode e{format, quality, compression_level, bit_depth};
+  return torchimage::encode_image(tensor, save_options(g, e, {}, "encode_image"));
 }
 
 template <typename Input>
@@ -130,11 +163,12 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
                     int64_t padding, bool normalize, const FloatList& value_range,
                     bool scale_each, double pad_value, const c10::optional<std::string>& format,
                     int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
-                    const FloatList& pad_color, bool create_directories, bool durable,
-                    int64_t start_index, int64_t threads) {
+                    const FloatList& pad_color, int64_t bit_depth, bool create_directories,
+                    bool durable, bool replace_read_only, int64_t start_index, int64_t threads) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const SaveImageOptions o = save_options(g, format, quality, compression_level,
-                                          create_directories, durable, "save_images");
+  const Encode e{format, quality, compression_level, bit_depth};
+  const SaveImageOptions o =
+      save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
   TORCH_CHECK(threads >= 0 && threads <= 4096, "save_images: threads must be in 0-4096, got ",
               threads);
   torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
@@ -189,11 +223,13 @@ JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::
                        const FloatList& value_range, bool scale_each, double pad_value,
                        const c10::optional<std::string>& format, int64_t quality,
                        c10::optional<int64_t> compression_level, bool grayscale,
-                       const FloatList& pad_color, bool create_directories, bool durable) {
+                       const FloatList& pad_color, int64_t bit_depth, bool create_directories,
+                       bool durable, bool replace_read_only) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  const Encode e{format, quality, compression_level, bit_depth};
   return c10::make_intrusive<Job>(self->writer.save_image(
       tensor, fp,
-      save_options(g, format, quality, compression_level, create_directories, durable,
+      save_options(g, e, {create_directories, durable, replace_read_only},
                    "ImageWriter.save_image")));
 }
 
@@ -203,12 +239,14 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         bool normalize, const FloatList& value_range, bool scale_each,
                         double pad_value, const c10::optional<std::string>& format,
                         int64_t quality, c10::optional<int64_t> compression_level,
-                        bool grayscale, const FloatList& pad_color, bool create_directories,
-                        bool durable, int64_t start_index) {
+                        bool grayscale, const FloatList& pad_color, int64_t bit_depth,
+                        bool create_directories, bool durable, bool replace_read_only,
+                        int64_t start_index) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  const Encode e{format, quality, compression_level, bit_depth};
   return c10::make_intrusive<Job>(self->writer.save_images(
       batch, pattern,
-      save_options(g, format, quality, compression_level, create_directories, durable,
+      save_options(g, e, {create_directories, durable, replace_read_only},
                    "ImageWriter.save_images"),
       start_index));
 }
@@ -221,25 +259,23 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
       torch::arg("scale_each") = false, torch::arg("pad_value") = 0.0,                         \
       torch::arg("format") = torch::arg::none(), torch::arg("quality") = 75,                   \
       torch::arg("compression_level") = torch::arg::none(), torch::arg("grayscale") = false,  \
-      torch::arg("pad_color") = torch::arg::none(), torch::arg("create_directories") = false, \
-      torch::arg("durable") = false
+      torch::arg("pad_color") = torch::arg::none(), torch::arg("bit_depth") = 8,              \
+      torch::arg("create_directories") = false, torch::arg("durable") = false,                 \
+      torch::arg("replace_read_only") = false
 
 // ---- codecs ------------------------------------------------------------------
 
 torch::Tensor encode_png_op(const torch::Tensor& image, c10::optional<int64_t> compression_level) {
   PngOptions o;
   if (compression_level) {
-    TORCH_CHECK(*compression_level >= 0 && *compression_level <= 9,
-                "encode_png: compression_level must be in 0-9, got ", *compression_level);
-    o.compression_level(static_cast<int>(*compression_level));
+    o.compression_level(to_int(*compression_level, "encode_png", "compression_level"));
   }
   return torchimage::encode_png(image, o);
 }
 
 torch::Tensor encode_jpeg_op(const torch::Tensor& image, int64_t quality) {
-  TORCH_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality must be in 1-100, got ",
-              quality);
-  return torchimage::encode_jpeg(image, JpegOptions().quality(static_cast<int>(quality)));
+  return torchimage::encode_jpeg(image,
+                                 JpegOptions().quality(to_int(quality, "encode_jpeg", "quality")));
 }
 
 torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels) {
@@ -251,9 +287,27 @@ torch::Tensor read_image_op(const std::string& path, int64_t max_pixels) {
 }
 
 void write_file_op(const torch::Tensor& data, const std::string& path, bool create_directories,
-                   bool durable) {
-  torchimage::write_file(
-      path, data, WriteFileOptions().create_directories(create_directories).durable(durable));
+                   bool durable, bool replace_read_only) {
+  torchimage::write_file(path, data,
+                         file_options({create_directories, durable, replace_read_only}));
+}
+
+// The table of formats (torchimage::formats()): the names, in order...
+std::vector<std::string> formats_op() {
+  std::vector<std::string> names;
+  for (const FormatInfo& f : torchimage::formats()) names.push_back(f.name);
+  return names;
+}
+
+// ...and a row, by name or alias: (display_name, aliases, extensions,
+// channels, bit_depths, max_side, lossy, animated, available).
+using FormatRow = std::tuple<std::string, std::vector<std::string>, std::vector<std::string>,
+                             std::vector<int64_t>, std::vector<int64_t>, int64_t, bool, bool, bool>;
+FormatRow format_info_op(const std::string& name) {
+  const FormatInfo& f = torchimage::format_info(parse_format(name, "format_info"));
+  return {f.display_name, f.aliases, f.extensions, f.channels,
+          std::vector<int64_t>(f.bit_depths.begin(), f.bit_depths.end()), f.max_side, f.lossy,
+          f.animated, f.available};
 }
 
 std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
@@ -265,8 +319,9 @@ std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
   "bool scale_each=False, float pad_value=0."
 #define TI_ENCODE_ARGS \
   "str? format=None, int quality=75, int? compression_level=None, bool grayscale=False, "  \
-  "float[]? pad_color=None"
-#define TI_FILE_ARGS "bool create_directories=False, bool durable=False"
+  "float[]? pad_color=None, int bit_depth=8"
+#define TI_FILE_ARGS \
+  "bool create_directories=False, bool durable=False, bool replace_read_only=False"
 #define TI_MAX_PIXELS "int max_pixels=1073741824"
 
 }  // namespace
@@ -355,6 +410,9 @@ TORCH_LIBRARY(torchimage, m) {
   // (the Python package writes the formats Pillow encodes through it).
   m.def(torch::schema("write_file(Tensor data, str path, " TI_FILE_ARGS ") -> ()", side_effects),
         &write_file_op);
+  m.def("formats() -> str[]", &formats_op);
+  m.def("format_info(str name) -> (str, str[], str[], int[], int[], int, bool, bool, bool)",
+        &format_info_op);
   m.def("version() -> str", &version_op);
 }
 

@@ -787,10 +787,19 @@ TEST_F(CliTest, OptionsMapToSaveImageOptions) {
 
   // --create-dirs.
   const std::string nested = path("a/b/c/out.png");
-  expect_failure_leaves_output({"save", in, nested}, nested, 1, {"--create-dirs"});
+  expect_failure_leaves_output({"save", in, nested}, nested, 1, {"create_directories"});
   EXPECT_FALSE(fs::exists(path("a")));
   expect_success(run_cli({"save", in, nested, "--create-dirs"}));
   EXPECT_TRUE(fs::is_regular_file(nested));
+  // --create-directories: the library's name for it (its messages say so).
+  const std::string nested2 = path("d/e/out.png");
+  expect_success(run_cli({"save", in, nested2, "--create-directories"}));
+  EXPECT_TRUE(fs::is_regular_file(nested2));
+
+  // --bit-depth 16: the library's 16-bit PNG; other depths are usage errors.
+  expect_same_as_library(in, batch, {"--bit-depth", "16", "--compression-level", "6"},
+                         O().bit_depth(16).compression_level(6));
+  expect_error(run_cli({"save", in, path("x.png"), "--bit-depth", "12"}), 2, {"--bit-depth"});
 
   // "--" ends the options: a file named like one.
   const std::string dashed = path("-x.npy");
@@ -879,7 +888,7 @@ TEST_F(CliTest, BadOptionValuesAndOutputs) {
   expect_error(run_cli({"save", path("missing.npy"), png, "--quality", "0"}), 2, {"--quality"});
   EXPECT_FALSE(fs::exists(path("no")));
   // The library's hints, said in the CLI's words.
-  expect_error(run_cli({"save", in, path("no/out.png")}), 1, {"--create-dirs"});
+  expect_error(run_cli({"save", in, path("no/out.png")}), 1, {"create_directories"});
   expect_error(run_cli({"save", in, path("out.bmp")}), 1, {".bmp"});
   // A shape save_image refuses.
   const std::string five_d = write_npy("five.npy", pattern({1, 2, 3, 4, 4}, torch::kFloat));
@@ -1153,7 +1162,7 @@ TEST_F(CliTest, ReadOnlyFile) {
   Result r = run_as_user({"save", in, out});
   EXPECT_EQ(r.status, 1) << describe(r);
   EXPECT_NE(r.err.find("read-only"), std::string::npos) << describe(r);
-  EXPECT_NE(r.err.find("--replace-read-only"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("set replace_read_only"), std::string::npos) << describe(r);
   EXPECT_EQ(read_bytes(out), "old bytes");
   EXPECT_EQ(list_dir(dir_), (std::vector<std::string>{"in.npy", "ro.png"}));
   r = run_as_user({"save", in, out, "--replace-read-only"});
@@ -1281,7 +1290,7 @@ TEST_F(SaveEachTest, StartIndexAndPlaceholders) {
 
   // Missing directories: an error, or created with --create-dirs.
   const std::string nested = (dir_ / "x" / "y" / "{index}.png").string();
-  expect_error(run_cli({"save-each", in, nested}), 1, {"--create-dirs"});
+  expect_error(run_cli({"save-each", in, nested}), 1, {"create_directories"});
   EXPECT_FALSE(fs::exists(dir_ / "x"));
   expect_success(run_cli({"save-each", in, nested, "--create-dirs", "--quiet"}));
   expect_files(dir_ / "x" / "y", batch, [](int64_t i) { return std::to_string(i) + ".png"; }, 0,
@@ -1326,7 +1335,7 @@ TEST_F(SaveEachTest, ErrorsLeaveNoFiles) {
       {{"save-each", three_d, pat}, 1, {"4-D", "[3, 4, 4]", "torchimage save"}},
       {{"save-each", empty, pat}, 1, {"empty batch"}},
       {{"save-each", in, (dir / "{index}.bmp").string()}, 1, {".bmp"}},
-      {{"save-each", in, (dir / "{index}").string()}, 1, {"--format"}},
+      {{"save-each", in, (dir / "{index}").string()}, 1, {"set the format option (png, jpeg)"}},
       {{"save-each", in, (dir / "{index}.jpg").string(), "--quality", "0"}, 2, {"--quality"}},
       {{"save-each", in, pat, "--normalize", "--value-range", "1", "0"}, 2, {"--value-range"}},
       {{"save-each", in, pat, "--start-index", "-1"}, 2, {"--start-index: expected >= 0"}},
@@ -1340,7 +1349,7 @@ TEST_F(SaveEachTest, ErrorsLeaveNoFiles) {
       {{"save-each", in, (dir / "{index:999}.png").string()}, 1, {"{index:999}", "255"}},
       {{"save-each", in, (dir / (std::string(250, 'n') + "{index:04}.png")).string()}, 1,
        {"file names of 258 bytes"}},
-      {{"save-each", in, (dir / "no" / "{index}.png").string()}, 1, {"--create-dirs"}},
+      {{"save-each", in, (dir / "no" / "{index}.png").string()}, 1, {"create_directories"}},
       // Usage errors: exit 2, pointing at save-each's help.
       {{"save-each"}, 2, {"missing INPUT and PATTERN", "torchimage save-each --help"}},
       {{"save-each", in}, 2, {"missing PATTERN", "save-each --help"}},

@@ -116,6 +116,18 @@ std::vector<double> parse_numbers(const std::string& option, const std::string& 
 // The options of `save` and `save-each`, one row each: the parsers and the
 // help come from here.
 
+// "png|jpeg": the names of torchimage's table of formats.
+const char* format_names() {
+  static const std::string names = [] {
+    std::string s;
+    for (const torchimage::FormatInfo& f : torchimage::formats()) {
+      s += (s.empty() ? "" : "|") + f.name;
+    }
+    return s;
+  }();
+  return names.c_str();
+}
+
 using Values = std::vector<std::string>;
 using torchimage::SaveImageOptions;
 
@@ -175,7 +187,7 @@ const OptionSpec kOptions[] = {
          o.save.pad_value(std::move(values));
        }
      }},
-    {"--format", "png|jpeg", 1, "file format (default: the output's .png, .jpg or .jpeg)",
+    {"--format", format_names(), 1, "file format (default: from the output's extension)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        try {
@@ -194,10 +206,24 @@ const OptionSpec kOptions[] = {
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.compression_level(static_cast<int>(parse_in_range(n, v[0], 0, 9)));
      }},
+    {"--bit-depth", "8|16", 1, "bits per sample: 16 for 16-bit PNG (default 8)",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       const int64_t bits = parse_in_range(n, v[0], 1, 64);
+       bool known = false;
+       for (const torchimage::FormatInfo& f : torchimage::formats()) {
+         for (const int d : f.bit_depths) known = known || d == bits;
+       }
+       if (!known) throw UsageError(n + ": expected 8 or 16, got " + v[0]);
+       o.save.bit_depth(static_cast<int>(bits));
+     }},
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.grayscale(true); }},
-    {"--create-dirs", nullptr, 0, "create missing parent directories of the output",
+    {"--create-directories", nullptr, 0, "create missing parent directories of the output",
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},
+    {"--create-dirs", nullptr, 0, "the same as --create-directories",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},
     {"--replace-read-only", nullptr, 0, "replace an existing file this user cannot write",
@@ -257,6 +283,8 @@ void print_options(Command command) {
   row("  --", "end of options (for file names starting with '-')");
   row("  -h, --help", "show this help");
   std::cout << "\n"
+               "Each option is the library's of the same name (--create-directories is\n"
+               "create_directories): error messages name them so.\n"
                "Exit status: 0 success, 1 error, 2 usage error.\n";
 }
 
@@ -573,22 +601,9 @@ std::string one_line(const std::string& message) {
   return out.empty() ? "unknown error" : out;
 }
 
-// The library's hints name its C++ options; say the CLI's instead.
-std::string cli_hints(std::string message) {
-  static const std::pair<const char*, const char*> kHints[] = {
-      {"set replace_read_only", "use --replace-read-only"},
-      {"set the format option (png, jpeg)", "use --format png|jpeg"},
-  };
-  for (const auto& [api, cli] : kHints) {
-    const size_t at = message.find(api);
-    if (at != std::string::npos) message.replace(at, std::strlen(api), cli);
-  }
-  return message;
-}
-
 void print_error(const std::string& message) {
   std::cout.flush();
-  std::cerr << "torchimage: error: " << one_line(cli_hints(message)) << std::endl;
+  std::cerr << "torchimage: error: " << one_line(message) << std::endl;
 }
 
 }  // namespace

@@ -1025,3 +1025,76 @@ def test_int_arguments_past_64_bits(tmp_path):
     with pytest.raises(RuntimeError, match="passes the largest index"):
         ti.save_images(x, tmp_path / "{index}.png", start_index=2**63 - 2)
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# The table of formats (issue 16): one table, read by every face
+
+
+def test_formats_are_the_library_table_with_pillows_extensions():
+    """formats() is the C++ table; each row's extensions are exactly the ones
+    Pillow registers for that format, so that a path means the same format
+    here as in torchvision's save_image."""
+    rows = ti.formats()
+    assert [f.name for f in rows] == list(torch.ops.torchimage.formats())
+    assert {f.name for f in rows} >= {"png", "jpeg"}
+    pillow = Image.registered_extensions()
+    for f in rows:
+        assert sorted("." + e for e in f.extensions) == sorted(
+            e for e, fmt in pillow.items() if fmt == f.display_name), f
+        assert f.available
+    png = next(f for f in rows if f.name == "png")
+    assert 16 in png.bit_depths and not png.lossy
+    with pytest.raises(RuntimeError, match="unsupported format 'bmp'"):
+        torch.ops.torchimage.format_info("bmp")
+
+
+def test_bit_depth_16_gray_equals_reference_quantization(tmp_path):
+    """bit_depth=16: torchvision's rule at 16 bits (* 65535 + 0.5, clamp,
+    truncate), read back by Pillow (mode I;16)."""
+    x = rand(1, 1, 9, 7, seed=41, low=-0.1, high=1.1)
+    ti.save_image(x, tmp_path / "g16.png", bit_depth=16, grayscale=True, padding=0)
+    assert read(tmp_path / "g16.png")[24:26] == bytes([16, 0])  # IHDR: 16-bit gray
+    with Image.open(tmp_path / "g16.png") as im:
+        assert im.mode in ("I", "I;16", "I;16B")  # Pillow 9 reads 16-bit gray as I
+        got = np.asarray(im).astype(np.int64)
+    want = x[0, 0].mul(65535).add_(0.5).clamp_(0, 65535).to(torch.int32).numpy()  # float32 ops
+    assert np.array_equal(got, want)
+    # The same bytes from encode_image and from the writer.
+    data = read(tmp_path / "g16.png")
+    assert bytes(ti.encode_image(x, bit_depth=16, grayscale=True, padding=0).numpy()) == data
+    with ti.ImageWriter() as w:
+        w.save_image(x, tmp_path / "w16.png", bit_depth=16, grayscale=True, padding=0)
+    assert read(tmp_path / "w16.png") == data
+    # JPEG has no 16-bit samples; nor do the formats Pillow writes here.
+    with pytest.raises(RuntimeError, match="bit_depth 16 needs PNG"):
+        ti.save_image(x, tmp_path / "g16.jpg", bit_depth=16)
+    with pytest.raises(ValueError, match="bit_depth 16 is written for PNG only"):
+        ti.save_image(x, tmp_path / "g16.bmp", bit_depth=16)
+    assert sorted(os.listdir(tmp_path)) == ["g16.png", "w16.png"]
+
+
+def test_replace_read_only(tmp_path):
+    x = rand(2, 3, 4, 4, seed=42)
+    for name in ("ro.png", "ro.bmp"):
+        path = tmp_path / name
+        path.write_bytes(b"old")
+        path.chmod(0o444)
+        if os.geteuid() != 0:  # root may write any file: nothing to refuse
+            with pytest.raises(RuntimeError, match="read-only"):
+                ti.save_image(x, path)
+            assert read(path) == b"old"
+        ti.save_image(x, path, replace_read_only=True)
+        tv.save_image(x, tmp_path / ("tv" + name[2:]))
+        expected = pil_pixels(read(tmp_path / ("tv" + name[2:])))
+        assert np.array_equal(pil_pixels(read(path)), expected)
+    assert sorted(os.listdir(tmp_path)) == ["ro.bmp", "ro.png", "tv.bmp", "tv.png"]
+
+
+def test_out_of_int_range_values_are_refused_by_name(tmp_path):
+    x = rand(2, 3, 4, 4, seed=43)
+    with pytest.raises(RuntimeError, match="quality must fit a 32-bit int, got 4294967296"):
+        torch.ops.torchimage.save_image(x, str(tmp_path / "a.jpg"), quality=2**32)
+    with pytest.raises(RuntimeError, match="quality must be in 1-100, got 0"):
+        torch.ops.torchimage.encode_image(x, format="jpeg", quality=0)
+    assert os.listdir(tmp_path) == []

@@ -10,7 +10,9 @@ same bytes when ``compression_level=6`` is passed, else a faster encoder's).
 Extras: ``quality`` (JPEG, 1-100, default 75), ``compression_level`` (PNG zlib
 level 0-9, default: the fast engine), ``grayscale`` (keep one-channel images
 one channel), ``pad_value`` as a colour (one value per channel),
-``create_directories`` and ``durable`` (fsync).
+``bit_depth`` (16: 16-bit PNG), ``create_directories``, ``durable`` (fsync) and
+``replace_read_only``. ``formats()`` lists the formats torchimage encodes
+itself (the C++ table); others go to Pillow, as in torchvision.
 
 The work is done by the operators ``torch.ops.torchimage.*`` (loaded by
 importing this package), which TorchScript code can call directly::
@@ -22,6 +24,7 @@ importing this package), which TorchScript code can call directly::
 Set ``TORCHIMAGE_OPS_LIBRARY`` to load the operators' library from elsewhere
 than this folder.
 """
+import collections as _collections
 import glob as _glob
 import operator as _operator
 import os as _os
@@ -40,6 +43,8 @@ __all__ = [
     "encode_jpeg",
     "decode_image",
     "read_image",
+    "formats",
+    "FormatInfo",
     "library_path",
 ]
 
@@ -67,10 +72,25 @@ __version__ = _ops.version()
 # ---------------------------------------------------------------------------
 # Argument conversion: torchvision's rules first, then the operators' types.
 
-_EXTENSIONS = {".png": "png", ".apng": "png",
-               ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".jfif": "jpeg"}
-_FORMATS = {"PNG": "png", "JPEG": "jpeg", "JPG": "jpeg"}
-_SAVE_EXTRAS = ("quality", "compression_level", "grayscale", "create_directories", "durable")
+FormatInfo = _collections.namedtuple(
+    "FormatInfo", "name display_name aliases extensions channels bit_depths max_side lossy "
+    "animated available")
+FormatInfo.__doc__ = """A row of torchimage's table of formats (C++ ``torchimage::formats()``):
+the formats torchimage encodes itself; others go to Pillow, as in torchvision."""
+
+
+def formats():
+    """torchimage's table of formats, one FormatInfo per format, read from the
+    library (there is no other table)."""
+    return [FormatInfo(name, *_ops.format_info(name)) for name in _ops.formats()]
+
+
+# The format names (and aliases, upper case) and extensions the table knows.
+_FORMATS = {n.upper(): f.name for f in formats() for n in [f.name, *f.aliases]}
+_EXTENSIONS = {"." + e: f.name for f in formats() for e in f.extensions}
+_ENCODE_EXTRAS = ("quality", "compression_level", "bit_depth")
+_FILE_EXTRAS = ("create_directories", "durable", "replace_read_only")
+_SAVE_EXTRAS = _ENCODE_EXTRAS + ("grayscale",) + _FILE_EXTRAS
 
 
 def _check_tensor(tensor):
@@ -137,20 +157,24 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
 
 
 def _encode_args(extra):
-    """The operators' encode arguments, from the extras (quality, compression_level)."""
+    """The operators' encode arguments, from the extras (quality,
+    compression_level, bit_depth)."""
     level = extra.get("compression_level")
     return {
         "quality": _int(extra.get("quality", 75), "quality"),
         "compression_level": None if level is None else _int(level, "compression_level"),
+        "bit_depth": _int(extra.get("bit_depth", 8), "bit_depth"),
     }
+
+
+def _file_args(extra):
+    """The operators' file arguments (create_directories, durable, replace_read_only)."""
+    return {k: bool(extra.get(k, False)) for k in _FILE_EXTRAS}
 
 
 def _save_args(extra):
     """The operators' encode and file arguments, from save_image's extras."""
-    args = _encode_args(extra)
-    args["create_directories"] = bool(extra.get("create_directories", False))
-    args["durable"] = bool(extra.get("durable", False))
-    return args
+    return dict(_encode_args(extra), **_file_args(extra))
 
 
 def _unknown(fn, kwargs):
@@ -172,8 +196,8 @@ def _split(fn, kwargs, extras):
 
 
 def _format_of(format, filename):
-    """'png' or 'jpeg' where torchimage encodes the format Pillow would pick
-    (explicit format, else the file name's extension); None otherwise."""
+    """The table's name of the format Pillow would pick (explicit format, else
+    the file name's extension) where torchimage encodes it; None otherwise."""
     if format is not None:
         return _FORMATS.get(str(format).upper())
     return _EXTENSIONS.get(_os.path.splitext(filename or "")[1].lower())
@@ -192,6 +216,11 @@ def _save_with_pillow(tensor, fp, format, grid, extra):
     import io
     from PIL import Image
 
+    bit_depth = _int(extra.get("bit_depth", 8), "bit_depth")
+    if bit_depth != 8:
+        deep = [f.display_name for f in formats() if bit_depth in f.bit_depths]
+        raise ValueError(f"bit_depth {bit_depth} is written for {' and '.join(deep) or 'no format'}"
+                         f" only; format {format!r} of {fp!r} is 8-bit (Pillow)")
     params = {}
     if extra.get("quality") is not None:
         params["quality"] = extra["quality"]
@@ -214,8 +243,7 @@ def _save_with_pillow(tensor, fp, format, grid, extra):
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=format, **params)
     data = _torch.frombuffer(bytearray(buffer.getbuffer()), dtype=_torch.uint8)
-    _ops.write_file(data, path, create_directories=bool(extra.get("create_directories", False)),
-                    durable=bool(extra.get("durable", False)))
+    _ops.write_file(data, path, **_file_args(extra))
 
 
 # ---------------------------------------------------------------------------
@@ -293,7 +321,7 @@ def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs)
 def encode_image(tensor, format="png", **kwargs):
     """The bytes save_image would write, as a 1-D uint8 tensor."""
     tensor = _check_tensor(tensor)
-    grid, extra = _split("encode_image", kwargs, ("quality", "compression_level"))
+    grid, extra = _split("encode_image", kwargs, _ENCODE_EXTRAS)
     fmt = _FORMATS.get(str(format).upper(), str(format))
     return _ops.encode_image(tensor, format=fmt, **grid, **_encode_args(extra))
 
@@ -341,7 +369,8 @@ class ImageWriter:
         path = _os.fsdecode(_os.fspath(fp))
         fmt = _format_of(format, path.replace("{", "").replace("}", ""))
         if fmt is None:
-            raise ValueError(f"ImageWriter.{fn} writes PNG and JPEG; format {format!r} and path "
+            names = " and ".join(f.display_name for f in formats())
+            raise ValueError(f"ImageWriter.{fn} writes {names}; format {format!r} and path "
                              f"{path!r} name neither (torchimage.save_image hands other formats "
                              "to Pillow)")
         grid, extra = _split(f"ImageWriter.{fn}", kwargs, _SAVE_EXTRAS)

@@ -312,7 +312,7 @@ void write_file(const std::string& path_in, const void* data, size_t size,
     const int err = errno;
     TORCH_CHECK(false, "cannot write '", path_in, "': directory '", dir.string(), "': ",
                 os_error(err),
-                err == ENOENT ? " (set create_directories, --create-dirs in the CLI, to create it)"
+                err == ENOENT ? " (set create_directories to create it)"
                               : "");
   }
   TORCH_CHECK(S_ISDIR(st.st_mode), "cannot write '", path_in, "': '", dir.string(),

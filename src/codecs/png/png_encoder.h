@@ -7,6 +7,7 @@
 
 #include "core/byte_buffer.h"
 #include "core/pixel_view.h"
+#include "codecs/png/png_chunks.h"  // write_png_chunk
 #include "codecs/png/png_filter.h"
 
 namespace torchimage {
@@ -42,8 +43,5 @@ void encode_png_pixels(const PixelView& pixels, const PngEncoding& encoding, Byt
 inline Bytes encode_png_pixels(const PixelView& pixels, const std::optional<int>& level) {
   return encode_png_pixels(pixels, png_encoding_for(level));
 }
-
-// Appends one chunk (length, type, data, CRC-32) to `out`.
-void write_png_chunk(Bytes& out, const char type[4], const uint8_t* data, size_t size);
 
 }  // namespace torchimage
