@@ -321,3 +321,21 @@ std::string RowName(const ::testing::TestParamInfo<FormatInfo>& info) {
 INSTANTIATE_TEST_SUITE_P(Table, Formats, ::testing::ValuesIn(torchimage::formats()), RowName);
 
 }  // namespace
+
+// A format whose library the build lacks stays in the table and says so when
+// used (the row below is PNG's, marked unavailable as a build without libpng
+// would mark it), and the table has no other way in: an ImageFormat value
+// outside the enum is an error, never a fallback to PNG.
+TEST(FormatTable, UnavailableRowAndUnknownValueAreErrors) {
+  torchimage::Codec missing = torchimage::png_codec();
+  missing.info.available = false;
+  missing.info.display_name = "WebP";
+  EXPECT_THROW_MSG(torchimage::check_available(missing, "save_image"),
+                   "save_image: torchimage was built without WebP support");
+  EXPECT_NO_THROW(torchimage::check_available(torchimage::png_codec(), "save_image"));
+  const auto bogus = static_cast<torchimage::ImageFormat>(200);
+  EXPECT_THROW_MSG(torchimage::format_info(bogus), "unknown ImageFormat value 200");
+  const torch::Tensor x = torch::rand({3, 4, 4});
+  EXPECT_THROW_MSG(torchimage::encode_image(x, torchimage::SaveImageOptions().format(bogus)),
+                   "unknown ImageFormat value 200");
+}

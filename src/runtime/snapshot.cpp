@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/GradMode.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
 #include "core/cpu_dispatch.h"
@@ -38,7 +39,7 @@ int64_t snapshot_reuses() { return g_snapshot_reuses.load(); }
 
 at::Tensor Snapshots::take(const at::Tensor& t, bool handed_over, WorkQueue& helpers,
                            std::shared_ptr<c10::Event>* ready, bool* own_copy) {
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   *own_copy = false;
   if (handed_over && sole_owner(t)) return t.detach();  // detach: drop any graph
   g_snapshot_copies.fetch_add(1, std::memory_order_relaxed);
