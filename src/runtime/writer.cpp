@@ -28,6 +28,12 @@ struct ImageWriter::State {
   WorkQueue queue;
 
   explicit State(const WorkQueue::Options& options) : queue(options) {}
+
+  // The queue, for a call named `what` (an error in a forked child).
+  WorkQueue& queue_for(const char* what) {
+    queue.check_process(what);
+    return queue;
+  }
 };
 
 namespace {
@@ -160,8 +166,7 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
                                                   const std::string& path,
                                                   const SaveImageOptions& options) {
   const char* what = "ImageWriter::save_image";
-  WorkQueue& queue = state_->queue;
-  queue.check_process(what);
+  WorkQueue& queue = state_->queue_for(what);
   SavePlan plan = make_plan(options, resolve_format(path, options.format(), what), what);
   check_input(plan, tensor);
   CallOutcome outcome(1);
@@ -203,8 +208,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
                                                    const SaveImageOptions& options,
                                                    int64_t start_index) {
   const char* what = "ImageWriter::save_images";
-  WorkQueue& queue = state_->queue;
-  queue.check_process(what);
+  WorkQueue& queue = state_->queue_for(what);
   TORCH_CHECK(batch.defined() && batch.dim() == 4, what,
               ": expected a 4-D (B, C, H, W) batch, got ",
               batch.defined() ? c10::str(batch.dim(), "-D with shape ", batch.sizes())
@@ -254,7 +258,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
 std::shared_future<void> ImageWriter::save_image(const std::vector<torch::Tensor>& images,
                                                  const std::string& path,
                                                  const SaveImageOptions& options) {
-  state_->queue.check_process("ImageWriter::save_image");
+  state_->queue_for("ImageWriter::save_image");
   // The stacked tensor is this call's own: handed over, it is not copied again.
   return queue_image(stack_images(images, "ImageWriter::save_image"), /*handed_over=*/true, path,
                      options);
@@ -265,8 +269,7 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
                                                   const SaveImageOptions& options,
                                                   int64_t start_index) {
   const char* what = "ImageWriter::save_images";
-  WorkQueue& queue = state_->queue;
-  queue.check_process(what);
+  WorkQueue& queue = state_->queue_for(what);
   Samples s;
   s.list = &images;
   const std::shared_ptr<const SavePlan> plan =
@@ -297,13 +300,11 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
 }
 
 void ImageWriter::flush() {
-  state_->queue.check_process("ImageWriter::flush");
-  state_->queue.flush();
+  state_->queue_for("ImageWriter::flush").flush();
 }
 
 int64_t ImageWriter::pending() const {
-  state_->queue.check_process("ImageWriter::pending");
-  return state_->queue.in_flight();
+  return state_->queue_for("ImageWriter::pending").in_flight();
 }
 
 }  // namespace torchimage
