@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include <c10/util/Exception.h>
 
@@ -16,6 +17,14 @@ std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
+}
+
+// The text after the last '.' of the path's file name, if it has one.
+std::optional<std::string> extension_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const auto dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return {};
+  return path.substr(dot + 1);
 }
 
 // "a, b or c" (`last` joins the last two).
@@ -103,12 +112,11 @@ ImageFormat parse_format(const std::string& name, const char* what) {
 }
 
 std::optional<ImageFormat> format_of_path(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  const auto dot = path.find_last_of('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return {};
-  const std::string ext = lower(path.substr(dot + 1));
+  const std::optional<std::string> ext = extension_of(path);
+  if (!ext) return {};
+  const std::string e = lower(*ext);
   for (const Codec& c : codecs()) {
-    if (contains(c.info.extensions, ext)) return c.info.format;
+    if (contains(c.info.extensions, e)) return c.info.format;
   }
   return {};
 }
@@ -118,11 +126,9 @@ ImageFormat resolve_format(const std::string& path, const std::optional<ImageFor
   check_path(path, what);  // every path-taking call resolves its format first
   if (format) return *format;
   if (const auto found = format_of_path(path)) return *found;
-  const auto slash = path.find_last_of('/');
-  const auto dot = path.find_last_of('.');
-  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  const std::optional<std::string> ext = extension_of(path);
   TORCH_CHECK(false, what, ": cannot tell the format of '", path, "' from its extension",
-              has_ext ? c10::str(" '.", path.substr(dot + 1), "'") : std::string(),
+              ext ? c10::str(" '.", *ext, "'") : std::string(),
               "; supported: ", extensions_list(), ", or set the format option (",
               names_list(/*aliases=*/false), ")");
 }

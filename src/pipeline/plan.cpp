@@ -24,14 +24,6 @@ PixelView view_of(const uint8_t* data, int64_t height, int64_t width, int64_t ch
   return view;
 }
 
-// make_grid + quantize at 8 bits: one fused pass where it applies, else the
-// ATen ops.
-torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid) {
-  torch::Tensor hwc = fused_grid_pixels(tensor, grid);
-  if (!hwc.defined()) hwc = quantize(make_grid(tensor, grid));
-  return hwc;
-}
-
 // A file of 16-bit samples of a (C, H, W) image (quantize16's dtypes).
 Bytes encode16(const Codec& codec, const torch::Tensor& chw, const EncodeOptions& options,
                const char* what) {
@@ -42,6 +34,12 @@ Bytes encode16(const Codec& codec, const torch::Tensor& chw, const EncodeOptions
 }
 
 }  // namespace
+
+torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid) {
+  torch::Tensor hwc = fused_grid_pixels(tensor, grid);
+  if (!hwc.defined()) hwc = quantize(make_grid(tensor, grid));
+  return hwc;
+}
 
 SavePlan make_plan(const SaveImageOptions& options, ImageFormat format, const char* what) {
   SavePlan plan;

@@ -40,6 +40,10 @@ SavePlan make_plan(const SaveImageOptions& options, ImageFormat format, const ch
 // shape in the format's limits, and the memory the pixels need.
 void check_input(const SavePlan& plan, const torch::Tensor& tensor);
 
+// make_grid + quantize at 8 bits, as uint8 (H, W, C) CPU pixels: one fused
+// pass where it applies, else the ATen ops. The input is not checked here.
+torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid);
+
 // make_grid, quantize and encode: the file's bytes. Checks the input first.
 Bytes render(const SavePlan& plan, const torch::Tensor& tensor);
 

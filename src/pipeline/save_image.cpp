@@ -3,9 +3,7 @@
 
 #include <c10/util/Exception.h>
 
-#include "grid/fused_quantize.h"
 #include "grid/grid_shape.h"
-#include "grid/quantize.h"
 #include "pipeline/plan.h"
 
 namespace torchimage {
@@ -64,9 +62,7 @@ torch::Tensor encode_image(const std::vector<torch::Tensor>& tensors,
 torch::Tensor to_pixels(const torch::Tensor& tensor, const SaveImageOptions& options) {
   const MakeGridOptions grid = options.grid_options();
   check_grid_input(tensor, grid, "to_pixels");
-  torch::Tensor hwc = fused_grid_pixels(tensor, grid);
-  if (!hwc.defined()) hwc = quantize(make_grid(tensor, grid));
-  return hwc;
+  return grid_pixels(tensor, grid);
 }
 
 torch::Tensor to_pixels(const std::vector<torch::Tensor>& tensors,
