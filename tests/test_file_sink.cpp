@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -31,6 +32,8 @@
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 #include <torchimage/io.h>
+
+#include "io/file_path.h"
 
 namespace {
 
@@ -630,35 +633,239 @@ TEST_F(FileSink, SymlinkLoopIsAnError) {
 }
 
 // Open descriptors named as paths (/dev/fd/N, /proc/self/fd/N) are written
-// in place, as a shell redirection is: the file they were opened from is
-// written into, not replaced by another file.
-TEST_F(FileSink, DescriptorPathsAreWrittenInPlace) {
+// through the descriptor itself, as a shell's `>&N` is: from its offset, so
+// that two images follow each other, and never by replacing the file they
+// were opened from.
+TEST_F(FileSink, DescriptorPathsAreWrittenThroughTheDescriptor) {
   const std::string p = path("opened.bin");
   spit(p, random_bytes(100, 4));
   const int fd = ::open(p.c_str(), O_WRONLY | O_TRUNC);
   ASSERT_GE(fd, 0);
   struct stat before;
   ASSERT_EQ(::fstat(fd, &before), 0);
-  const Bytes b = random_bytes(33, 5);
-  write("/dev/fd/" + std::to_string(fd), b);
-  write("/proc/self/fd/" + std::to_string(fd), b);
+  const Bytes b1 = random_bytes(50, 5), b2 = random_bytes(33, 6);
+  write("/dev/fd/" + std::to_string(fd), b1);
+  write("/proc/self/fd/" + std::to_string(fd), b2);
   ::close(fd);
   struct stat after;
   ASSERT_EQ(::stat(p.c_str(), &after), 0);
   EXPECT_EQ(after.st_ino, before.st_ino) << "the file was replaced";
-  EXPECT_TRUE(slurp(p) == b);  // each write opened it anew, at offset 0
-  // A pipe.
+  Bytes both = b1;
+  both.insert(both.end(), b2.begin(), b2.end());
+  // (Reopening the path wrote b2 over b1's start and left b1's tail.)
+  EXPECT_TRUE(slurp(p) == both) << slurp(p).size() << " bytes";
+  // A pipe gets exactly the bytes.
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
-  write("/proc/self/fd/" + std::to_string(pipe_fds[1]), b);
+  write("/proc/self/fd/" + std::to_string(pipe_fds[1]), b2);
   ::close(pipe_fds[1]);
   Bytes got(64);
   const ssize_t n = ::read(pipe_fds[0], got.data(), got.size());
   ::close(pipe_fds[0]);
   ASSERT_EQ(n, 33);
   got.resize(33);
-  EXPECT_TRUE(got == b);
+  EXPECT_TRUE(got == b2);
   EXPECT_EQ(entries(dir_), std::vector<std::string>{"opened.bin"});
+}
+
+// Bug 1 of issue 29: `prog >> log` appends; `prog > f` leaves f holding
+// exactly the image, through /dev/stdout (a link to /proc/self/fd/1).
+TEST_F(FileSink, StandardOutputKeepsTheShellsRedirection) {
+  const std::string log = path("log.txt"), out = path("out.bin");
+  const Bytes head = {'l', 'o', 'g', '\n'};
+  spit(log, head);
+  spit(out, random_bytes(500, 7));  // longer than the image: a reopening kept its tail
+  const Bytes image = random_bytes(200, 8);
+  for (const auto& [file, flags] :
+       std::vector<std::pair<std::string, int>>{{log, O_APPEND}, {out, O_TRUNC}}) {
+    const int code = exit_code_in_child([&, file = file, flags = flags] {
+      const int fd = ::open(file.c_str(), O_WRONLY | flags);
+      if (fd < 0 || ::dup2(fd, 1) != 1) return 10;
+      try {
+        write("/dev/stdout", image);
+        write("/dev/fd/1", image);
+      } catch (const c10::Error&) {
+        return 11;
+      }
+      return 0;
+    });
+    EXPECT_EQ(code, 0) << file;
+  }
+  Bytes want_log = head;
+  for (int i = 0; i < 2; ++i) want_log.insert(want_log.end(), image.begin(), image.end());
+  EXPECT_TRUE(slurp(log) == want_log) << slurp(log).size() << " bytes";
+  Bytes want_out = image;
+  want_out.insert(want_out.end(), image.begin(), image.end());
+  EXPECT_TRUE(slurp(out) == want_out) << slurp(out).size() << " bytes";
+}
+
+// Another process's descriptor (/proc/<pid>/fd/N) is opened anew as a
+// shell's redirection to it: truncated, or appended to in append mode.
+TEST_F(FileSink, AnotherProcesssDescriptorIsTruncatedOrAppended) {
+  const Bytes image = random_bytes(64, 9);
+  for (const int flags : {0, O_APPEND}) {
+    const std::string p = path(flags ? "append.bin" : "plain.bin");
+    const Bytes old_bytes = random_bytes(300, 10);
+    spit(p, old_bytes);
+    int ready[2], quit[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    ASSERT_EQ(::pipe(quit), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const int fd = ::open(p.c_str(), O_WRONLY | flags);
+      const int32_t n = fd;
+      if (::write(ready[1], &n, sizeof n) != sizeof n) ::_exit(1);
+      char c;
+      (void)!::read(quit[0], &c, 1);
+      ::_exit(0);
+    }
+    int32_t fd = -1;
+    ASSERT_EQ(::read(ready[0], &fd, sizeof fd), static_cast<ssize_t>(sizeof fd));
+    ASSERT_GE(fd, 0);
+    write("/proc/" + std::to_string(child) + "/fd/" + std::to_string(fd), image);
+    (void)!::write(quit[1], "q", 1);
+    ::waitpid(child, nullptr, 0);
+    for (int f : {ready[0], ready[1], quit[0], quit[1]}) ::close(f);
+    Bytes want = flags ? old_bytes : Bytes();
+    want.insert(want.end(), image.begin(), image.end());
+    EXPECT_TRUE(slurp(p) == want) << p << ": " << slurp(p).size() << " bytes";
+  }
+}
+
+// Bug 4 of issue 29: writers sharing one pipe, under several names of it,
+// each get their image through whole: the reader sees whole images only.
+TEST_F(FileSink, OnePipeGetsWholeImagesFromManyThreads) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const int second = ::dup(pipe_fds[1]);
+  ASSERT_GE(second, 0);
+  constexpr int kThreads = 6, kEach = 4;
+  constexpr size_t kSize = 150000;  // over the pipe's 64 KiB: written in pieces
+  Bytes got;
+  std::thread reader([&] {
+    uint8_t buf[65536];
+    for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) got.insert(got.end(), buf, buf + n);
+  });
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      const Bytes image(kSize, static_cast<uint8_t>(t + 1));
+      const std::string name = t % 2 ? "/dev/fd/" + std::to_string(second)
+                                     : "/proc/self/fd/" + std::to_string(pipe_fds[1]);
+      for (int k = 0; k < kEach; ++k) {
+        try {
+          write(name, image);
+        } catch (const c10::Error&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ::close(pipe_fds[1]);
+  ::close(second);
+  reader.join();
+  ::close(pipe_fds[0]);
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(got.size(), kSize * kThreads * kEach);
+  for (size_t at = 0; at < got.size(); at += kSize) {
+    const bool whole = std::all_of(got.begin() + at, got.begin() + at + kSize,
+                                   [&](uint8_t v) { return v == got[at]; });
+    ASSERT_TRUE(whole) << "image at byte " << at << " is mixed with another";
+  }
+}
+
+// A pipe whose reader has gone is an error (EPIPE), never the end of the
+// process by SIGPIPE; no SIGPIPE is left pending.
+TEST_F(FileSink, ClosedPipeIsAnErrorNotASignal) {
+  const int code = exit_code_in_child([&] {
+    std::signal(SIGPIPE, SIG_DFL);
+    int fds[2];
+    if (::pipe(fds) != 0) return 10;
+    ::close(fds[0]);
+    try {
+      write("/dev/fd/" + std::to_string(fds[1]), random_bytes(10, 1));
+      return 2;
+    } catch (const c10::Error& e) {
+      if (std::string(e.what_without_backtrace()).find("reading end was closed") ==
+          std::string::npos) {
+        return 3;
+      }
+    }
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    return sigismember(&pending, SIGPIPE) ? 4 : 0;
+  });
+  EXPECT_EQ(code, 0) << "-1: killed (by SIGPIPE)";
+}
+
+// A FIFO with no reader: waited for a while, then an error (open() alone
+// would block for ever); a reader that comes in time gets the bytes.
+TEST_F(FileSink, FifoWaitsForAReaderThenFails) {
+  const std::string fifo = path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Bytes b = random_bytes(100000, 11);
+  const int code = exit_code_in_child([&] {
+    ::alarm(20);  // a regression ends the child by SIGALRM, not the suite
+    torchimage::set_fifo_reader_wait_ms(300);
+    try {
+      write(fifo, b);
+      return 2;
+    } catch (const c10::Error& e) {
+      if (std::string(e.what_without_backtrace()).find("no process has open for reading") ==
+          std::string::npos) {
+        return 3;
+      }
+    }
+    torchimage::set_fifo_reader_wait_ms(10000);
+    Bytes got;
+    std::thread reader([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const int fd = ::open(fifo.c_str(), O_RDONLY);
+      uint8_t buf[4096];
+      for (ssize_t n; fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0;) got.insert(got.end(), buf, buf + n);
+      if (fd >= 0) ::close(fd);
+    });
+    try {
+      write(fifo, b);
+    } catch (const c10::Error&) {
+      reader.join();
+      return 4;
+    }
+    reader.join();
+    return got == b ? 0 : 5;
+  });
+  EXPECT_EQ(code, 0) << "-1: the child hung (SIGALRM) or crashed";
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"fifo"});
+}
+
+// 'b.png/' made a folder named b.png: a path ending with '/' is refused.
+TEST_F(FileSink, TrailingSlashIsRefused) {
+  for (const auto& p : {path("b.png/"), path("sub/b.png/")}) {
+    try {
+      write(p, random_bytes(5, 1), torchimage::WriteFileOptions().create_directories(true));
+      ADD_FAILURE() << p << " was written";
+    } catch (const c10::ValueError& e) {
+      EXPECT_NE(std::string(e.what_without_backtrace()).find("ends with '/'"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(entries(dir_).empty());
+}
+
+// One target, one key: the writer keeps call order per key.
+TEST_F(FileSink, OrderKeysNameTheTarget) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string fd = std::to_string(fds[1]);
+  EXPECT_EQ(torchimage::order_key_of("/dev/fd/" + fd), torchimage::order_key_of("/proc/self/fd/" + fd));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_EQ(torchimage::order_key_of("/dev/stdout"), torchimage::order_key_of("/proc/self/fd/1"));
+  EXPECT_EQ(torchimage::order_key_of("./a/../b.png"), torchimage::order_key_of("b.png"));
+  EXPECT_NE(torchimage::order_key_of("a.png"), torchimage::order_key_of("b.png"));
 }
 
 // Bug 8: reading a FIFO blocked forever; a FIFO is refused at once.

@@ -5,7 +5,9 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,7 @@
 
 #include "runtime/chunked_copy.h"
 #include "runtime/snapshot.h"
+#include "runtime/work_queue.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -481,3 +484,169 @@ TEST(ImageWriter, LoadTwoProducersSmallQueue) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// Issue 29, bugs 3, 4 and 6: call order per path, whole images on a shared
+// pipe, compact snapshots, and the per-job cost in max_pending_bytes.
+
+namespace {
+
+// Reads a pipe to its end on a thread.
+struct PipeReader {
+  int fds[2] = {-1, -1};
+  std::vector<uint8_t> got;
+  std::thread thread;
+
+  PipeReader() {
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    thread = std::thread([this] {
+      uint8_t buf[65536];
+      for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) got.insert(got.end(), buf, buf + n);
+    });
+  }
+  ~PipeReader() {
+    if (thread.joinable()) finish();
+  }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fds[1]); }
+  // Closes the writing end (and any dups of it named in `more`), waits for the end.
+  std::vector<uint8_t> finish(const std::vector<int>& more = {}) {
+    for (int fd : more) ::close(fd);
+    ::close(fds[1]);
+    thread.join();
+    ::close(fds[0]);
+    return got;
+  }
+};
+
+std::vector<uint8_t> encoded(const torch::Tensor& image, const SaveImageOptions& o = {}) {
+  const torch::Tensor t = encode_image(image, o);
+  return std::vector<uint8_t>(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+}
+
+}  // namespace
+
+// Bug 3: with several workers, the file ends as the last call wrote it (a
+// large first image used to finish after a small second one, and win).
+TEST(ImageWriter, OnePathKeepsCallOrder) {
+  TempDir d;
+  torch::manual_seed(3);
+  const auto big = torch::rand({3, 1024, 1024});
+  const auto o = SaveImageOptions().compression_level(9);  // slow on purpose
+  ImageWriter writer(ImageWriterOptions().threads(4));
+  std::vector<torch::Tensor> last(3);
+  for (int round = 0; round < 3; ++round) {
+    for (int p = 0; p < 3; ++p) {
+      const std::string path = d / ("f" + std::to_string(p) + ".png");
+      writer.save_image(big, path, o);
+      last[p] = torch::rand({3, 8, 8 + round});
+      writer.save_image(last[p], p == 1 ? d.path.string() + "/./f1.png" : path, o);
+    }
+  }
+  writer.flush();
+  for (int p = 0; p < 3; ++p) {
+    EXPECT_EQ(bytes_of(d / ("f" + std::to_string(p) + ".png")), encoded(last[p], o)) << p;
+  }
+}
+
+// Bug 4: jobs whose target is one pipe (named two ways) reach it whole and
+// in call order, and so do save_images' samples.
+TEST(ImageWriter, OnePipeGetsWholeImagesInCallOrder) {
+  torch::manual_seed(4);
+  PipeReader pipe;
+  const int alias = ::dup(pipe.fds[1]);
+  ASSERT_GE(alias, 0);
+  std::vector<uint8_t> want;
+  {
+    ImageWriter writer(ImageWriterOptions().threads(4));
+    for (int k = 0; k < 12; ++k) {
+      const auto image = torch::rand({3, k % 3 == 0 ? 400 : 16, 64});  // big ones are slow
+      writer.save_image(image, k % 2 ? pipe.path() : "/dev/fd/" + std::to_string(alias),
+                        SaveImageOptions().format(ImageFormat::PNG));
+      const auto e = encoded(image);
+      want.insert(want.end(), e.begin(), e.end());
+    }
+    writer.flush();
+  }
+  EXPECT_TRUE(pipe.finish({alias}) == want) << "the pipe got another order or mixed bytes";
+}
+
+TEST(SaveImages, SamplesToOnePipeArriveInIndexOrder) {
+  torch::manual_seed(5);
+  // Descriptors 200..207 all lead to one pipe: "/dev/fd/{index}" names it
+  // eight ways.
+  PipeReader pipe;
+  std::vector<int> aliases;
+  for (int fd = 200; fd < 208; ++fd) {
+    ASSERT_EQ(::dup2(pipe.fds[1], fd), fd);
+    aliases.push_back(fd);
+  }
+  // Noise is slow to compress at level 9, flat samples fast: without the
+  // order, the flat samples overtake sample 0.
+  const auto batch = torch::zeros({8, 3, 256, 256});
+  batch[0] = torch::rand({3, 256, 256});
+  try {
+    save_images(batch, "/dev/fd/{index}",
+                SaveImageOptions().compression_level(9).format(ImageFormat::PNG), 200,
+                /*threads=*/4);
+  } catch (const c10::Error& e) {
+    for (int fd : aliases) ::close(fd);
+    FAIL() << e.what_without_backtrace();
+  }
+  std::vector<uint8_t> want;
+  for (int64_t i = 0; i < 8; ++i) {
+    const auto e = encoded(batch[i], SaveImageOptions().compression_level(9));
+    want.insert(want.end(), e.begin(), e.end());
+  }
+  EXPECT_TRUE(pipe.finish(aliases) == want);
+}
+
+// Bug 6: an expanded tensor's snapshot holds its memory once, not its shape.
+TEST(ImageWriter, ExpandedTensorsAreSnapshotCompactly) {
+  torch::manual_seed(6);
+  const auto one = torch::rand({1, 3, 4, 4});
+  const auto expanded = one.expand({100000, 3, 4, 4});
+  EXPECT_EQ(snapshot_bytes(expanded), 3 * 4 * 4 * 4);
+  ImageWriter owner(ImageWriterOptions().threads(1));
+  {
+    // The snapshot itself: compact, and the same values.
+    Snapshots snapshots;
+    WorkQueue::Options q;
+    q.max_pending_bytes = 1 << 20;
+    WorkQueue helpers(q);
+    std::shared_ptr<c10::Event> ready;
+    bool own = false;
+    const at::Tensor snap = snapshots.take(expanded, false, helpers, &ready, &own);
+    EXPECT_TRUE(own);
+    EXPECT_EQ(snap.sizes(), expanded.sizes());
+    EXPECT_LE(snap.storage().nbytes(), 3u * 4 * 4 * 4);
+    EXPECT_TRUE(torch::equal(snap[99999], one[0]));
+  }
+  // Through the writer, under a budget far below what the shape spans
+  // (19 MB): the file is save_image's.
+  TempDir d;
+  const auto o = SaveImageOptions().nrow(1000).normalize(true);
+  ImageWriter writer(ImageWriterOptions().threads(1).max_pending_bytes(1 << 20));
+  writer.save_image(expanded, d / "sheet.png", o);
+  writer.flush();
+  save_image(expanded, d / "direct.png", o);
+  EXPECT_EQ(bytes_of(d / "sheet.png"), bytes_of(d / "direct.png"));
+}
+
+// Bug 6: max_pending_bytes counts what each job holds beyond its pixels, so
+// that thousands of tiny jobs stay under the bound.
+TEST(ImageWriter, PendingBytesCountEachJob) {
+  TempDir d;
+  const int64_t budget = 64 << 10;
+  ImageWriter writer(ImageWriterOptions().threads(1).max_pending_bytes(budget));
+  const auto tiny = torch::zeros({1, 1, 1}, torch::kUInt8);
+  int64_t most = 0;
+  for (int k = 0; k < 3000; ++k) {
+    writer.save_image(tiny, d / ("t" + std::to_string(k) + ".png"));
+    most = std::max(most, writer.pending());
+  }
+  writer.flush();
+  // Each job counts at least 256 bytes: at most budget / 256 of them wait
+  // (+1: a call whose job alone is over the bound goes through).
+  EXPECT_LE(most, budget / 256 + 1);
+  EXPECT_EQ(count_files(d.path), 3000u);
+}

@@ -50,9 +50,23 @@ class WriteFileOptions : public detail::FileArgs<WriteFileOptions> {};
 /// Writes bytes atomically: into a temporary file `.<name>.tmp-XXXXXX` in the
 /// target's directory, renamed over `path` once complete. On failure neither a
 /// partial nor a temporary file remains and an existing file is untouched.
-/// Symbolic links are written through (a loop of them is an error); devices,
-/// FIFOs and open descriptors (/dev/null, /dev/stdout, /dev/fd/N) are written
-/// in place. A path holding a NUL byte is refused (c10::ValueError).
+/// Symbolic links are written through (a loop of them is an error). A path
+/// ending with '/' or holding a NUL byte is refused (c10::ValueError).
+///
+/// What has no file to replace is written in place, each image whole (one
+/// writer at a time per target in this process, whatever name reaches it):
+/// - this process's open descriptors named as paths (/dev/stdout, /dev/fd/N,
+///   /proc/self/fd/N) through the descriptor itself, as a shell's `>&N`:
+///   from its offset, or at the end in append mode. So `prog > f` leaves f
+///   holding exactly the image and `prog >> log` appends it; a regular file
+///   reached this way is neither truncated nor replaced;
+/// - another process's descriptor (/proc/<pid>/fd/N) opened anew, as a
+///   shell's `> /proc/<pid>/fd/N`: a regular file there is truncated, or
+///   appended to when that descriptor is in append mode;
+/// - devices, FIFOs and sockets (/dev/null). A FIFO that no process has open
+///   for reading is waited for 10 s, then the write fails. A pipe whose reader
+///   has gone fails with EPIPE ("the reading end was closed"); the SIGPIPE
+///   the write raises is taken back, so it never ends the process.
 TORCHIMAGE_API void write_file(const std::string& path, const void* data, size_t size,
                                const WriteFileOptions& options = {});
 TORCHIMAGE_API void write_file(const std::string& path, const torch::Tensor& data,

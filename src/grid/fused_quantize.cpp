@@ -18,6 +18,7 @@
 #include <c10/util/Exception.h>
 
 #include "core/cpu_dispatch.h"
+#include "core/prepare.h"
 
 #ifdef TORCHIMAGE_X86_INTRINSICS
 #include <immintrin.h>
@@ -358,7 +359,12 @@ torch::Tensor fused(const at::Tensor& x4, const MakeGridOptions& o, const GridSh
 
 torch::Tensor fused_grid_pixels(const torch::Tensor& input, const MakeGridOptions& o) {
   const auto dtype = input.scalar_type();
-  if (!input.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble)) return {};
+  // The pass reads raw memory: a negative or conjugate view's holds other
+  // values (readable() resolves it first).
+  if (!input.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble) ||
+      !memory_is_values(input)) {
+    return {};
+  }
   at::NoGradGuard no_grad;
   at::Tensor x = input.detach();
   while (x.dim() < 4) x = x.unsqueeze(0);
@@ -397,7 +403,7 @@ torch::Tensor fused_grid_pixels(const torch::Tensor& input, const MakeGridOption
 bool SampleQuantizer::applies(const torch::Tensor& batch, const MakeGridOptions& o) {
   const auto dtype = batch.scalar_type();
   if (!batch.device().is_cpu() || (dtype != at::kFloat && dtype != at::kDouble) ||
-      batch.dim() != 4 || batch.size(0) < 1) {
+      batch.dim() != 4 || batch.size(0) < 1 || !memory_is_values(batch)) {
     return false;
   }
   if (grid_channels(batch.size(1), o) > 4) return false;

@@ -28,12 +28,14 @@ inline int64_t grid_channels(int64_t in_channels, const MakeGridOptions& options
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& options,
                       const char* what, int sample_bits = 8);
 
-// make_grid for samples of `sample_bits` (see check_grid_input).
+// make_grid for samples of `sample_bits`, of an input that passed
+// check_grid_input; `what` (the call the user made) starts each message.
 torch::Tensor make_grid_impl(const torch::Tensor& tensor, const MakeGridOptions& options,
-                             int sample_bits);
+                             int sample_bits, const char* what);
 
 // The (C, H, W) make_grid will return, computed without touching the data.
-GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options);
+GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options,
+                     const char* what = "make_grid");
 
 // Refuses, before anything is allocated, an output of `shape` at
 // `bytes_per_sample` that needs more memory than this machine has (an

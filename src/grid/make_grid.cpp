@@ -12,8 +12,9 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "grid/grid_shape.h"
+#include "core/prepare.h"
 #include "core/torch_compat.h"
+#include "grid/grid_shape.h"
 
 namespace torchimage {
 namespace {
@@ -49,6 +50,7 @@ void norm_range(at::Tensor& t, const std::optional<ValueRange>& range) {
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
                       int sample_bits) {
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
+  check_tensor_kind(tensor, what);
   const auto dtype = tensor.scalar_type();
   TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
                   (sample_bits == 16 && compat::is_sample16(dtype)),
@@ -138,7 +140,7 @@ void check_output_memory(const GridShape& s, int64_t bytes_per_sample, const cha
               " of memory (check the tensor's shape, padding and nrow)");
 }
 
-GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
+GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what) {
   GridShape s;
   const auto sizes = tensor.sizes();
   int64_t b = 1, c = 1, h, w;
@@ -161,7 +163,7 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
   const int64_t limit = int64_t{1} << 40;
   TORCH_CHECK(o.padding() < limit && h < limit && w < limit &&
                   h + o.padding() < limit / s.ymaps && w + o.padding() < limit / s.xmaps,
-              "make_grid: the grid of ", b, " images of ", h, "x", w, " with padding ",
+              what, ": the grid of ", b, " images of ", h, "x", w, " with padding ",
               o.padding(), " is too large");
   s.height = (h + o.padding()) * s.ymaps + o.padding();
   s.width = (w + o.padding()) * s.xmaps + o.padding();
@@ -169,22 +171,23 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o) {
 }
 
 torch::Tensor make_grid(const torch::Tensor& input, const MakeGridOptions& o) {
-  return make_grid_impl(input, o, /*sample_bits=*/8);
+  check_grid_input(input, o, "make_grid");
+  return make_grid_impl(input, o, /*sample_bits=*/8, "make_grid");
 }
 
 torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& o,
-                             int sample_bits) {
-  check_grid_input(input, o, "make_grid", sample_bits);
-  const GridShape shape = grid_shape(input, o);
+                             int sample_bits, const char* what) {
+  const GridShape shape = grid_shape(input, o, what);
   // A single image without normalize comes back as a view of the input: only
   // a grid, a normalized copy or a gray image made RGB is allocated.
   const int64_t images = input.dim() == 4 ? input.size(0) : 1;
   const int64_t in_channels = input.dim() == 2 ? 1 : input.size(input.dim() - 3);
   if (images > 1 || o.normalize() || in_channels != shape.channels) {
-    check_output_memory(shape, static_cast<int64_t>(input.element_size()), "make_grid", "grid");
+    check_output_memory(shape, static_cast<int64_t>(input.element_size()), what, "grid");
   }
   at::NoGradGuard no_grad;
-  at::Tensor tensor = input.detach();
+  // A single image comes back as a view: with its values in its memory.
+  at::Tensor tensor = readable(input.detach());
 
   if (tensor.dim() == 2) tensor = tensor.unsqueeze(0);
   if (tensor.dim() == 3) {
@@ -245,6 +248,7 @@ torch::Tensor stack_images(const std::vector<torch::Tensor>& tensors, const char
   TORCH_CHECK(!tensors.empty(), what, ": expected a non-empty list of tensors");
   for (size_t i = 0; i < tensors.size(); ++i) {
     TORCH_CHECK(tensors[i].defined(), what, ": tensor ", i, " of the list is undefined");
+    check_tensor_kind(tensors[i], what);
     TORCH_CHECK(tensors[i].sizes() == tensors[0].sizes(), what,
                 ": all tensors of the list must have one shape; tensor 0 has ",
                 tensors[0].sizes(), ", tensor ", i, " has ", tensors[i].sizes());

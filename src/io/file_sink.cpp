@@ -1,17 +1,27 @@
 // Atomic file writes: a new file is written unnamed (O_TMPFILE) and then
 // linked under its name; a file that exists is replaced by a temporary file
 // in its directory, renamed over it.
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <random>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <utility>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -84,12 +94,18 @@ int create_temp(const fs::path& dir, const std::string& name, std::string* tmp) 
   return -1;
 }
 
+// Writes all of `p` to `fd`, from its offset (or at its end, in append
+// mode). A descriptor its opener left non-blocking (EAGAIN) is waited on.
 bool write_all(int fd, const uint8_t* p, size_t n, int* err) {
   while (n > 0) {
     const size_t piece = n < (size_t{1} << 30) ? n : (size_t{1} << 30);
     const ssize_t w = ::write(fd, p, piece);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        if (::poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
+      }
       *err = errno;
       return false;
     }
@@ -103,16 +119,149 @@ bool write_all(int fd, const uint8_t* p, size_t n, int* err) {
   return true;
 }
 
-// A device, FIFO or socket at the path (e.g. /dev/null, /dev/full) is written
-// in place: there is nothing to replace atomically, and renaming over a
-// device node would destroy it.
-void write_in_place(const std::string& path, const uint8_t* data, size_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  TORCH_CHECK(fd >= 0, "cannot write '", path, "': ", os_error(errno));
+// One image at a time per device, FIFO, pipe or socket, whatever name or
+// descriptor of this process reaches it: two writers' bytes never
+// interleave there (a pipe takes at most PIPE_BUF bytes in one piece). The
+// mutexes live as long as the process (one per such target written to).
+std::mutex& target_lock(const struct stat& st) {
+  static std::mutex mu;
+  static auto* locks = new std::map<std::pair<dev_t, ino_t>, std::unique_ptr<std::mutex>>();
+  std::lock_guard<std::mutex> guard(mu);
+  auto& slot = (*locks)[{st.st_dev, st.st_ino}];
+  if (!slot) slot = std::make_unique<std::mutex>();
+  return *slot;
+}
+
+// SIGPIPE, which a write to a pipe or socket whose reader has gone raises,
+// is held back on this thread while it writes: the write fails with EPIPE
+// (an error naming the path) instead of ending the process. A SIGPIPE the
+// write raised is taken back; one that was pending before stays pending.
+class HoldSigpipe {
+ public:
+  HoldSigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    was_pending_ = ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    blocked_ = ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
+  }
+  ~HoldSigpipe() {
+    if (!blocked_) return;
+    if (raised_ && !was_pending_) {
+      const struct timespec now = {0, 0};
+      while (::sigtimedwait(&pipe_, nullptr, &now) < 0 && errno == EINTR) {
+      }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  HoldSigpipe(const HoldSigpipe&) = delete;
+  HoldSigpipe& operator=(const HoldSigpipe&) = delete;
+  void write_failed(int err) { raised_ = raised_ || err == EPIPE; }
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false, blocked_ = false, raised_ = false;
+};
+
+// Writes the bytes to an open descriptor that is not a regular file being
+// replaced: whole, and one writer at a time per target.
+void write_to_descriptor(int fd, const struct stat& st, const std::string& path,
+                         const uint8_t* data, size_t size) {
+  TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path, "': the path is a directory");
+  std::lock_guard<std::mutex> one_at_a_time(target_lock(st));
+  HoldSigpipe hold;
   int err = 0;
   const bool ok = write_all(fd, data, size, &err);
+  if (!ok) hold.write_failed(err);
+  TORCH_CHECK(ok, "cannot write '", path, "': ", os_error(err),
+              err == EPIPE ? " (the reading end was closed)" : "");
+}
+
+// How long a FIFO with no reader is waited for (see fifo_reader_wait).
+std::atomic<int> g_fifo_wait_ms{kFifoReaderWaitMs};
+
+// Opens a FIFO for writing, waiting for a reader at most the FIFO wait:
+// open(O_WRONLY) alone would block until one comes, for ever.
+int open_fifo(const std::string& target, const std::string& path) {
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(g_fifo_wait_ms.load());
+  for (int pause_ms = 1;; pause_ms = std::min(pause_ms * 2, 50)) {
+    const int fd = ::open(target.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      // Blocking writes from here on: the reader takes the bytes at its pace.
+      const int flags = ::fcntl(fd, F_GETFL);
+      if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+      return fd;
+    }
+    if (errno != ENXIO) return -1;
+    if (std::chrono::steady_clock::now() >= give_up) {
+      TORCH_CHECK(false, "cannot write '", path, "': it is a FIFO that no process has open for "
+                  "reading (waited ", g_fifo_wait_ms.load(), " ms for a reader); nothing was written");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+}
+
+// Whether another process's descriptor <pid>/fd/<n> is in append mode (its
+// /proc/<pid>/fdinfo/<n> "flags:" line, in octal).
+bool opened_for_append(const std::string& proc_fd_path) {
+  const size_t at = proc_fd_path.rfind("/fd/");
+  if (at == std::string::npos) return false;
+  const std::string info =
+      proc_fd_path.substr(0, at) + "/fdinfo/" + proc_fd_path.substr(at + 4);
+  FILE* f = std::fopen(info.c_str(), "re");
+  if (f == nullptr) return false;
+  char line[128];
+  unsigned long flags = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+    found = std::sscanf(line, "flags: %lo", &flags) == 1;
+  }
+  std::fclose(f);
+  return found && (flags & O_APPEND) != 0;
+}
+
+// A device, FIFO or socket at the path (e.g. /dev/null, /dev/full), or a
+// descriptor named as a path, is written in place: there is nothing to
+// replace atomically, and renaming over a device node would destroy it.
+//  - This process's descriptors (/dev/fd/N, /dev/stdout, /proc/self/fd/N,
+//    /proc/<this pid>/fd/N) are written through the descriptor itself, as
+//    a shell's `>&N` is: from its offset, or appended in append mode (so
+//    `> f` leaves f holding exactly the bytes, `>> log` appends them).
+//  - Another process's descriptor (/proc/<pid>/fd/N) is opened anew, as a
+//    shell's redirection to that path: a regular file behind it is
+//    truncated, or appended to when that descriptor is in append mode.
+//  - A FIFO waits for a reader at most fifo_reader_wait() (then an error).
+// `target` is opened; `path` (the caller's) names it in messages.
+void write_in_place(const std::string& target, const std::string& path, int own_fd,
+                    const uint8_t* data, size_t size) {
+  struct stat st;
+  if (own_fd >= 0) {
+    TORCH_CHECK(::fstat(own_fd, &st) == 0, "cannot write '", path, "': descriptor ", own_fd,
+                " of this process: ", os_error(errno));
+    return write_to_descriptor(own_fd, st, path, data, size);
+  }
+  TORCH_CHECK(::stat(target.c_str(), &st) == 0, "cannot write '", path, "': ", os_error(errno));
+  int fd;
+  if (S_ISFIFO(st.st_mode)) {
+    fd = open_fifo(target, path);
+  } else {
+    int flags = O_WRONLY | O_CLOEXEC;
+    if (S_ISREG(st.st_mode)) flags |= opened_for_append(target) ? O_APPEND : O_TRUNC;
+    fd = ::open(target.c_str(), flags);
+  }
+  TORCH_CHECK(fd >= 0, "cannot write '", path, "': ", os_error(errno));
+  struct Close {
+    int fd;
+    ~Close() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{fd};
+  TORCH_CHECK(::fstat(fd, &st) == 0, "cannot write '", path, "': ", os_error(errno));
+  write_to_descriptor(fd, st, path, data, size);
   const int rc = ::close(fd);
-  TORCH_CHECK(ok, "cannot write '", path, "': ", os_error(err));
+  closer.fd = -1;
   TORCH_CHECK(rc == 0, "cannot write '", path, "': ", os_error(errno));
 }
 
@@ -204,12 +353,52 @@ bool starts_with(const std::string& s, const char* prefix) {
   return s.compare(0, std::strlen(prefix), prefix) == 0;
 }
 
-// An open file of a process rather than a name: /dev/stdout, /dev/fd/N,
-// /proc/self/fd/N (or a link to one). Written in place, as a shell
-// redirection would be: "replacing" it would rename over whatever file the
+// Parses a descriptor number: digits only, within int.
+int parse_descriptor(const std::string& digits) {
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return -1;
+  }
+  return std::atoi(digits.c_str());
+}
+
+// An open file of a process rather than a name: /dev/fd/N, /dev/stdout (a
+// link to /proc/self/fd/1), /proc/self/fd/N, /proc/<pid>/fd/N. Written in
+// place (write_in_place): "replacing" it would rename over whatever file the
 // descriptor happens to have been opened from.
-bool names_descriptor(const std::string& path) {
-  return starts_with(path, "/dev/fd/") || starts_with(path, "/proc/");
+struct Descriptor {
+  bool named = false;  // the path names a descriptor
+  int own = -1;        // this process's descriptor number, or -1
+};
+
+Descriptor descriptor_of(const std::string& path) {
+  Descriptor d;
+  const std::string proc = "/proc/";
+  if (starts_with(path, "/dev/fd/")) {
+    d.named = true;
+    d.own = parse_descriptor(path.substr(8));
+    return d;
+  }
+  if (!starts_with(path, proc.c_str())) return d;
+  const size_t slash = path.find('/', proc.size());
+  if (slash == std::string::npos) return d;
+  const std::string who = path.substr(proc.size(), slash - proc.size());
+  const std::string rest = path.substr(slash);
+  std::string number;
+  if (starts_with(rest, "/fd/")) {
+    number = rest.substr(4);
+  } else if (starts_with(rest, "/task/")) {  // /proc/<pid>/task/<tid>/fd/N
+    const size_t fd_at = rest.find("/fd/", 6);
+    if (fd_at == std::string::npos) return d;
+    number = rest.substr(fd_at + 4);
+  } else {
+    return d;
+  }
+  d.named = true;  // anything under /proc/*/fd/ is written in place
+  const bool ours = who == "self" || who == "thread-self" ||
+                    (parse_descriptor(who) >= 0 && parse_descriptor(who) == ::getpid());
+  if (ours) d.own = parse_descriptor(number);
+  return d;
 }
 
 // Refuses to replace a file that the caller could not open for writing (a
@@ -226,7 +415,27 @@ void check_replaceable(const fs::path& path, const std::string& path_in, mode_t 
 
 }  // namespace
 
+std::string order_key_of(const std::string& path) {
+  struct stat st;
+  if ((starts_with(path, "/dev/") || starts_with(path, "/proc/")) &&
+      ::stat(path.c_str(), &st) == 0) {
+    // NUL first: no path holds one (check_path), so no path is this key.
+    return std::string(1, '\0') + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  }
+  return fs::path(path).lexically_normal().string();
+}
+
+bool written_in_place(const std::string& path) {
+  if (descriptor_of(path).named) return true;
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+void set_fifo_reader_wait_ms(int ms) { g_fifo_wait_ms.store(ms); }
+
 void check_path(const std::string& path, const char* what) {
+  TORCH_CHECK_VALUE(path.empty() || path.back() != '/', what, ": the path '", path,
+                    "' ends with '/', which names a directory; expected the path of a file");
   const size_t nul = path.find('\0');
   if (nul == std::string::npos) return;
   std::string shown;
@@ -244,20 +453,20 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   const auto* bytes = static_cast<const uint8_t*>(data);
   fs::path path(path_in);
 
+  const Descriptor named = descriptor_of(path_in);
+  if (named.named) return write_in_place(path_in, path_in, named.own, bytes, size);
+
   struct stat st;
   const bool found = ::lstat(path.c_str(), &st) == 0;
   const bool missing = !found && errno == ENOENT;  // an export's case: one system call
   if (found && S_ISLNK(st.st_mode)) {
-    // What the links lead to. A device, FIFO or socket (/dev/null, a pipe at
-    // /dev/stdout) or an open descriptor (/dev/fd/N) is written in place; a
-    // loop of links is an error that leaves every link as it is.
+    // What the links lead to: an open descriptor (/dev/stdout is a link to
+    // /proc/self/fd/1) is written in place; a loop of links is an error that
+    // leaves every link as it is.
     struct stat end;
     if (::stat(path.c_str(), &end) == 0) {
       TORCH_CHECK(!S_ISDIR(end.st_mode), "cannot write '", path_in,
                   "': the path is a directory");
-      if (!S_ISREG(end.st_mode) || names_descriptor(path_in)) {
-        return write_in_place(path_in, bytes, size);
-      }
     } else if (errno == ELOOP) {
       TORCH_CHECK(false, "cannot write '", path_in, "': ", os_error(ELOOP),
                   " (a loop of symbolic links); nothing was written");
@@ -268,7 +477,8 @@ void write_file(const std::string& path_in, const void* data, size_t size,
     bool resolved = false;
     for (int hops = 0; !ec && hops < 40; ++hops) {
       if (target.is_relative()) target = path.parent_path() / target;
-      if (names_descriptor(target.string())) return write_in_place(path_in, bytes, size);
+      const Descriptor d = descriptor_of(target.string());
+      if (d.named) return write_in_place(target.string(), path_in, d.own, bytes, size);
       path = target;
       if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
         resolved = true;
@@ -284,7 +494,8 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   mode_t target_mode = 0;
   if (!missing && ::stat(path.c_str(), &st) == 0) {
     TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
-    if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), bytes, size);
+    // A device, FIFO or socket (/dev/null, a named pipe).
+    if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), path_in, -1, bytes, size);
     target_exists = true;
     target_mode = st.st_mode;
     check_replaceable(path, path_in, target_mode, options);

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "core/prepare.h"
 #include "core/torch_compat.h"
 #include "grid/fused_quantize.h"
 #include "grid/grid_shape.h"
@@ -35,9 +36,13 @@ Bytes encode16(const Codec& codec, const torch::Tensor& chw, const EncodeOptions
 
 }  // namespace
 
-torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid) {
-  torch::Tensor hwc = fused_grid_pixels(tensor, grid);
-  if (!hwc.defined()) hwc = quantize(make_grid(tensor, grid));
+torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
+                          const char* what) {
+  const torch::Tensor values = readable(tensor);
+  torch::Tensor hwc = fused_grid_pixels(values, grid);
+  if (!hwc.defined()) {
+    hwc = quantize(make_grid_impl(values, grid, /*sample_bits=*/8, what));
+  }
   return hwc;
 }
 
@@ -59,14 +64,15 @@ SavePlan make_plan(const SaveImageOptions& options, ImageFormat format, const ch
 void check_input(const SavePlan& plan, const torch::Tensor& tensor) {
   const char* what = plan.what;
   check_grid_input(tensor, plan.grid, what, plan.bit_depth());
-  const GridShape s = grid_shape(tensor, plan.grid);
+  const GridShape s = grid_shape(tensor, plan.grid, what);
   TORCH_CHECK(s.channels >= 1 && s.channels <= 4, what,
               ": expected images of 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) channels, got ",
               s.channels, " channels (shape ", tensor.sizes(), ")");
   check_image(*plan.codec, s.height, s.width, s.channels, plan.bit_depth(), what);
   // Then the memory the pixels need (after the format's own limits, whose
-  // messages say more).
-  check_output_memory(s, plan.bit_depth() / 8, what, "image");
+  // messages say more): 16-bit samples are made on an int32 grid, then
+  // written as 2 bytes each.
+  check_output_memory(s, plan.bit_depth() == 16 ? 4 + 2 : 1, what, "image");
 }
 
 Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
@@ -74,12 +80,13 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
   if (plan.bit_depth() == 16) {
     // uint16 samples are widened to int32 (the same values) before the grid:
     // ATen implements few operators for uint16.
+    const torch::Tensor values = readable(tensor);
     const torch::Tensor wide =
-        compat::is_uint16(tensor.scalar_type()) ? tensor.to(torch::kInt) : tensor;
-    return encode16(*plan.codec, make_grid_impl(wide, plan.grid, /*sample_bits=*/16),
+        compat::is_uint16(values.scalar_type()) ? values.to(torch::kInt) : values;
+    return encode16(*plan.codec, make_grid_impl(wide, plan.grid, /*sample_bits=*/16, plan.what),
                     plan.encode, plan.what);
   }
-  const torch::Tensor hwc = grid_pixels(tensor, plan.grid);
+  const torch::Tensor hwc = grid_pixels(tensor, plan.grid, plan.what);
   Bytes out;
   plan.codec->encode(view_of(hwc.data_ptr<uint8_t>(), hwc.size(0), hwc.size(1), hwc.size(2), 8),
                      plan.encode, out);
@@ -113,6 +120,7 @@ Bytes encode_chw(const torch::Tensor& image, ImageFormat format, const EncodeOpt
   check_encode_options(options, what);
   const bool has16 = has_depth(codec, 16);
   TORCH_CHECK(image.defined(), what, ": expected a tensor, got an undefined one");
+  check_tensor_kind(image, what);
   const bool wide = compat::is_uint16(image.scalar_type());
   TORCH_CHECK(image.scalar_type() == torch::kUInt8 || (wide && has16), what,
               ": expected a uint8 tensor",
@@ -128,8 +136,9 @@ Bytes encode_chw(const torch::Tensor& image, ImageFormat format, const EncodeOpt
   // The format's limits, before the pixels are copied (an expanded view can
   // be far larger than its storage).
   check_image(codec, image.size(1), image.size(2), image.size(0), bits, what);
-  if (wide) return encode16(codec, image.detach().to(torch::kInt), options, what);
-  const torch::Tensor hwc = image.detach().permute({1, 2, 0}).contiguous().to(torch::kCPU);
+  const torch::Tensor values = readable(image.detach());
+  if (wide) return encode16(codec, values.to(torch::kInt), options, what);
+  const torch::Tensor hwc = values.permute({1, 2, 0}).contiguous().to(torch::kCPU);
   Bytes out;
   codec.encode(view_of(hwc.data_ptr<uint8_t>(), hwc.size(0), hwc.size(1), hwc.size(2), 8),
                options, out);

@@ -41,8 +41,10 @@ SavePlan make_plan(const SaveImageOptions& options, ImageFormat format, const ch
 void check_input(const SavePlan& plan, const torch::Tensor& tensor);
 
 // make_grid + quantize at 8 bits, as uint8 (H, W, C) CPU pixels: one fused
-// pass where it applies, else the ATen ops. The input is not checked here.
-torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid);
+// pass where it applies, else the ATen ops. The input must have passed
+// check_grid_input; `what` starts the messages of what is checked later.
+torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
+                          const char* what);
 
 // make_grid, quantize and encode: the file's bytes. Checks the input first.
 Bytes render(const SavePlan& plan, const torch::Tensor& tensor);

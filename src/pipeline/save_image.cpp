@@ -61,8 +61,10 @@ torch::Tensor encode_image(const std::vector<torch::Tensor>& tensors,
 
 torch::Tensor to_pixels(const torch::Tensor& tensor, const SaveImageOptions& options) {
   const MakeGridOptions grid = options.grid_options();
-  check_grid_input(tensor, grid, "to_pixels");
-  return grid_pixels(tensor, grid);
+  const char* what = "to_pixels";
+  check_grid_input(tensor, grid, what);
+  check_output_memory(grid_shape(tensor, grid, what), 1, what, "image");
+  return grid_pixels(tensor, grid, what);
 }
 
 torch::Tensor to_pixels(const std::vector<torch::Tensor>& tensors,

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -10,6 +11,7 @@
 
 #include "core/cpu_dispatch.h"
 #include "core/encode_context.h"
+#include "io/file_path.h"
 #include "runtime/failures.h"
 #include "runtime/save_images.h"
 #include "runtime/threads.h"
@@ -24,6 +26,38 @@ int resolve_threads(int threads, int64_t jobs) {
   return static_cast<int>(std::min<int64_t>(n, std::max<int64_t>(jobs, 1)));
 }
 
+// Where several samples' paths reach one pipe or device (/dev/stdout and
+// /dev/fd/1, or links to one FIFO), the images must arrive in index order:
+// a sample written in place waits until every earlier sample is done.
+// Samples are taken in index order, so each earlier one is being worked on
+// by a thread that is not waiting on a later one.
+class IndexOrder {
+ public:
+  explicit IndexOrder(int64_t n) : done_(static_cast<size_t>(n), 0) {}
+
+  void wait_for_earlier(int64_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return prefix_ >= i; });
+  }
+
+  void finished(int64_t i) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_[static_cast<size_t>(i)] = 1;
+      while (prefix_ < static_cast<int64_t>(done_.size()) && done_[static_cast<size_t>(prefix_)]) {
+        ++prefix_;
+      }
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<char> done_;
+  int64_t prefix_ = 0;  // samples 0 .. prefix_ - 1 are done
+};
+
 void run_samples(const Samples& s, const std::string& pattern, const SaveImageOptions& options,
                  int64_t start_index, int threads) {
   const char* what = "save_images";
@@ -31,6 +65,7 @@ void run_samples(const Samples& s, const std::string& pattern, const SaveImageOp
   const int64_t n = s.size();
   const int workers = resolve_threads(threads, n);
   std::atomic<int64_t> next{0};
+  IndexOrder order(workers > 1 ? n : 0);
   std::mutex mu;
   std::vector<std::pair<int64_t, std::string>> failures;
   auto work = [&] {
@@ -39,15 +74,15 @@ void run_samples(const Samples& s, const std::string& pattern, const SaveImageOp
     for (int64_t i; (i = next.fetch_add(1)) < n;) {
       const std::string path = format_index_path(pattern, start_index + i, n);
       try {
-        if (s.batch.defined()) {
-          write_bytes(plan, path, render_sample(plan, s.batch, i, buffers));
-        } else {
-          write_bytes(plan, path, render(plan, s[i]));
-        }
+        const Bytes& bytes = s.batch.defined() ? render_sample(plan, s.batch, i, buffers)
+                                               : (buffers.bytes = render(plan, s[i]));
+        if (workers > 1 && written_in_place(path)) order.wait_for_earlier(i);
+        write_bytes(plan, path, bytes);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu);
         failures.emplace_back(i, failure_of(path, message_of(e)));
       }
+      if (workers > 1) order.finished(i);
     }
   };
   // The calling thread works too; helpers that cannot be started (a process

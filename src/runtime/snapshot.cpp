@@ -1,5 +1,6 @@
 #include "runtime/snapshot.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <c10/core/CPUAllocator.h>
@@ -15,6 +16,22 @@ namespace {
 
 int64_t tensor_bytes(const at::Tensor& t) {
   return t.numel() * static_cast<int64_t>(t.element_size());
+}
+
+// A copy of `t` that holds each element once: the dimensions it expands
+// (stride 0) are copied at size 1 and expanded again. The clone resolves a
+// negative or conjugate bit.
+at::Tensor compact_clone(const at::Tensor& t) {
+  at::Tensor base = t;
+  bool expanded = false;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.stride(d) == 0 && t.size(d) > 1) {
+      base = base.narrow(d, 0, 1);
+      expanded = true;
+    }
+  }
+  at::Tensor copy = base.clone(at::MemoryFormat::Contiguous);
+  return expanded ? copy.expand(t.sizes()) : copy;
 }
 
 // Counted for tests.
@@ -34,6 +51,12 @@ bool sole_owner(const at::Tensor& t) {
          storage.allocator() == c10::GetCPUAllocator();
 }
 
+int64_t snapshot_bytes(const at::Tensor& t) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < t.dim(); ++d) n *= t.stride(d) == 0 ? std::min<int64_t>(t.size(d), 1) : t.size(d);
+  return n * static_cast<int64_t>(t.element_size());
+}
+
 int64_t snapshot_copies() { return g_snapshot_copies.load(); }
 int64_t snapshot_reuses() { return g_snapshot_reuses.load(); }
 
@@ -48,7 +71,7 @@ at::Tensor Snapshots::take(const at::Tensor& t, bool handed_over, WorkQueue& hel
       !t.is_conj()) {
     return copy_contiguous(t, helpers);
   }
-  at::Tensor copy = t.detach().clone(at::MemoryFormat::Contiguous);
+  at::Tensor copy = compact_clone(t.detach());
   if (!copy.device().is_cpu()) {
     const auto type = copy.device().type();
     auto event = std::make_shared<c10::Event>(type);

@@ -28,7 +28,10 @@ class Snapshots {
   // over and nothing else reaches its memory (sole_owner), else a CPU copy
   // (shared with `helpers`' idle workers where the tensor is contiguous), or
   // a device clone enqueued on the current stream plus an event, `ready`,
-  // that the worker waits on. `own_copy` says whether it is a copy (which
+  // that the worker waits on. An expanded tensor (x.expand(B, ...), stride
+  // 0) is copied compactly and expanded again: its snapshot costs what its
+  // memory holds, not what its shape spans. A negative or conjugate view is
+  // copied with its bit resolved. `own_copy` says whether it is a copy (which
   // no one else has seen, and which recycle may keep once written).
   at::Tensor take(const at::Tensor& t, bool handed_over, WorkQueue& helpers,
                   std::shared_ptr<c10::Event>* ready, bool* own_copy);
@@ -54,6 +57,10 @@ class Snapshots {
   std::mutex mu_;
   std::vector<at::Tensor> spare_;  // newest last
 };
+
+// The bytes a snapshot of `t` holds: its elements, counting an expanded
+// (stride-0) dimension once, as take() keeps it compact.
+int64_t snapshot_bytes(const at::Tensor& t);
 
 // Whether `t` (the caller's handle already given up) is the only way to its
 // memory: a CPU tensor, its only handle, alone on its storage, which

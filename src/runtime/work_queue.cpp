@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <thread>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -32,6 +33,9 @@ struct WorkQueue::State {
   std::condition_variable work_ready;  // a job was queued, shared work, or stop
   std::condition_variable changed;     // a job finished (room, idle)
   std::deque<std::unique_ptr<Job>> queue;
+  // Per order key with a job queued or running: the later jobs of that key,
+  // held back until it is done (the first of them then joins the queue).
+  std::unordered_map<std::string, std::deque<std::unique_ptr<Job>>> held;
   int64_t pending_bytes = 0;
   int64_t in_flight = 0;  // queued or running
   bool stop = false;
@@ -44,6 +48,35 @@ struct WorkQueue::State {
   std::vector<std::thread> workers;
 
   void worker_loop();
+
+  // Queues a job, or holds it back behind an earlier one of its key. Under mu.
+  void admit(std::unique_ptr<Job> job) {
+    if (!job->order_key.empty()) {
+      auto found = held.find(job->order_key);
+      if (found != held.end()) {
+        found->second.push_back(std::move(job));
+        return;
+      }
+      held.emplace(job->order_key, std::deque<std::unique_ptr<Job>>());
+    }
+    queue.push_back(std::move(job));
+  }
+
+  // After a job of `key` ran: the next one of that key joins the queue, at
+  // its front (it was queued before everything that is behind it there).
+  // Under mu; returns whether a job was queued.
+  bool release_key(const std::string& key) {
+    if (key.empty()) return false;
+    auto found = held.find(key);
+    if (found == held.end()) return false;
+    if (found->second.empty()) {
+      held.erase(found);
+      return false;
+    }
+    queue.push_front(std::move(found->second.front()));
+    found->second.pop_front();
+    return true;
+  }
 
   std::vector<std::string> take_unreported() {
     std::vector<std::string> failures;
@@ -160,13 +193,17 @@ void WorkQueue::State::worker_loop() {
     }
     const int64_t bytes = job->bytes;
     auto done = std::move(job->done);
+    const std::string key = std::move(job->order_key);
     job.reset();  // free what it holds before making room
     if (done) done(error);
+    bool next = false;
     {
       std::lock_guard<std::mutex> lock(mu);
       pending_bytes -= bytes;
       --in_flight;
+      next = release_key(key);
     }
+    if (next) work_ready.notify_one();
     changed.notify_all();
   }
 }
@@ -195,7 +232,7 @@ void WorkQueue::enqueue_and_report(std::vector<std::unique_ptr<Job>> jobs) {
   const std::vector<std::string> earlier = s.take_unreported();
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    for (auto& j : jobs) s.queue.push_back(std::move(j));
+    for (auto& j : jobs) s.admit(std::move(j));
   }
   s.enqueued.fetch_add(1, std::memory_order_relaxed);
   s.work_ready.notify_all();

@@ -29,6 +29,10 @@ class WorkQueue {
 
     int64_t bytes = 0;                              // of the bound, reserved by the caller
     std::function<void(std::exception_ptr)> done;  // after run: its failure, or null
+    // Jobs with the same non-empty key run one at a time, in the order they
+    // were queued (the writer's: the file they write); the others run
+    // alongside them in any order.
+    std::string order_key;
   };
 
   struct Options {

@@ -13,6 +13,7 @@
 #include "core/cpu_dispatch.h"
 #include "core/encode_context.h"
 #include "grid/grid_shape.h"
+#include "io/file_path.h"
 #include "pipeline/plan.h"
 #include "runtime/failures.h"
 #include "runtime/save_images.h"
@@ -38,8 +39,11 @@ struct ImageWriter::State {
 
 namespace {
 
-int64_t tensor_bytes(const at::Tensor& t) {
-  return t.numel() * static_cast<int64_t>(t.element_size());
+// What a queued job holds beyond its snapshot: the job and its path, its
+// place in the queue, the allocator's headers. Counted in max_pending_bytes,
+// so that many tiny jobs cannot hold memory past the bound.
+int64_t job_overhead(const std::string& path) {
+  return 256 + static_cast<int64_t>(path.size());
 }
 
 // Memory that a worker thread reuses from one batch sample to the next.
@@ -51,11 +55,15 @@ RenderBuffers& worker_buffers() {
 // One file: a single image's snapshot, or one sample of a batch's.
 class ImageJob final : public WorkQueue::Job {
  public:
-  ImageJob(std::shared_ptr<const SavePlan> plan, std::string path, int64_t bytes,
+  // `snapshot_bytes`: the job's share of its call's snapshot.
+  ImageJob(std::shared_ptr<const SavePlan> plan, std::string path, int64_t snapshot_bytes,
            const CallOutcome& outcome)
       : plan_(std::move(plan)), path_(std::move(path)) {
-    this->bytes = bytes;
+    bytes = snapshot_bytes + job_overhead(path_);
     done = outcome.callback();
+    // One path's jobs run in call order: the file ends as the last call
+    // wrote it, and a pipe gets whole images in that order.
+    order_key = order_key_of(path_);
   }
 
   // Gives the writer's own copy back for reuse.
@@ -170,7 +178,7 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
   SavePlan plan = make_plan(options, resolve_format(path, options.format(), what), what);
   check_input(plan, tensor);
   CallOutcome outcome(1);
-  auto job = std::make_unique<ImageJob>(job_plan(std::move(plan)), path, tensor_bytes(tensor),
+  auto job = std::make_unique<ImageJob>(job_plan(std::move(plan)), path, snapshot_bytes(tensor),
                                         outcome);
   queue.reserve(job->bytes, 1);
   try {
@@ -220,11 +228,19 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
     plan = job_plan(plan_samples(s, pattern, options, start_index, what));
   }
   const int64_t n = batch.size(0);
-  const int64_t total = tensor_bytes(batch);
+  const int64_t snapshot = snapshot_bytes(batch);
 
   // One snapshot for the batch; each sample's job holds it with its index and
   // accounts for its share of the bytes.
   CallOutcome group(n);
+  std::vector<std::unique_ptr<WorkQueue::Job>> jobs;
+  int64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    jobs.push_back(std::make_unique<ImageJob>(
+        plan, format_index_path(pattern, start_index + i, n),
+        snapshot / n + (i == n - 1 ? snapshot % n : 0), group));
+    total += jobs.back()->bytes;
+  }
   queue.reserve(total, n);
   std::shared_ptr<c10::Event> ready;
   at::Tensor copy;
@@ -244,12 +260,8 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
         delete t;
         if (own_copy) snapshots->recycle(std::move(last));
       });
-  std::vector<std::unique_ptr<WorkQueue::Job>> jobs;
   for (int64_t i = 0; i < n; ++i) {
-    auto job = std::make_unique<ImageJob>(plan, format_index_path(pattern, start_index + i, n),
-                                          total / n + (i == n - 1 ? total % n : 0), group);
-    job->set_sample(shared_copy, i, ready);
-    jobs.push_back(std::move(job));
+    static_cast<ImageJob&>(*jobs[static_cast<size_t>(i)]).set_sample(shared_copy, i, ready);
   }
   queue.enqueue_and_report(std::move(jobs));
   return group.future();
@@ -275,21 +287,23 @@ std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tenso
   const std::shared_ptr<const SavePlan> plan =
       job_plan(plan_samples(s, pattern, options, start_index, what));
   const int64_t n = s.size();
-  int64_t total = 0;
-  for (const auto& t : images) total += tensor_bytes(t);
 
   // All the list's bytes at once, as for a batch: reserving image by image
   // could wait for room that only the images not yet queued would free.
   CallOutcome group(n);
-  queue.reserve(total, n);
   std::vector<std::unique_ptr<WorkQueue::Job>> jobs;
+  int64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    jobs.push_back(std::make_unique<ImageJob>(plan, format_index_path(pattern, start_index + i, n),
+                                              snapshot_bytes(images[static_cast<size_t>(i)]),
+                                              group));
+    total += jobs.back()->bytes;
+  }
+  queue.reserve(total, n);
   try {
     for (int64_t i = 0; i < n; ++i) {
-      const at::Tensor& image = images[static_cast<size_t>(i)];
-      auto job = std::make_unique<ImageJob>(plan, format_index_path(pattern, start_index + i, n),
-                                            tensor_bytes(image), group);
-      take_image(*job, image, /*handed_over=*/false, state_->snapshots, queue);
-      jobs.push_back(std::move(job));
+      take_image(static_cast<ImageJob&>(*jobs[static_cast<size_t>(i)]),
+                 images[static_cast<size_t>(i)], /*handed_over=*/false, state_->snapshots, queue);
     }
   } catch (...) {
     queue.release(total, n);
