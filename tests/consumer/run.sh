@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Builds tests/consumer against torchimage: `install BUILD_DIR` installs the
-# build tree into a temporary prefix and uses find_package; `subdir` uses
-# add_subdirectory (`subdir [BUILD_DIR]`). Then runs the app. The LibTorch is
-# the one BUILD_DIR was configured with (its Torch_DIR, passed on), so a
-# LibTorch outside the system paths (pip's, pytorch.org's zip) works too.
+# Builds a consumer project (tests/consumer, or PROJECT_DIR) against
+# torchimage: `install BUILD_DIR [PROJECT_DIR]` installs the build tree into a
+# temporary prefix and uses find_package; `subdir` uses add_subdirectory
+# (`subdir [BUILD_DIR]`). Then runs its `app` in an empty working directory,
+# with one argument: a path to write to. The LibTorch is the one BUILD_DIR was
+# configured with (its Torch_DIR, passed on), so a LibTorch outside the system
+# paths (pip's, pytorch.org's zip) works too.
+# Users: tests/CMakeLists.txt (consumer_*), tests/readme/check_readme.py (the
+# README's C++ examples, built with the README's CMakeLists).
 set -euo pipefail
 mode=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
+project=${3:-$src/tests/consumer}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 torch_args=()
@@ -21,11 +26,13 @@ fi
 if [ "$mode" = install ]; then
   cmake --install "$2" --prefix "$work/prefix" >/dev/null
   test -x "$work/prefix/bin/torchimage"
-  cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+  cmake -S "$project" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$work/prefix" "${torch_args[@]}" >/dev/null
 else
   cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DTORCHIMAGE_SOURCE_DIR="$src" -DTORCHIMAGE_BUILD_CLI=OFF "${torch_args[@]}" >/dev/null
 fi
 cmake --build "$work/build" -j2 >/dev/null
+mkdir "$work/run"
+cd "$work/run"
 "$work/build/app" "$work/out.png"
