@@ -15,6 +15,7 @@ project=${3:-$src/tests/consumer}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 torch_args=()
+prefix_path=""
 if [ -n "${2:-}" ] && [ -f "$2/CMakeCache.txt" ]; then
   # Torch_DIR, and Caffe2_DIR beside it: TorchConfig.cmake looks for Caffe2
   # on the system paths first, where another LibTorch may lie (Debian's).
@@ -22,12 +23,21 @@ if [ -n "${2:-}" ] && [ -f "$2/CMakeCache.txt" ]; then
     dir=$(sed -n "s/^${var}:[A-Z]*=//p" "$2/CMakeCache.txt")
     [ -n "$dir" ] && torch_args+=("-D${var}=$dir")
   done
+  # find_package mode: LibTorch's own folder on the prefix path, as the README tells
+  # users (pip's torch: the torch package's folder): TorchConfig.cmake finds
+  # c10 for "${TORCH_LIBRARIES}" with find_library(... PATHS <its lib>), which
+  # searches the prefix path and the system's folders before PATHS; without
+  # it, Debian's libc10 beside pip's torch gets linked (and aborts at start).
+  torch_dir=$(sed -n "s/^Torch_DIR:[A-Z]*=//p" "$2/CMakeCache.txt")
+  case "$torch_dir" in
+    */share/cmake/Torch) prefix_path=";${torch_dir%/share/cmake/Torch}" ;;
+  esac
 fi
 if [ "$mode" = install ]; then
   cmake --install "$2" --prefix "$work/prefix" >/dev/null
   test -x "$work/prefix/bin/torchimage"
   cmake -S "$project" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$work/prefix" "${torch_args[@]}" >/dev/null
+    -DCMAKE_PREFIX_PATH="$work/prefix$prefix_path" "${torch_args[@]}" >/dev/null
 else
   cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DTORCHIMAGE_SOURCE_DIR="$src" -DTORCHIMAGE_BUILD_CLI=OFF "${torch_args[@]}" >/dev/null
