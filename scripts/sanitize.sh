@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs torchimage's tests under sanitizers (docs/reliability.md), with clang:
 #   asan: build-asan (TORCHIMAGE_SANITIZE=address,undefined): the whole ctest
-#         suite except the Python tests and the consumer projects (they load
-#         or build an uninstrumented torchimage), LeakSanitizer on;
+#         suite except the Python tests, the README's examples and the consumer
+#         projects (they load or build an uninstrumented torchimage),
+#         LeakSanitizer on;
 #   tsan: build-tsan (TORCHIMAGE_SANITIZE=thread): the writer and file-sink
 #         tests (test_writer, test_writer_faults, test_file_sink).
 # LibTorch is not instrumented: its intra-op thread pool is limited to one
@@ -33,7 +34,7 @@ if [ "$what" != tsan ]; then
   export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:abort_on_error=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
-  (cd "$dir" && ctest --output-on-failure -j"$jobs" -E '^(python_tests|consumer_.*|example_.*)$') || status=1
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" -E '^(python_tests|readme_.*|consumer_.*|example_.*)$') || status=1
 fi
 if [ "$what" != asan ]; then
   dir=${TSAN_BUILD_DIR:-build-tsan}

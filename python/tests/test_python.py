@@ -229,7 +229,7 @@ def test_random_calls_match_torchvision(seed, tmp_path):
     """Where torchvision makes a grid, torchimage makes the same tensor; where
     it writes an image, torchimage writes the same pixels (JPEG: the same
     bytes); where torchvision raises, so does torchimage, but for the inputs
-    torchimage takes beyond it (README: float16 on the CPU, uint8 as finished
+    torchimage takes beyond it (docs/formats.md: float16 on the CPU, uint8 as finished
     pixels)."""
     rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
     compared = 0
@@ -243,7 +243,7 @@ def test_random_calls_match_torchvision(seed, tmp_path):
             theirs_grid = tv.make_grid(copy(), **kw)
         except Exception:
             theirs_grid = None
-        # (A pad_value the dtype cannot hold is an error in torchimage: README.)
+        # (A pad_value the dtype cannot hold is an error in torchimage: docs/formats.md.)
         if theirs_grid is not None and not (dtype == torch.uint8 and kw.get("pad_value", 0) < 0):
             grid = ti.make_grid(copy(), **kw)
             assert grid.dtype == theirs_grid.dtype and grid.shape == theirs_grid.shape, where
