@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # The CUDA check, for a machine with an NVIDIA GPU, a CUDA build of PyTorch
-# (its python3 holds torch and torchvision), CMake, a C++ compiler, and no
-# package registry:
+# with torchvision, CMake, a C++ compiler, and no package registry needed.
+# Which Python (and so which torch, torchvision and LibTorch):
+#   - $PYTHON when set;
+#   - else the venv of scripts/pip-torch.sh --torch 2.14 (pip's
+#     torch 2.14.1+cu130 and torchvision 0.29.1+cu130, the pair CI tests on
+#     the CPU), reused from its cache or made there when a package index is
+#     reachable;
+#   - else python3.
+# No CUDA toolkit is needed: the build finds LibTorch through
+# cmake/torchimage_find_torch.cmake, as pip install . does.
 #   1. unpacks libpng, libjpeg-turbo and zlib (headers and libraries) from the
 #      Debian packages in third_party/debs/ (fetched beforehand by
 #      scripts/fetch-gpu-debs.sh on a machine with apt; not committed) into
@@ -16,14 +24,21 @@
 #      torchvision on CUDA tensors, and CUDA bytes == CPU bytes.
 # Ends with one line: "gpu-check: N passed, N failed" and what ran.
 #
-#   scripts/gpu-check.sh            (PYTHON=python3, BUILD_DIR=build-gpu)
+#   scripts/gpu-check.sh            (PYTHON as above, BUILD_DIR=build-gpu)
 #
 # Without CUDA (or against a CPU LibTorch) it builds, reports that nothing
 # ran on a GPU, and exits 0 ("0 passed, 0 failed, skipped: no CUDA").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-PY=${PYTHON:-python3}
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  PY=$(scripts/pip-torch.sh --torch 2.14 --venv-only 2>/dev/null | tail -1) || PY=""
+  if [ -z "$PY" ] || [ ! -x "$PY" ]; then
+    echo "gpu-check: no venv of scripts/pip-torch.sh --torch 2.14 (no package index here?): python3" >&2
+    PY=python3
+  fi
+fi
 BUILD=${BUILD_DIR:-build-gpu}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 DEBROOT=$BUILD/debroot
@@ -80,12 +95,8 @@ inc=$DEBROOT/usr/include
 arch_inc=$(dirname "$(find "$inc" -name jconfig.h | head -1)")
 export LD_LIBRARY_PATH="$(dirname "$png_lib"):$(dirname "$z_lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-# 2. Build. A CUDA LibTorch's CMake package looks for the CUDA toolkit (nvcc).
-if ! command -v nvcc >/dev/null; then
-  for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do
-    [ -x "$d/nvcc" ] && { export PATH="$d:$PATH"; break; }
-  done
-fi
+# 2. Build. With or without a CUDA toolkit (torchimage_find_torch.cmake: torch's
+# CUDA package finds the toolkit where there is one, as before).
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 echo "gpu-check: building into $BUILD"

@@ -1,51 +1,97 @@
 #!/usr/bin/env bash
-# torchimage against pip's torch (2.13.0, CPU build), in a venv this script
-# makes (or reuses):
-#   1. builds the project into build-pip against the LibTorch inside the torch
-#      wheel (torch.utils.cmake_prefix_path) and runs the whole ctest suite
-#      there, the Python tests against pip's torchvision;
+# torchimage against pip's torch, in a venv this script makes (or reuses):
+#   1. builds the project into a build folder against the LibTorch inside the
+#      torch wheel (torch.utils.cmake_prefix_path) and runs the whole ctest
+#      suite there (the outside consumer projects and the Python tests
+#      included);
 #   2. pip install --no-build-isolation . into the same venv (pyproject.toml,
 #      scikit-build-core), then runs the Python tests on the installed package
 #      from outside the checkout with a clean environment (no PYTHONPATH, no
 #      LD_LIBRARY_PATH), the TorchScript round trip included.
 #
-#   scripts/pip-torch.sh               all of it
-#   scripts/pip-torch.sh --venv-only   only create/update the venv; prints its python
-#   scripts/pip-torch.sh --wheel-only  only step 2 (needs build-pip's run_scripted)
-#   extra arguments go to build-pip's cmake configure
+#   scripts/pip-torch.sh [--torch 2.13|2.14] [--venv-only|--wheel-only] [CMAKE_ARGS...]
+#     --torch 2.13  (default) pip's CPU wheel torch 2.13.0+cpu beside
+#                   torchvision 0.28.0 (a CUDA wheel whose C++ operators do not
+#                   load beside a CPU torch: python/tests/conftest.py's
+#                   stand-ins). Venv .venv-torch in the checkout, build-pip.
+#     --torch 2.14  what `pip install torch==2.14.1 torchvision==0.29.1` gives
+#                   on Linux: the CUDA 13 builds (2.14.1+cu130), run on the
+#                   CPU. Steps 1 and 2 run with the CUDA toolkit hidden
+#                   (scripts/without-cuda.sh: a machine without one, as most
+#                   pip users have), and the Python tests must use the real
+#                   torchvision (no stand-ins). Venv cached outside the
+#                   checkout (below), build-pip-2.14.
+#     --venv-only   only create/update the venv; prints its python
+#     --wheel-only  only step 2 (needs the build folder's run_scripted)
 #
 # Environment:
-#   VENV_DIR               the venv (default .venv-torch in the checkout)
-#   BUILD_DIR              the build folder (default build-pip)
+#   VENV_DIR               the venv (defaults above)
+#   BUILD_DIR              the build folder (defaults above)
 #   TORCHIMAGE_PIP_PYTHON  the interpreter that makes the venv (default below)
-#   TORCH_PIN, TORCHVISION_PIN   default 2.13.0 and 0.28.0
+#   TORCH_PIN, TORCHVISION_PIN   override the profile's pins
+#   TORCHIMAGE_CACHE       where --torch 2.14's venv is kept between runs
+#                          (default ${XDG_CACHE_HOME:-~/.cache}/torchimage): CI
+#                          runs in a fresh clone, so a venv inside the checkout
+#                          would be rebuilt (5.5 GB) on every run. The venv's
+#                          name holds the pins, and it is reused only when its
+#                          stamp (pins, interpreter) matches and every pinned
+#                          package has its version; otherwise it is repaired
+#                          with pip, or made anew when its interpreter is gone.
+#                          A lock keeps two runs from writing it at once.
 #
-# Which Python: the torch 2.13.0 CPU wheel on this project's machines is built
-# for CPython 3.11 (cp311), so the venv is made from a CPython 3.11, the first
+# Which Python: the torch wheels on this project's machines are built for
+# CPython 3.11 (cp311), so the venv is made from a CPython 3.11, the first
 # `python3.11` on PATH: pyenv's 3.11 where pyenv is set up (this project's
 # machines), Debian 12's /usr/bin/python3.11 otherwise. Debian 13's python3 is
-# 3.13, for which no CPU wheel lies on disk (pip would download the multi-GB
-# CUDA build instead), so the script stops rather than use another version.
-# The venv does not see the system's site-packages (Debian's torch 1.13 must
-# not leak in). torch is always pinned: an unpinned torch pulls a CUDA build.
-#
-# pip's torchvision 0.28.0 for Linux is a CUDA build: its C++ operators do not
-# load beside the CPU torch; python/tests/conftest.py says what that means for
-# the tests (torchvision.utils, which they compare with, is pure Python).
+# 3.13, for which no 2.13 CPU wheel lies on disk (pip would download the
+# multi-GB CUDA build instead), so the script stops rather than use another
+# version. The venv does not see the system's site-packages (Debian's torch
+# 1.13 must not leak in). torch is always pinned: an unpinned torch pulls
+# whatever CUDA build is newest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-VENV_DIR=${VENV_DIR:-$ROOT/.venv-torch}
-BUILD_DIR=${BUILD_DIR:-build-pip}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
-TORCH_PIN=${TORCH_PIN:-2.13.0}
-TORCHVISION_PIN=${TORCHVISION_PIN:-0.28.0}
+orig_args=("$@")
+profile=2.13
+if [ "${1:-}" = --torch ]; then
+  profile=${2:-}
+  shift 2 || true
+fi
 venv_only=0 wheel_only=0
 case "${1:-}" in
   --venv-only) venv_only=1; shift ;;
   --wheel-only) wheel_only=1; shift ;;
 esac
+# Runs a step as on a machine without a CUDA toolkit (--torch 2.14), or as is.
+hide=()
+case "$profile" in
+  2.13)
+    TORCH_PIN=${TORCH_PIN:-2.13.0}
+    TORCHVISION_PIN=${TORCHVISION_PIN:-0.28.0}
+    VENV_DIR=${VENV_DIR:-$ROOT/.venv-torch}
+    BUILD_DIR=${BUILD_DIR:-build-pip}
+    real_torchvision=0
+    ;;
+  2.14)
+    TORCH_PIN=${TORCH_PIN:-2.14.1}
+    TORCHVISION_PIN=${TORCHVISION_PIN:-0.29.1}
+    TORCHIMAGE_CACHE=${TORCHIMAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/torchimage}
+    VENV_DIR=${VENV_DIR:-$TORCHIMAGE_CACHE/venv-torch-${TORCH_PIN}-vision-${TORCHVISION_PIN}}
+    BUILD_DIR=${BUILD_DIR:-build-pip-2.14}
+    real_torchvision=1
+    hide=("$ROOT/scripts/without-cuda.sh")
+    ;;
+  *) echo "pip-torch: --torch takes 2.13 or 2.14, not '$profile'" >&2; exit 2 ;;
+esac
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+if [ ${#hide[@]} -gt 0 ] && [ "${TORCHIMAGE_PIP_TORCH_HIDDEN:-}" != 1 ]; then
+  # The whole run, venv included, as on a machine without a CUDA toolkit.
+  exec "${hide[@]}" env TORCHIMAGE_PIP_TORCH_HIDDEN=1 "$0" "${orig_args[@]}"
+fi
+# The Python tests compare with the real torchvision (python/tests/conftest.py
+# stops instead of putting in its stand-ins) wherever the pair is consistent.
+export TORCHIMAGE_REQUIRE_REAL_TORCHVISION=$real_torchvision
 
 say() { echo "pip-torch: $*" >&2; }
 
@@ -72,22 +118,20 @@ make_venv() {
   "$py" -m venv "$VENV_DIR"
 }
 
-if ! "$VENV_DIR/bin/python" -c 'pass' 2>/dev/null; then
-  rm -rf "$VENV_DIR"
-  make_venv
-fi
-PY=$VENV_DIR/bin/python
-
 # Everything pinned to releases on the machine's local indexes (/etc/pip.conf,
-# PIP_FIND_LINKS): torch's CPU wheel and torchvision lie on disk, the rest are
-# small. Nothing is installed when all are there already.
+# PIP_FIND_LINKS) or its package cache: the torch and torchvision wheels lie on
+# disk, the rest are small. Nothing is installed when all are there already.
 reqs=(
   "torch==${TORCH_PIN}" "torchvision==${TORCHVISION_PIN}"
   "numpy==2.3.5" "pillow==11.3.0" "pytest==8.4.2"
   # pip install --no-build-isolation . : the build backend and its build tool.
   "scikit-build-core==1.1.*" "ninja==1.13.*"
 )
-if ! "$PY" - "${reqs[@]}" 2>/dev/null <<'PYCHECK'
+stamp="$VENV_DIR/torchimage-venv.stamp"
+venv_ok() {  # the venv's interpreter runs, its stamp and every pin match, torch imports
+  "$VENV_DIR/bin/python" -c 'pass' 2>/dev/null || return 1
+  [ "$(cat "$stamp" 2>/dev/null)" = "${reqs[*]}" ] || return 1
+  "$VENV_DIR/bin/python" - "${reqs[@]}" 2>/dev/null <<'PYCHECK' || return 1
 import sys
 from importlib.metadata import version
 from packaging.requirements import Requirement
@@ -95,12 +139,30 @@ for spec in sys.argv[1:]:
     r = Requirement(spec)
     if not r.specifier.contains(version(r.name), prereleases=True):
         sys.exit(1)
+import torch, torchvision  # noqa: F401,E401  (a half-written venv fails here)
 PYCHECK
-then
+}
+
+mkdir -p "$(dirname "$VENV_DIR")"
+exec 9>"$VENV_DIR.lock"
+flock 9  # one run at a time writes (or checks) this venv
+venv_start=$(date +%s)
+if venv_ok; then
+  say "reusing $VENV_DIR"
+else
+  if ! "$VENV_DIR/bin/python" -c 'import pip' 2>/dev/null; then
+    rm -rf "$VENV_DIR"
+    make_venv
+  fi
+  rm -f "$stamp"
   say "installing ${reqs[*]}"
-  "$PY" -m pip install -q "${reqs[@]}" 2> >(grep -v "^WARNING: Location" >&2)
+  "$VENV_DIR/bin/python" -m pip install -q "${reqs[@]}" 2> >(grep -v "^WARNING: Location" >&2)
+  printf '%s\n' "${reqs[*]}" > "$stamp"
+  venv_ok || { say "$VENV_DIR: the pinned packages do not import after pip install"; exit 1; }
 fi
+PY=$VENV_DIR/bin/python
 "$PY" -c 'from importlib.metadata import version as v; print("pip-torch: torch", v("torch"), "torchvision", v("torchvision"))' >&2
+say "venv ready in $(( $(date +%s) - venv_start )) s ($(du -sh "$VENV_DIR" 2>/dev/null | cut -f1))"
 
 if [ $venv_only = 1 ]; then
   echo "$PY"
@@ -124,7 +186,8 @@ CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$PY" -m pip install -q --no-build-isolation
   2> >(grep -v "^WARNING: Location" >&2)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-clean_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=${HOME:-/root}" "TMPDIR=${TMPDIR:-/tmp}")
+clean_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=${HOME:-/root}" "TMPDIR=${TMPDIR:-/tmp}"
+           "TORCHIMAGE_REQUIRE_REAL_TORCHVISION=$real_torchvision")
 (cd "$scratch" && "${clean_env[@]}" "$PY" - <<'PYCHECK'
 import os, subprocess, sysconfig
 from torchimage import save_image  # noqa: F401  (the import the README promises)

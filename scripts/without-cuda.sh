@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs a command as on a machine with no CUDA toolkit, whatever this one has:
+# in a private mount namespace (unshare -m, as root), every CUDA toolkit
+# folder (/usr/local/cuda*, /opt/cuda*, /usr/lib/cuda, $CUDA_HOME, $CUDA_PATH)
+# is covered by an empty tmpfs, every nvcc on PATH by an empty file that is
+# not executable, and CUDA_HOME, CUDA_PATH, CUDACXX and CUDA_TOOLKIT_ROOT_DIR
+# are unset. Nothing changes outside the command. What the pip user without a
+# toolkit has: the CUDA libraries inside pip's wheels (nvidia-*) stay visible.
+#
+#   scripts/without-cuda.sh COMMAND [ARGS...]
+set -euo pipefail
+[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
+if [ "${TORCHIMAGE_IN_NO_CUDA_NS:-}" != 1 ]; then
+  command -v unshare >/dev/null || { echo "without-cuda: needs unshare (util-linux)" >&2; exit 1; }
+  if [ "$(id -u)" -ne 0 ]; then
+    # A user namespace maps us to root inside, where the kernel allows it.
+    exec unshare -r -m --propagation private env TORCHIMAGE_IN_NO_CUDA_NS=1 "$0" "$@"
+  fi
+  exec unshare -m --propagation private env TORCHIMAGE_IN_NO_CUDA_NS=1 "$0" "$@"
+fi
+hidden=()
+for d in /usr/local/cuda /usr/local/cuda-* /opt/cuda /opt/cuda-* /usr/lib/cuda \
+         "${CUDA_HOME:-}" "${CUDA_PATH:-}" "${CUDA_TOOLKIT_ROOT_DIR:-}"; do
+  [ -n "$d" ] && [ -d "$d" ] && [ ! -L "$d" ] || continue
+  mount -t tmpfs -o ro,size=1k tmpfs "$d"
+  hidden+=("$d")
+done
+blank=$(mktemp)
+chmod 644 "$blank"
+IFS=: read -r -a path_dirs <<<"$PATH"
+for d in "${path_dirs[@]}"; do
+  f="$d/nvcc"
+  if [ -e "$f" ] && [ ! -d "$f" ]; then
+    mount --bind "$blank" "$(readlink -f "$f")" 2>/dev/null || mount --bind "$blank" "$f"
+    hidden+=("$f")
+  fi
+done
+unset CUDA_HOME CUDA_PATH CUDACXX CUDA_TOOLKIT_ROOT_DIR TORCHIMAGE_IN_NO_CUDA_NS
+for d in "${path_dirs[@]}"; do
+  if [ -x "$d/nvcc" ] && [ ! -d "$d/nvcc" ]; then
+    echo "without-cuda: nvcc is still reachable: $d/nvcc" >&2
+    exit 1
+  fi
+done
+echo "without-cuda: hidden: ${hidden[*]:-nothing (no toolkit found)}" >&2
+exec "$@"
