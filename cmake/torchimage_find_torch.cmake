@@ -25,6 +25,9 @@
 #      package beside it when Caffe2_DIR is not set: TorchConfig.cmake looks
 #      for Caffe2 on the system paths first, where another LibTorch may lie
 #      (Debian's libtorch-dev), and would mix the two.
+#      TORCH_LIBRARY, c10_LIBRARY, ... are likewise looked up in that
+#      LibTorch's lib folder first (TorchConfig.cmake searches the system's
+#      first, so TORCH_LIBRARIES could name Debian's libc10.so).
 #   3. A CUDA build (its Caffe2Targets.cmake names torch::cudart) is probed
 #      for a toolkit exactly as its cuda.cmake will probe: find_package(CUDA)
 #      with torch's own Modules_CUDA_fix. Found: find_package(Torch) as is,
@@ -113,6 +116,22 @@ macro(torchimage_find_torch)
       if(NOT Caffe2_DIR AND EXISTS "${_ti_caffe2_dir}/Caffe2Config.cmake")
         set(Caffe2_DIR "${_ti_caffe2_dir}" CACHE PATH "The Caffe2 package of the LibTorch found (beside Torch_DIR)")
       endif()
+      # TorchConfig.cmake's find_library(c10 PATHS <its lib>) searches the
+      # system's folders first: with Debian's libtorch-dev installed,
+      # TORCH_LIBRARIES (what LibTorch-style projects link) would name
+      # Debian's libc10.so beside pip's libtorch. Its own lib folder first.
+      get_filename_component(_ti_torch_lib "${_ti_torch_dir}/../../../lib" ABSOLUTE)
+      foreach(_ti_pair IN ITEMS TORCH_LIBRARY:torch c10_LIBRARY:c10 C10_CUDA_LIBRARY:c10_cuda kineto_LIBRARY:kineto)
+        string(REPLACE ":" ";" _ti_pair "${_ti_pair}")
+        list(GET _ti_pair 0 _ti_var)
+        list(GET _ti_pair 1 _ti_name)
+        if(NOT ${_ti_var})
+          find_library(${_ti_var} ${_ti_name} PATHS "${_ti_torch_lib}" NO_DEFAULT_PATH)
+          if(NOT ${_ti_var})
+            unset(${_ti_var} CACHE)  # let TorchConfig.cmake search (and warn) as it does
+          endif()
+        endif()
+      endforeach()
       if(Caffe2_DIR AND EXISTS "${Caffe2_DIR}/Caffe2Targets.cmake" AND EXISTS "${Caffe2_DIR}/public/cuda.cmake"
          AND NOT TARGET torch::cudart)
         file(STRINGS "${Caffe2_DIR}/Caffe2Targets.cmake" _ti_cuda_refs REGEX "torch::cudart")

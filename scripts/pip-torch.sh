@@ -23,6 +23,10 @@
 #                   checkout (below), build-pip-2.14.
 #     --venv-only   only create/update the venv; prints its python
 #     --wheel-only  only step 2 (needs the build folder's run_scripted)
+#     --python-only step 2 after building only run_scripted (the C++ side of
+#                   the TorchScript round trip) in the build folder: the
+#                   library and the Python package against this torch, the
+#                   Python tests, not the C++ suite (CI, for 2.13: .ci/run)
 #
 # Environment:
 #   VENV_DIR               the venv (defaults above)
@@ -58,10 +62,11 @@ if [ "${1:-}" = --torch ]; then
   profile=${2:-}
   shift 2 || true
 fi
-venv_only=0 wheel_only=0
+venv_only=0 wheel_only=0 python_only=0
 case "${1:-}" in
   --venv-only) venv_only=1; shift ;;
   --wheel-only) wheel_only=1; shift ;;
+  --python-only) python_only=1; shift ;;
 esac
 # Runs a step as on a machine without a CUDA toolkit (--torch 2.14), or as is.
 hide=()
@@ -99,8 +104,15 @@ make_venv() {
   local py=${TORCHIMAGE_PIP_PYTHON:-}
   if [ -z "$py" ]; then
     py=$(command -v python3.11 || true)
+    if [ -z "$py" ] && [ "$profile" = 2.14 ]; then
+      # torch 2.14.1 has wheels for CPython 3.10 to 3.14 (Debian 13's 3.13
+      # included), but only the cp311 ones lie on this project's machines:
+      # another Python downloads about 5 GB once.
+      py=$(command -v python3 || true)
+      [ -n "$py" ] && say "no python3.11 on PATH: using $py (its torch wheels may be downloaded)"
+    fi
     if [ -z "$py" ]; then
-      say "no python3.11 on PATH: the torch ${TORCH_PIN} CPU wheel is for CPython 3.11 (cp311)."
+      say "no python3.11 on PATH: the torch ${TORCH_PIN} wheel on this machine is for CPython 3.11 (cp311)."
       say "Install one (pyenv, or Debian 12's python3.11) or set TORCHIMAGE_PIP_PYTHON."
       exit 1
     fi
@@ -175,15 +187,26 @@ if [ $wheel_only = 0 ]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
     -DTORCHIMAGE_PYTHON_EXECUTABLE="$PY" "$@" >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)"
-  (cd "$BUILD_DIR" && ctest --output-on-failure -j"$(nproc)")
+  step_start=$(date +%s)
+  if [ $python_only = 1 ]; then
+    cmake --build "$BUILD_DIR" -j"$(nproc)" --target run_scripted
+    say "built run_scripted in $(( $(date +%s) - step_start )) s"
+  else
+    cmake --build "$BUILD_DIR" -j"$(nproc)"
+    say "built in $(( $(date +%s) - step_start )) s"
+    step_start=$(date +%s)
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j"$(nproc)")
+    say "ctest in $(( $(date +%s) - step_start )) s"
+  fi
 fi
 
 # 2. pip install . into the venv, against the torch installed there.
 say "pip install --no-build-isolation . into $VENV_DIR"
 "$PY" -m pip uninstall -q -y torchimage >/dev/null 2>&1 || true
+step_start=$(date +%s)
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$PY" -m pip install -q --no-build-isolation --no-deps "$ROOT" \
   2> >(grep -v "^WARNING: Location" >&2)
+say "pip install . in $(( $(date +%s) - step_start )) s"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 clean_env=(env -i "PATH=/usr/local/bin:/usr/bin:/bin" "HOME=${HOME:-/root}" "TMPDIR=${TMPDIR:-/tmp}"
@@ -202,5 +225,7 @@ PYCHECK
 run_scripted="$BUILD_DIR/python/tests/run_scripted"
 [ -x "$run_scripted" ] || { say "no $run_scripted: build $BUILD_DIR first"; exit 1; }
 photos=${TORCHIMAGE_PHOTOS:-$ROOT/tests/data/photos}
+step_start=$(date +%s)
 (cd "$scratch" && "${clean_env[@]}" TORCHIMAGE_RUN_SCRIPTED="$run_scripted" TORCHIMAGE_PHOTOS="$photos" \
   "$PY" -m pytest -q -p no:cacheprovider "$ROOT/python/tests")
+say "Python tests in $(( $(date +%s) - step_start )) s"

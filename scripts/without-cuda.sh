@@ -25,15 +25,25 @@ for d in /usr/local/cuda /usr/local/cuda-* /opt/cuda /opt/cuda-* /usr/lib/cuda \
   mount -t tmpfs -o ro,size=1k tmpfs "$d"
   hidden+=("$d")
 done
-blank=$(mktemp)
-chmod 644 "$blank"
+# nvcc on PATH: its folder is replaced by a folder of links to everything in
+# it but nvcc (the original reached through a private bind mount), so that
+# nvcc is absent there, not merely unusable.
 IFS=: read -r -a path_dirs <<<"$PATH"
+scratch=$(mktemp -d)
+n=0
 for d in "${path_dirs[@]}"; do
-  f="$d/nvcc"
-  if [ -e "$f" ] && [ ! -d "$f" ]; then
-    mount --bind "$blank" "$(readlink -f "$f")" 2>/dev/null || mount --bind "$blank" "$f"
-    hidden+=("$f")
-  fi
+  [ -e "$d/nvcc" ] && [ ! -d "$d/nvcc" ] || continue
+  d=$(readlink -f "$d")
+  n=$((n + 1))
+  mkdir -p "$scratch/orig$n" "$scratch/shadow$n"
+  mount --bind "$d" "$scratch/orig$n"
+  for e in "$scratch/orig$n"/* "$scratch/orig$n"/.[!.]*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    [ "$(basename "$e")" = nvcc ] && continue
+    ln -s "$e" "$scratch/shadow$n/$(basename "$e")"
+  done
+  mount --bind "$scratch/shadow$n" "$d"
+  hidden+=("$d/nvcc")
 done
 unset CUDA_HOME CUDA_PATH CUDACXX CUDA_TOOLKIT_ROOT_DIR TORCHIMAGE_IN_NO_CUDA_NS
 for d in "${path_dirs[@]}"; do
@@ -43,4 +53,13 @@ for d in "${path_dirs[@]}"; do
   fi
 done
 echo "without-cuda: hidden: ${hidden[*]:-nothing (no toolkit found)}" >&2
-exec "$@"
+rc=0
+"$@" || rc=$?
+# The mounts end with the namespace; the scratch folder is on the real /tmp.
+# (Never rm -r the orig folders: they are the real ones until unmounted.)
+for ((i = n; i >= 1; i--)); do
+  { umount "$scratch/orig$i" && rmdir "$scratch/orig$i"; } 2>/dev/null || true
+  rm -rf "$scratch/shadow$i" 2>/dev/null
+done
+rmdir "$scratch" 2>/dev/null || true
+exit $rc
