@@ -92,7 +92,7 @@ esac
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 if [ ${#hide[@]} -gt 0 ] && [ "${TORCHIMAGE_PIP_TORCH_HIDDEN:-}" != 1 ]; then
   # The whole run, venv included, as on a machine without a CUDA toolkit.
-  exec "${hide[@]}" env TORCHIMAGE_PIP_TORCH_HIDDEN=1 "$0" "${orig_args[@]}"
+  exec "${hide[@]}" env TORCHIMAGE_PIP_TORCH_HIDDEN=1 "$ROOT/scripts/pip-torch.sh" "${orig_args[@]}"
 fi
 # The Python tests compare with the real torchvision (python/tests/conftest.py
 # stops instead of putting in its stand-ins) wherever the pair is consistent.
