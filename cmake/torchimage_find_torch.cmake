@@ -163,9 +163,9 @@ macro(torchimage_find_torch)
               endif()
             endforeach()
             set(TORCHIMAGE_TORCH_WITHOUT_CUDA_TOOLKIT ON)
-            message(STATUS "torchimage: ${_ti_torch_dir} is a CUDA build of LibTorch and no CUDA "
-                           "toolkit was found: using its libraries without one (CPU code; CUDA "
-                           "tensors through ATen; cmake/torchimage_find_torch.cmake)")
+            message(STATUS "torchimage: ${_ti_torch_dir} is a CUDA build of LibTorch and torch's "
+                           "find_package(CUDA) finds no CUDA toolkit: using its libraries without "
+                           "one (CPU code; CUDA tensors through ATen; cmake/torchimage_find_torch.cmake)")
           endif()
         endif()
       endif()
