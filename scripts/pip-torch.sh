@@ -35,7 +35,9 @@
 #   TORCHIMAGE_PIP_PYTHON  the interpreter that makes the venv (default below)
 #   TORCH_PIN, TORCHVISION_PIN   override the profile's pins
 #   TORCHIMAGE_CACHE       where --torch 2.14's venv is kept between runs
-#                          (default ${XDG_CACHE_HOME:-~/.cache}/torchimage): CI
+#                          (default /var/cache/torchimage as root, readable by
+#                          the unprivileged user test_cli runs the CLI as;
+#                          else ${XDG_CACHE_HOME:-~/.cache}/torchimage): CI
 #                          runs in a fresh clone, so a venv inside the checkout
 #                          would be rebuilt (5.5 GB) on every run. The venv's
 #                          name holds the pins, and it is reused only when its
@@ -82,7 +84,15 @@ case "$profile" in
   2.14)
     TORCH_PIN=${TORCH_PIN:-2.14.1}
     TORCHVISION_PIN=${TORCHVISION_PIN:-0.29.1}
-    TORCHIMAGE_CACHE=${TORCHIMAGE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/torchimage}
+    if [ -z "${TORCHIMAGE_CACHE:-}" ]; then
+      # As root (CI), a folder every user can read: test_cli runs the CLI as
+      # nobody, which must load this LibTorch (/root is not searchable).
+      if [ "$(id -u)" = 0 ]; then
+        TORCHIMAGE_CACHE=/var/cache/torchimage
+      else
+        TORCHIMAGE_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/torchimage
+      fi
+    fi
     VENV_DIR=${VENV_DIR:-$TORCHIMAGE_CACHE/venv-torch-${TORCH_PIN}-vision-${TORCHVISION_PIN}}
     BUILD_DIR=${BUILD_DIR:-build-pip-2.14}
     real_torchvision=1
@@ -158,7 +168,7 @@ if sys.argv[1] == "1":  # (torchvision 0.28 does not import beside the 2.13 CPU 
 PYCHECK
 }
 
-mkdir -p "$(dirname "$VENV_DIR")"
+mkdir -p -m 755 "$(dirname "$VENV_DIR")"
 exec 9>"$VENV_DIR.lock"
 flock 9  # one run at a time writes (or checks) this venv
 venv_start=$(date +%s)
