@@ -156,11 +156,31 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
     return best > at_least ? best : 0;
   };
 
+  // Where matches may start: everywhere, or (pixel_aligned) at the first
+  // byte of a row (its filter type) or of a pixel, as positions in a row
+  // of `stride` bytes. Image content repeats in whole pixels; the
+  // positions between them mostly add candidates that lose, and work.
+  const size_t stride = params_.pixel_aligned && params_.stride > 0 ? params_.stride : 1;
+  if (aligned_.size() != stride) {
+    aligned_.assign(stride, 1);
+    if (stride > 1) {
+      const size_t bpp = static_cast<size_t>(std::max(1, params_.bytes_per_pixel));
+      for (size_t k = 1; k < stride; ++k) aligned_[k] = (k - 1) % bpp == 0;
+    }
+  }
+  const uint8_t* const aligned = aligned_.data();
+  // The position's place in its row (base + history starts a row).
+  size_t phase = 0;
+  auto advance = [&]() {
+    if (++phase == stride) phase = 0;
+  };
+
   // The history's last window, so that the first rows find their matches.
   const size_t hash_end = total >= 8 ? total - 7 : 0;  // positions whose 8 bytes are readable
-  for (size_t p = history > kMaxDistance ? history - kMaxDistance : 0; p < std::min(history, hash_end);
-       ++p) {
-    insert(p);
+  const size_t history_start = history > kMaxDistance ? history - kMaxDistance : 0;
+  phase = (stride - (history - history_start) % stride) % stride;
+  for (size_t p = history_start; p < history; ++p, advance()) {
+    if (p < hash_end && aligned[phase]) insert(p);
   }
   const LengthCode* lengths = length_codes();
   // The block's symbols: matches in order (literals are the bytes between
@@ -177,11 +197,12 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   while (p < total) {
     uint32_t distance = 0;
     size_t length = 0;
-    if (p < hash_end) {
+    if (p < hash_end && aligned[phase]) {
       length = longest(p, insert(p), min_length - 1, &distance);
     }
     if (length == 0) {
       ++lit_freq[base[p]], ++symbols, ++p;
+      advance();
     } else {
       matches[n_matches++] = {static_cast<uint32_t>(p), static_cast<uint16_t>(length),
                               static_cast<uint16_t>(distance)};
@@ -191,8 +212,10 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
       ++dist_freq[dsym];
       ++symbols;
       const size_t next = p + length;
-      for (size_t q = p + 1; q < std::min(next, hash_end); ++q) insert(q);
-      p = next;
+      advance();
+      for (++p; p < next; ++p, advance()) {
+        if (p < hash_end && aligned[phase]) insert(p);
+      }
     }
     if (symbols >= kBlockSymbols) {
       encode_block(base, block_start, p, matches, n_matches, lit_freq, dist_freq, out);
@@ -305,7 +328,7 @@ struct SampleCost {
   double rle_match_bits = 0, lz_match_bits = 0;
 };
 
-constexpr size_t kSampleWindow = 4096;  // a sample slice's size at most
+constexpr size_t kSampleWindow = 1024;  // a sample slice's size at most
 
 void sample_parse(const uint8_t* data, size_t size, SampleCost* cost) {
   if (size < 16) return;
@@ -353,23 +376,25 @@ void sample_parse(const uint8_t* data, size_t size, SampleCost* cost) {
 
 }  // namespace
 
-bool lz_pays(const uint8_t* data, size_t size) {
-  // Three slices spread over the data, 12 KiB in all at most (at most half
-  // of a small input), each long enough to hold rows that repeat, placed
-  // off the simple fractions where a grid's padding rows fall.
-  const size_t slices = 3;
+LzProbe probe_lz(const uint8_t* data, size_t size) {
+  // Four slices spread over the data, 4 KiB in all at most (at most half of
+  // a small input), placed off the simple fractions where a grid's padding
+  // rows fall.
+  const size_t slices = 4;
   const size_t slice = std::min<size_t>(kSampleWindow, size / (2 * slices));
-  if (slice < 64) return false;
+  if (slice < 64) return LzProbe::Runs;
   SampleCost cost;
   for (size_t k = 0; k < slices; ++k) {
     sample_parse(data + (size - slice) * (5 * k + 3) / (5 * slices), slice, &cost);
   }
   const double rle = entropy_bits(cost.rle_literals, 256) + cost.rle_match_bits;
   const double lz = entropy_bits(cost.lz_literals, 256) + cost.lz_match_bits;
-  // Flat content (shapes, gradients) runs to under 2.5 bits a byte even as
-  // runs alone; its long repeats lie farther apart than a slice.
+  // Flat content (shapes, gradients) takes under 2.5 bits a byte even as
+  // runs alone; its long repeats lie farther apart than a slice, and start
+  // anywhere in a pixel.
   const double sampled_bytes = static_cast<double>(slices * slice);
-  return lz < 0.97 * rle || rle < 2.5 * sampled_bytes;
+  if (rle < 2.5 * sampled_bytes) return LzProbe::Everywhere;
+  return lz < 0.97 * rle ? LzProbe::Pixels : LzProbe::Runs;
 }
 
 }  // namespace torchimage

@@ -24,6 +24,12 @@ class LzDeflater {
   struct Params {
     int max_chain = 8;
     int nice_length = 258;
+    // Matches start only at a row's first byte (its filter type) or at a
+    // pixel's, in rows of `stride` bytes (each chunk given to add() starts
+    // a row) of `bytes_per_pixel`-byte pixels.
+    bool pixel_aligned = false;
+    size_t stride = 0;
+    int bytes_per_pixel = 1;
   };
 
   LzDeflater() = default;
@@ -55,18 +61,23 @@ class LzDeflater {
   std::vector<int32_t> head8_;  // per 4-byte hash: the latest position, or -1
   std::vector<int32_t> chain_;  // per position mod window: the previous one with its 4-byte hash
   std::vector<Match> matches_;  // a block's, reused
+  std::vector<uint8_t> aligned_;  // per position in a row: whether matches may start there
   std::unique_ptr<uint8_t[]> bits_out_;
   size_t bits_out_size_ = 0;
   uint64_t bits_ = 0;
   int nbits_ = 0;
 };
 
-// Whether the LZ77 engine pays on `data` (filtered rows) over the
-// run-length one: slices of it are parsed both ways and their sizes
-// estimated (literals at their entropy, matches at their codes' lengths);
-// yes where LZ77 saves clearly, or where the data is so compressible that
-// LZ77's longer reach pays even if the slices do not show it. Costs about a
-// hundredth of compressing a 64-sample sheet.
-bool lz_pays(const uint8_t* data, size_t size);
+// Which engine a probe of `data` (filtered rows) expects to pay: slices of
+// it are parsed both ways and their sizes estimated (literals at their
+// entropy, matches at their codes' lengths). It reads 4 KiB at most: some
+// 15 microseconds, a hundredth of compressing a 64-sample sheet.
+enum class LzProbe {
+  Runs,        // LZ77 saves little: the run-length engine (deflate_rle.h)
+  Pixels,      // LZ77 saves: matches at pixel starts (Params::pixel_aligned)
+  Everywhere,  // flat content (under 2.5 bits a byte as runs alone), whose long
+               // repeats a slice does not show: matches at every position
+};
+LzProbe probe_lz(const uint8_t* data, size_t size);
 
 }  // namespace torchimage

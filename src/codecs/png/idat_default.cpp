@@ -1,6 +1,6 @@
 // PNG IDAT chunks by torchimage's own deflate engines, the default: the
 // run-length engine (deflate_rle.h) or the LZ77 one (deflate_lz.h), chosen
-// per part of the image by a probe of its filtered rows (lz_pays), or one
+// per part of the image by a probe of its filtered rows (probe_lz), or one
 // of them forced (DeflateEngine::Rle, DeflateEngine::Lz).
 #include <algorithm>
 #include <cstring>
@@ -74,9 +74,10 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
     return used;
   };
   size_t used = filter_rows(lz_rows);
-  const bool lz = encoding.engine == DeflateEngine::Lz ||
-                  (encoding.engine == DeflateEngine::Auto && lz_pays(chunk, used));
-  if (!lz) {
+  LzProbe choice = LzProbe::Runs;
+  if (encoding.engine == DeflateEngine::Lz) choice = LzProbe::Everywhere;
+  if (encoding.engine == DeflateEngine::Auto) choice = probe_lz(chunk, used);
+  if (choice == LzProbe::Runs) {
     RleDeflater deflater(/*zlib_header=*/first);
     const size_t rle_rows = std::max<size_t>(1, kRleChunk / stride);
     for (;;) {
@@ -95,7 +96,16 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
     out.push_back(0x78);
     out.push_back(0x01);
   }
-  LzDeflater deflater;
+  // Flat content (LzProbe::Everywhere) repeats far and long: a longer walk
+  // finds much longer matches, and costs little there, where a search
+  // covers many bytes. Elsewhere matches are short and searches many.
+  LzDeflater::Params params;
+  params.pixel_aligned = choice == LzProbe::Pixels;
+  params.max_chain = choice == LzProbe::Pixels ? 8 : 32;
+  params.nice_length = choice == LzProbe::Pixels ? 258 : 128;
+  params.stride = stride;
+  params.bytes_per_pixel = bpp;
+  LzDeflater deflater(params);
   uint32_t adler = 1;
   size_t kept = 0;  // bytes of history before the chunk
   for (;;) {
