@@ -187,8 +187,11 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   // them), and the histograms its codes are built from. Locals, so that the
   // table stores above cannot alias them.
   const size_t room = std::min(kBlockSymbols, size / kMinMatch + 1);
-  if (matches_.size() < room) matches_.resize(room);
-  Match* const matches = matches_.data();
+  if (matches_size_ < room) {
+    matches_.reset(new Match[room]);  // not value-initialized: written before read
+    matches_size_ = room;
+  }
+  Match* const matches = matches_.get();
   size_t n_matches = 0;
   uint32_t lit_freq[286] = {0}, dist_freq[30] = {0};
   size_t block_start = history, symbols = 0;

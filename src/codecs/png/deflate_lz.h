@@ -60,7 +60,8 @@ class LzDeflater {
   std::vector<int32_t> head4_;
   std::vector<int32_t> head8_;  // per 4-byte hash: the latest position, or -1
   std::vector<int32_t> chain_;  // per position mod window: the previous one with its 4-byte hash
-  std::vector<Match> matches_;  // a block's, reused
+  std::unique_ptr<Match[]> matches_;  // a block's, reused
+  size_t matches_size_ = 0;
   std::vector<uint8_t> aligned_;  // per position in a row: whether matches may start there
   std::unique_ptr<uint8_t[]> bits_out_;
   size_t bits_out_size_ = 0;
