@@ -6,9 +6,12 @@
 //   name input.pt output repeats key=value...
 // (keys: nrow padding normalize value_range=lo,hi format quality
 // compression_level engine), writes each output file once more after timing, and
-// prints "name median_ms one_thread_ms": the second median with every
-// encoding on the calling thread (large PNGs are otherwise deflated in two
-// parts on two threads).
+// prints "name median_ms one_thread_ms one_thread_cpu_ms": the second
+// median with every encoding on the calling thread (PNGs of 128 KiB of rows
+// and more are otherwise deflated in two parts on two threads), the third
+// the process's CPU time per call over those one-thread calls (unlike wall
+// time, it does not count the time a shared or throttled machine keeps the
+// process waiting).
 //
 // engine=NAME[:LEVEL] times another PNG deflate engine on the same path
 // (to_pixels, filter with Pillow's choice, deflate, write_file): rle, lz
@@ -24,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -159,6 +163,12 @@ void save(const torch::Tensor& x, const std::string& path,
   }
 }
 
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 double median_ms(const torch::Tensor& x, const std::string& path,
                  const torchimage::SaveImageOptions& options, const Engine& engine,
                  int repeats) {
@@ -207,12 +217,14 @@ int main(int argc, char** argv) {
     }
     save(x, path, options, engine);  // warm-up
     const double parallel = median_ms(x, path, options, engine, repeats);
-    double serial = 0;
+    double serial = 0, cpu = 0;
     {
       torchimage::SerialEncodingScope one_thread;
+      const double cpu0 = cpu_ms();
       serial = median_ms(x, path, options, engine, repeats);
+      cpu = (cpu_ms() - cpu0) / repeats;
     }
-    std::cout << name << " " << parallel << " " << serial << std::endl;
+    std::cout << name << " " << parallel << " " << serial << " " << cpu << std::endl;
   }
   return 0;
 }

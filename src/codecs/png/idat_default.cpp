@@ -60,7 +60,7 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
   // smaller: a small image must not pay for a large buffer, which malloc
   // would map and unmap on every call); the probe reads it.
   const size_t lz_rows = std::min(rows, std::max<size_t>(1, kLzChunk / stride));
-  const size_t history = rows > lz_rows ? kLzHistory : 0;
+  const size_t history = rows > lz_rows || y0 > 0 ? kLzHistory : 0;
   // Not zero-filled: every byte is written by the filter before it is read.
   const std::unique_ptr<uint8_t[]> staging(new uint8_t[history + lz_rows * stride]);
   uint8_t* const chunk = staging.get() + history;
@@ -108,6 +108,18 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
   LzDeflater deflater(params);
   uint32_t adler = 1;
   size_t kept = 0;  // bytes of history before the chunk
+  if (y0 > 0) {
+    // The stream is one, and so is its window: this part's matches may
+    // reach into the rows before it, filtered here as the part before
+    // filtered them (whole rows, 32 KiB at most).
+    const int64_t before = std::min<int64_t>(y0, static_cast<int64_t>(kLzHistory / stride));
+    RowFilter previous(row_bytes, bpp, encoding.filter);
+    if (y0 - before > 0) previous.set_previous(row(y0 - before - 1));
+    kept = static_cast<size_t>(before) * stride;
+    for (int64_t k = 0; k < before; ++k) {
+      previous.filter(row(y0 - before + k), chunk - kept + static_cast<size_t>(k) * stride);
+    }
+  }
   for (;;) {
     adler = deflate_detail::adler32_update(adler, chunk, used);
     deflater.add(chunk - kept, kept, used, out);
@@ -126,14 +138,15 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
 void write_idat_default(const PixelView& px, const PngEncoding& encoding, Bytes& out) {
   const size_t row_bytes = px.row_bytes();
   const size_t raw = (row_bytes + 1) * static_cast<size_t>(px.height);
-  // Large images are cut into two horizontal parts (each part's first row
+  // Images of 128 KiB of rows and more (a 64-sample sheet of 32x32 RGB
+  // samples is 225 KiB) are cut into two horizontal parts (each part's first row
   // is filtered against the row above it, so the filtered data is the
   // same; each part's deflate blocks end byte-aligned and the Adler-32s
   // combine), compressed on two threads. The cut depends on the image
   // alone, so that the bytes do too: an image encoded on the writer's or
   // save_images' workers, or on one core, has its parts compressed one
   // after the other on this thread, into the same file.
-  const int parts = raw >= (size_t{256} << 10) && px.height >= 2 ? 2 : 1;
+  const int parts = raw >= (size_t{128} << 10) && px.height >= 2 ? 2 : 1;
   const bool parallel = parts > 1 && encoder_may_use_threads();
   std::vector<int64_t> bounds = {0};
   for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
