@@ -87,7 +87,7 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   if (size == 0) return;
   // Tables sized by the input (at most 32 Ki entries each): a small image
   // does not pay for clearing a large one.
-  const int bits = std::min(15, std::max(8, ceil_log2(total)));
+  const int bits = std::min(15, std::max(8, ceil_log2(total) - 1));
   const int shift = 32 - bits;
   const size_t mask = (size_t{1} << bits) - 1;
   head3_.assign(size_t{1} << bits, -1);
@@ -336,13 +336,18 @@ constexpr size_t kSampleWindow = 1024;  // a sample slice's size at most
 void sample_parse(const uint8_t* data, size_t size, SampleCost* cost) {
   if (size < 16) return;
   for (size_t p = 0; p < size;) {
-    const size_t len = p == 0 ? 0 : match_length(data + p - 1, data + p, std::min(kMaxMatch, size - p));
-    if (len >= kMinMatch) {
+    // A byte, then its repeats: a distance-1 match where there are 3 or more.
+    const uint8_t v = data[p];
+    size_t q = p + 1;
+    while (q < size && data[q] == v && q - p <= kMaxMatch) ++q;
+    const size_t repeats = q - p - 1;
+    if (repeats >= kMinMatch) {
+      ++cost->rle_literals[v];
       cost->rle_match_bits += match_bits(1);
-      p += len;
     } else {
-      ++cost->rle_literals[data[p++]];
+      cost->rle_literals[v] += static_cast<uint32_t>(repeats + 1);
     }
+    p = q;
   }
   constexpr int kBits = 12, kDepth = 4;
   int16_t head[1 << kBits];
@@ -380,11 +385,11 @@ void sample_parse(const uint8_t* data, size_t size, SampleCost* cost) {
 }  // namespace
 
 LzProbe probe_lz(const uint8_t* data, size_t size) {
-  // Four slices spread over the data, 4 KiB in all at most (at most half of
-  // a small input), placed off the simple fractions where a grid's padding
-  // rows fall.
-  const size_t slices = 4;
-  const size_t slice = std::min<size_t>(kSampleWindow, size / (2 * slices));
+  // Four slices spread over the data, 4 KiB in all at most (two, at most a
+  // sixth of an input under 64 KiB: a single sample's file), placed off the
+  // simple fractions where a grid's padding rows fall.
+  const size_t slices = size < (size_t{64} << 10) ? 2 : 4;
+  const size_t slice = std::min<size_t>(kSampleWindow, size / (3 * slices));
   if (slice < 64) return LzProbe::Runs;
   SampleCost cost;
   for (size_t k = 0; k < slices; ++k) {
