@@ -56,37 +56,41 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
   }
   RowFilter filter(row_bytes, bpp, encoding.filter);
   if (y0 > 0) filter.set_previous(row(y0 - 1));
-  // The first chunk is filtered at LZ77's size (or the whole part, if
-  // smaller: a small image must not pay for a large buffer, which malloc
-  // would map and unmap on every call); the probe reads it.
+  // Room for a chunk of LZ77's size (or the whole part, if smaller: a small
+  // image must not pay for a large buffer, which malloc would map and unmap
+  // on every call), and the history before it.
   const size_t lz_rows = std::min(rows, std::max<size_t>(1, kLzChunk / stride));
+  const size_t rle_rows = std::max<size_t>(1, kRleChunk / stride);
   const size_t history = rows > lz_rows || y0 > 0 ? kLzHistory : 0;
   // Not zero-filled: every byte is written by the filter before it is read.
   const std::unique_ptr<uint8_t[]> staging(new uint8_t[history + lz_rows * stride]);
   uint8_t* const chunk = staging.get() + history;
   int64_t y = y0;
-  auto filter_rows = [&](size_t n) {
+  // Filters the next n rows (fewer at the part's end) to chunk + at.
+  auto filter_rows = [&](size_t n, size_t at) {
     size_t used = 0;
     for (size_t r = 0; r < n && y < y1; ++r, ++y) {
-      filter.filter(row(y), chunk + used);
+      filter.filter(row(y), chunk + at + used);
       used += stride;
     }
     return used;
   };
-  size_t used = filter_rows(lz_rows);
+  // The probe reads the first run-length chunk: the run-length engine
+  // deflates it while it is still in cache, the LZ77 one gets the rest of
+  // its chunk after it.
+  size_t used = filter_rows(std::min(lz_rows, rle_rows), 0);
   LzProbe choice = LzProbe::Runs;
   if (encoding.engine == DeflateEngine::Lz) choice = LzProbe::Everywhere;
   if (encoding.engine == DeflateEngine::Auto) choice = probe_lz(chunk, used);
   if (choice == LzProbe::Runs) {
     RleDeflater deflater(/*zlib_header=*/first);
-    const size_t rle_rows = std::max<size_t>(1, kRleChunk / stride);
     for (;;) {
       if (y == y1) {
         deflater.add_and_end(chunk, used, out, last);
         break;
       }
       deflater.add(chunk, used, out);
-      used = filter_rows(rle_rows);
+      used = filter_rows(rle_rows, 0);
     }
     part->adler = deflater.adler();
     return;
@@ -105,6 +109,7 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
   params.nice_length = choice == LzProbe::Pixels ? 258 : 128;
   params.stride = stride;
   params.bytes_per_pixel = bpp;
+  used += filter_rows(lz_rows - used / stride, used);
   LzDeflater deflater(params);
   uint32_t adler = 1;
   size_t kept = 0;  // bytes of history before the chunk
@@ -127,7 +132,7 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
     // The chunk's last 32 KiB become the next one's history.
     kept = std::min(history, used);
     std::memmove(chunk - kept, chunk + used - kept, kept);
-    used = filter_rows(lz_rows);
+    used = filter_rows(lz_rows, 0);
   }
   deflater.end(out, last);
   part->adler = adler;
