@@ -85,11 +85,14 @@ size_t min_match_length(const uint8_t* data, size_t size, int max_chain) {
 void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vector<uint8_t>& out) {
   const size_t total = history + size;
   if (size == 0) return;
-  // Tables sized by the input (at most 32 Ki entries each): a small image
-  // does not pay for clearing a large one.
+  // Tables sized by the input: hash heads of half as many entries as input
+  // bytes (at most 32 Ki), so that a small image does not pay for clearing
+  // a large table; the chain of one entry a position of the window (never
+  // shorter than the window, so that a link within it is never
+  // overwritten by a later position; it needs no clearing).
   const int bits = std::min(15, std::max(8, ceil_log2(total) - 1));
   const int shift = 32 - bits;
-  const size_t mask = (size_t{1} << bits) - 1;
+  const size_t mask = (size_t{1} << std::min(15, std::max(8, ceil_log2(total)))) - 1;
   head3_.assign(size_t{1} << bits, -1);
   head4_.assign(size_t{1} << bits, -1);
   head8_.assign(size_t{1} << bits, -1);
