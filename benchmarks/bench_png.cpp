@@ -88,6 +88,12 @@ void register_all() {
           [=](benchmark::State& s) { encode(s, DeflateEngine::Rle, 0, f.f, w.n, w.size, w.nrow); })
           ->Unit(benchmark::kMillisecond);
     }
+    benchmark::RegisterBenchmark((std::string("lz/") + w.name + "/pillow").c_str(),
+                                 [=](benchmark::State& s) { encode(s, DeflateEngine::Lz, 0, FilterStrategy::Pillow, w.n, w.size, w.nrow); })
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("default/") + w.name + "/pillow").c_str(),
+                                 [=](benchmark::State& s) { encode(s, DeflateEngine::Auto, 0, FilterStrategy::Pillow, w.n, w.size, w.nrow); })
+        ->Unit(benchmark::kMillisecond);
     if (have_isal()) {
       for (const auto& f : filters) {
         for (int level = 0; level <= 3; ++level) {

@@ -5,10 +5,18 @@
 // reads WORKDIR/workloads.txt, lines of
 //   name input.pt output repeats key=value...
 // (keys: nrow padding normalize value_range=lo,hi format quality
-// compression_level), writes each output file once more after timing, and
-// prints "name median_ms one_thread_ms": the second median with every
-// encoding on the calling thread (large PNGs are otherwise deflated in two
-// parts on two threads).
+// compression_level engine), writes each output file once more after timing, and
+// prints "name median_ms one_thread_ms one_thread_cpu_ms": the second
+// median with every encoding on the calling thread (PNGs of 128 KiB of rows
+// and more are otherwise deflated in two parts on two threads), the third
+// the process's CPU time per call over those one-thread calls (unlike wall
+// time, it does not count the time a shared or throttled machine keeps the
+// process waiting).
+//
+// engine=NAME[:LEVEL] times another PNG deflate engine on the same path
+// (to_pixels, filter with Pillow's choice, deflate, write_file): rle, lz
+// (torchimage's engines alone), isal:0-3 (ISA-L, where the build has it),
+// libdeflate:1-12 (where libdeflate-dev was found). Without it: save_image.
 //
 //   torchimage_compare WORKDIR --memory NAME
 // measures the peak extra memory of the first save_image of workload NAME in
@@ -19,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -27,7 +36,13 @@
 
 #include <torch/serialize.h>
 
-#include "core/encode_context.h"  // SerialEncodingScope (private: this links the objects)
+#ifdef TORCHIMAGE_BENCH_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
+#include "codecs/png/png_chunks.h"   // private: this links the objects
+#include "codecs/png/png_encoder.h"
+#include "core/encode_context.h"  // SerialEncodingScope
 
 namespace {
 
@@ -37,7 +52,76 @@ torch::Tensor load(const std::string& path) {
   return torch::pickle_load(bytes).toTensor();
 }
 
-torchimage::SaveImageOptions parse(std::istringstream& in) {
+// A PNG deflate engine other than save_image's: name and level.
+struct Engine {
+  std::string name;  // empty: save_image itself
+  int level = 0;
+};
+
+#ifdef TORCHIMAGE_BENCH_LIBDEFLATE
+// A PNG with libdeflate's zlib stream of the rows filtered as torchimage's
+// engines filter them: signature and IHDR as torchimage writes them (taken
+// from its own file), one IDAT, IEND.
+torchimage::Bytes libdeflate_png(const torchimage::PixelView& px, int level) {
+  using namespace torchimage;
+  const size_t row_bytes = px.row_bytes(), stride = row_bytes + 1;
+  std::vector<uint8_t> filtered(stride * static_cast<size_t>(px.height));
+  RowFilter filter(row_bytes, static_cast<int>(px.channels), FilterStrategy::Pillow);
+  for (int64_t y = 0; y < px.height; ++y) {
+    filter.filter(px.data + static_cast<size_t>(y) * row_bytes, filtered.data() + y * stride);
+  }
+  static thread_local libdeflate_compressor* compressor = nullptr;
+  static thread_local int compressor_level = -1;
+  if (compressor_level != level) {
+    if (compressor) libdeflate_free_compressor(compressor);
+    compressor = libdeflate_alloc_compressor(level);
+    compressor_level = level;
+  }
+  Bytes out;
+  // Signature and IHDR: 33 bytes, as every PNG encoder writes them.
+  const Bytes header = encode_png_pixels(PixelView{px.data, 1, 1, px.channels, px.bit_depth},
+                                         default_png_encoding());
+  out.assign(header.begin(), header.begin() + 33);
+  for (int k = 0; k < 4; ++k) out[16 + k] = static_cast<uint8_t>(px.width >> (24 - 8 * k));
+  for (int k = 0; k < 4; ++k) out[20 + k] = static_cast<uint8_t>(px.height >> (24 - 8 * k));
+  put_be32(out.data() + 29, crc_of_chunk(out.data() + 12, 17));
+  const size_t chunk_start = out.size();
+  const size_t bound = libdeflate_zlib_compress_bound(compressor, filtered.size());
+  out.resize(chunk_start + 8 + bound);
+  const size_t n = libdeflate_zlib_compress(compressor, filtered.data(), filtered.size(),
+                                            out.data() + chunk_start + 8, bound);
+  out.resize(chunk_start + 8 + n);
+  close_idat_chunks(out, chunk_start);
+  write_png_chunk(out, "IEND", nullptr, 0);
+  return out;
+}
+#endif
+
+// The PNG of `x` by `engine`, written to `path` as save_image writes.
+void save_with(const torch::Tensor& x, const std::string& path,
+               const torchimage::SaveImageOptions& options, const Engine& engine) {
+  using namespace torchimage;
+  const torch::Tensor px = to_pixels(x, options);  // H x W x C uint8
+  const PixelView view{px.data_ptr<uint8_t>(), px.size(0), px.size(1), px.size(2), 8};
+  Bytes bytes;
+  if (engine.name == "libdeflate") {
+#ifdef TORCHIMAGE_BENCH_LIBDEFLATE
+    bytes = libdeflate_png(view, engine.level);
+#else
+    throw std::runtime_error("torchimage_compare was built without libdeflate");
+#endif
+  } else {
+    PngEncoding e = default_png_encoding();
+    if (engine.name == "rle") e.engine = DeflateEngine::Rle;
+    else if (engine.name == "lz") e.engine = DeflateEngine::Lz;
+    else if (engine.name == "isal") e.engine = DeflateEngine::Isal, e.level = engine.level;
+    else throw std::runtime_error("unknown engine " + engine.name);
+    bytes = encode_png_pixels(view, e);
+  }
+  write_file(path, bytes.data(), bytes.size());
+}
+
+torchimage::SaveImageOptions parse(std::istringstream& in, Engine* engine) {
   torchimage::SaveImageOptions o;
   std::string kv;
   while (in >> kv) {
@@ -52,7 +136,11 @@ torchimage::SaveImageOptions parse(std::istringstream& in) {
     } else if (k == "format") o.format(v);
     else if (k == "quality") o.quality(std::stoi(v));
     else if (k == "compression_level") o.compression_level(std::stoi(v));
-    else throw std::runtime_error("unknown key " + k);
+    else if (k == "engine") {
+      const auto colon = v.find(':');
+      engine->name = v.substr(0, colon);
+      if (colon != std::string::npos) engine->level = std::stoi(v.substr(colon + 1));
+    } else throw std::runtime_error("unknown key " + k);
   }
   return o;
 }
@@ -66,12 +154,28 @@ long vm_kib(const char* key) {
   return -1;
 }
 
+void save(const torch::Tensor& x, const std::string& path,
+          const torchimage::SaveImageOptions& options, const Engine& engine) {
+  if (engine.name.empty()) {
+    torchimage::save_image(x, path, options);
+  } else {
+    save_with(x, path, options, engine);
+  }
+}
+
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 double median_ms(const torch::Tensor& x, const std::string& path,
-                 const torchimage::SaveImageOptions& options, int repeats) {
+                 const torchimage::SaveImageOptions& options, const Engine& engine,
+                 int repeats) {
   std::vector<double> ms;
   for (int i = 0; i < repeats; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    torchimage::save_image(x, path, options);
+    save(x, path, options, engine);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
@@ -95,7 +199,8 @@ int main(int argc, char** argv) {
     std::string name, input, output;
     int repeats = 0;
     in >> name >> input >> output >> repeats;
-    const auto options = parse(in);
+    Engine engine;
+    const auto options = parse(in, &engine);
     if (memory && name != argv[3]) continue;
     const torch::Tensor x = load(dir + "/" + input);
     const std::string path = dir + "/" + output;
@@ -110,14 +215,16 @@ int main(int argc, char** argv) {
                 << pixels.numel() / 1024 << std::endl;
       return 0;
     }
-    torchimage::save_image(x, path, options);  // warm-up
-    const double parallel = median_ms(x, path, options, repeats);
-    double serial = 0;
+    save(x, path, options, engine);  // warm-up
+    const double parallel = median_ms(x, path, options, engine, repeats);
+    double serial = 0, cpu = 0;
     {
       torchimage::SerialEncodingScope one_thread;
-      serial = median_ms(x, path, options, repeats);
+      const double cpu0 = cpu_ms();
+      serial = median_ms(x, path, options, engine, repeats);
+      cpu = (cpu_ms() - cpu0) / repeats;
     }
-    std::cout << name << " " << parallel << " " << serial << std::endl;
+    std::cout << name << " " << parallel << " " << serial << " " << cpu << std::endl;
   }
   return 0;
 }

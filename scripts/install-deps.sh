@@ -15,6 +15,9 @@ packages=(
   build-essential cmake pkg-config
   libtorch-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libisal-dev
   googletest libgtest-dev libbenchmark-dev
+  # benchmarks/content.py compares libdeflate's engine (torchimage_compare
+  # links it when found; the library does not use it).
+  libdeflate-dev
   python3-torch python3-torchvision python3-pil python3-numpy python3-pytest
   # scripts/pip-torch.sh: a venv for pip's torch (Debian's python3 needs python3-venv).
   python3-venv

@@ -1,4 +1,4 @@
-// torchimage's run-length deflate engine, checked by zlib's inflate (an
+// torchimage's deflate engines (run-length, LZ77), checked by zlib's inflate (an
 // independent decoder) on inputs chosen to reach every path: runs longer
 // than 258, runs across block and call boundaries, no runs at all, a single
 // symbol, empty input, and filtered photo rows.
@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "codecs/png/deflate_lz.h"
 #include "codecs/png/deflate_rle.h"
 #include "codecs/png/png_encoder.h"
 #include "core/encode_context.h"
@@ -254,6 +255,125 @@ TEST(RleDeflate, AddAndEndIsAddThenEnd) {
       }
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+using torchimage::LzDeflater;
+
+// A zlib stream of `data` by LzDeflater: header, the blocks of add() calls
+// over consecutive pieces (each piece's `history` is the bytes before it,
+// up to `keep`), the end, the Adler-32.
+std::vector<uint8_t> lz_stream(const std::vector<uint8_t>& data, size_t piece, size_t keep,
+                               const LzDeflater::Params& params) {
+  std::vector<uint8_t> z = {0x78, 0x01};
+  LzDeflater d(params);
+  for (size_t i = 0; i < data.size() || i == 0; i += piece) {
+    const size_t history = std::min(i, keep);
+    d.add(data.data() + i - history, history, std::min(piece, data.size() - i), z);
+    if (data.empty()) break;
+  }
+  d.end(z, true);
+  const uLong adler = adler32(adler32(0L, Z_NULL, 0), data.data(), static_cast<uInt>(data.size()));
+  for (int k = 3; k >= 0; --k) z.push_back(static_cast<uint8_t>(adler >> (8 * k)));
+  return z;
+}
+
+// Rows of `stride` bytes that repeat at many distances (a pixel's bytes
+// equal, as gray written as RGB; rows shifted copies of earlier ones; runs;
+// noise), so that matches of every length and distance code occur.
+std::vector<uint8_t> repeating_rows(std::mt19937& rng, size_t rows, size_t stride) {
+  std::vector<uint8_t> v;
+  std::uniform_int_distribution<int> byte(0, 255), kind(0, 4), shift(0, 40);
+  for (size_t r = 0; r < rows; ++r) {
+    const int k = kind(rng);
+    const size_t start = v.size();
+    for (size_t i = 0; i < stride; ++i) {
+      uint8_t b;
+      if (k == 0 && r >= 3) {
+        b = v[start + i - stride * (1 + r % 3) + (i > 40 ? shift(rng) % 2 : 0)];  // an earlier row
+      } else if (k == 1) {
+        b = static_cast<uint8_t>(i / 3 % 5);  // equal triples
+      } else if (k == 2) {
+        b = static_cast<uint8_t>(i / 50);  // runs
+      } else if (k == 3 && r > 20) {
+        b = v[start + i - stride * 20];  // 20 rows up: a far distance
+      } else {
+        b = static_cast<uint8_t>(byte(rng) & (k == 4 ? 0x3 : 0xff));
+      }
+      v.push_back(b);
+    }
+  }
+  return v;
+}
+
+TEST(LzDeflate, RoundTripsEveryShape) {
+  std::mt19937 rng(17);
+  for (size_t stride : {size_t{1}, size_t{7}, size_t{193}, size_t{1591}, size_t{6001}}) {
+    for (size_t rows : {size_t{0}, size_t{1}, size_t{3}, size_t{40}, size_t{400}}) {
+      const auto data = repeating_rows(rng, rows, stride);
+      for (bool aligned : {false, true}) {
+        for (int chain : {1, 8, 64}) {
+          LzDeflater::Params params;
+          params.max_chain = chain;
+          params.pixel_aligned = aligned;
+          params.stride = stride;
+          params.bytes_per_pixel = 3;
+          // Pieces of whole rows, with or without the bytes before them.
+          for (size_t piece_rows : {size_t{1}, size_t{50}, size_t{1000}}) {
+            for (size_t keep : {size_t{0}, size_t{32768}}) {
+              const size_t piece = std::max<size_t>(1, piece_rows * stride);
+              if (piece_rows == 1 && data.size() > 100000) continue;
+              const auto z = lz_stream(data, piece, keep, params);
+              EXPECT_TRUE(inflate_all(z, data.size()) == data)
+                  << "stride " << stride << " rows " << rows << " aligned " << aligned
+                  << " chain " << chain << " piece " << piece << " keep " << keep;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(LzDeflate, EdgeInputs) {
+  const LzDeflater::Params params;
+  for (size_t n = 0; n < 20; ++n) {
+    std::vector<uint8_t> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i % 3);
+    EXPECT_TRUE(inflate_all(lz_stream(v, 1 << 20, 0, params), n) == v) << n << " bytes";
+  }
+  std::vector<uint8_t> zeros(3 << 20, 0);  // longest matches, many blocks
+  const auto z = lz_stream(zeros, 1 << 20, 32768, params);
+  EXPECT_TRUE(inflate_all(z, zeros.size()) == zeros);
+  EXPECT_LT(z.size(), 40000u);
+  std::mt19937 rng(2);
+  std::vector<uint8_t> noise(700000);  // literals only: blocks end by symbol count
+  for (auto& b : noise) b = static_cast<uint8_t>(rng());
+  EXPECT_TRUE(inflate_all(lz_stream(noise, 1 << 20, 0, params), noise.size()) == noise);
+  // Few distinct bytes (long minimum matches) and a skewed histogram.
+  std::vector<uint8_t> skewed(400000);
+  for (auto& b : skewed) b = static_cast<uint8_t>(rng() % 97 == 0 ? rng() % 256 : rng() % 4);
+  EXPECT_TRUE(inflate_all(lz_stream(skewed, 150000, 32768, params), skewed.size()) == skewed);
+}
+
+// LZ77 finds what runs cannot: the same rows deflate smaller than by the
+// run-length engine where they repeat at distances other than 1.
+TEST(LzDeflate, FindsLongerDistancesThanRuns) {
+  std::mt19937 rng(5);
+  std::vector<uint8_t> row(999);
+  for (auto& b : row) b = static_cast<uint8_t>(rng() % 16);
+  std::vector<uint8_t> data;
+  for (int r = 0; r < 300; ++r) data.insert(data.end(), row.begin(), row.end());
+  const auto lz = lz_stream(data, 1 << 20, 0, LzDeflater::Params());
+  std::vector<uint8_t> rle;
+  RleDeflater d;
+  d.add(data.data(), data.size(), rle);
+  d.finish(rle);
+  EXPECT_TRUE(inflate_all(lz, data.size()) == data);
+  EXPECT_LT(lz.size() * 20, rle.size());
 }
 
 }  // namespace

@@ -33,7 +33,9 @@
 #include "test_util.h"
 #include <zlib.h>
 
+#include "codecs/png/png_encoder.h"
 #include "codecs/png/png_filter.h"
+#include "core/encode_context.h"
 
 namespace {
 
@@ -1054,6 +1056,133 @@ TEST(PngHostile, NothingPrintedOnValidInputEither) {
   const torch::Tensor img = photo_image(4, 30, 30);
   torchimage::decode_image(torchimage::encode_png(img));
   EXPECT_EQ(capture.finish(), "");
+}
+
+// ---------------------------------------------------------------------------
+// Every deflate engine on every content class: the kinds of sheets training
+// loops write (photos, gray written as RGB, strokes on a dark background,
+// flat shapes on gradients, noise), made here.
+
+// Gray (1, H, W) as RGB, as torchvision writes 1-channel tensors.
+torch::Tensor as_rgb(const torch::Tensor& gray) { return gray.expand({3, -1, -1}).contiguous(); }
+
+// Strokes: cells of `cell` pixels, each with a few thick blurred line
+// segments near 255 on a background near 0 with slight noise.
+torch::Tensor strokes_image(int64_t rows, int64_t cols, int64_t cell, uint64_t seed) {
+  torch::manual_seed(seed);
+  const auto yy = torch::arange(cell, torch::kFloat).view({cell, 1}).expand({cell, cell});
+  const auto xx = torch::arange(cell, torch::kFloat).view({1, cell}).expand({cell, cell});
+  std::vector<torch::Tensor> row_cells;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<torch::Tensor> cells;
+    for (int64_t c = 0; c < cols; ++c) {
+      torch::Tensor ink = torch::zeros({cell, cell});
+      for (int k = 0; k < 3; ++k) {
+        const auto e = (torch::rand({4}) * 0.7 + 0.15) * cell;
+        const float ax = e[0].item<float>(), ay = e[1].item<float>();
+        const float bx = e[2].item<float>(), by = e[3].item<float>();
+        const float dx = bx - ax, dy = by - ay, len2 = std::max(dx * dx + dy * dy, 1.0f);
+        const auto t = (((xx - ax) * dx + (yy - ay) * dy) / len2).clamp(0, 1);
+        const auto d = ((xx - ax - t * dx).pow(2) + (yy - ay - t * dy).pow(2)).sqrt();
+        ink = torch::maximum(ink, (1.5 - d / (cell / 14.0)).clamp(0, 1));
+      }
+      cells.push_back(ink);
+    }
+    row_cells.push_back(torch::cat(cells, 1));
+  }
+  const auto ink = torch::cat(row_cells, 0);
+  const auto noisy = ink * 255 + torch::randn(ink.sizes()) * 2.5;
+  return noisy.round().clamp(0, 255).to(torch::kUInt8).unsqueeze(0);
+}
+
+// Flat shapes (rectangles and discs of one colour) on linear gradients.
+torch::Tensor flat_image(int64_t h, int64_t w, uint64_t seed) {
+  torch::manual_seed(seed);
+  const auto yy = torch::arange(h, torch::kFloat).view({1, h, 1}).expand({3, h, w});
+  const auto xx = torch::arange(w, torch::kFloat).view({1, 1, w}).expand({3, h, w});
+  const auto c0 = torch::rand({3, 1, 1}) * 255, c1 = torch::rand({3, 1, 1}) * 255;
+  torch::Tensor img = c0 + (c1 - c0) * (xx * 0.6 + yy * 0.4) / (0.6 * w + 0.4 * h);
+  for (int k = 0; k < 12; ++k) {
+    const auto e = torch::rand({5});
+    const float cy = e[0].item<float>() * h, cx = e[1].item<float>() * w;
+    const float ry = 4 + e[2].item<float>() * h / 6, rx = 4 + e[3].item<float>() * w / 6;
+    const auto inside =
+        k % 2 ? ((yy - cy).abs() < ry).logical_and((xx - cx).abs() < rx)
+              : ((yy - cy) / ry).pow(2) + ((xx - cx) / rx).pow(2) < 1;
+    img = torch::where(inside, torch::rand({3, 1, 1}) * 255, img);
+  }
+  return img.round().clamp(0, 255).to(torch::kUInt8);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> content_classes() {
+  return {
+      {"photos", photo_image(3, 300, 520)},
+      {"gray as RGB", as_rgb(photo_image(1, 300, 520, 60, 300))},
+      {"strokes as RGB", as_rgb(strokes_image(8, 12, 28, 3))},
+      {"flat shapes", flat_image(300, 520, 4)},
+      {"noise", random_image(3, 120, 300, 9)},
+      {"small strokes", as_rgb(strokes_image(2, 3, 28, 8))},
+      {"gray 1 channel", photo_image(1, 200, 300)},
+  };
+}
+
+// The zlib stream of a file by an engine inflates (zlib) back to the rows
+// filtered by Pillow's rule (the reference above), and libpng decodes the
+// pixels; the default's file is within 2% of zlib level 6's, Pillow's and
+// torchvision's file.
+TEST(PngEngines, EveryEngineInflatesToTheFilteredRowsOnEveryContent) {
+  using torchimage::DeflateEngine;
+  struct EngineCase {
+    const char* name;
+    DeflateEngine engine;
+    int level;
+  };
+  std::vector<EngineCase> engines = {
+      {"zlib level 1", DeflateEngine::PillowZlib, 1}, {"zlib level 6", DeflateEngine::PillowZlib, 6},
+      {"zlib level 9", DeflateEngine::PillowZlib, 9}, {"run-length", DeflateEngine::Rle, 0},
+      {"LZ77", DeflateEngine::Lz, 0},                 {"default", DeflateEngine::Auto, 0}};
+  if (torchimage::have_isal()) engines.push_back({"ISA-L level 1", DeflateEngine::Isal, 1});
+  for (const auto& [content, chw] : content_classes()) {
+    const int64_t c = chw.size(0), h = chw.size(1), w = chw.size(2);
+    const Bytes pixels = hwc_bytes(chw);
+    const size_t row_bytes = static_cast<size_t>(w * c);
+    const Bytes filtered = pillow_filter_ref(pixels, h, row_bytes, c);
+    const torchimage::PixelView view{pixels.data(), h, w, c, 8};
+    std::map<std::string, size_t> sizes;
+    for (const auto& e : engines) {
+      SCOPED_TRACE(::testing::Message() << content << ", " << e.name);
+      torchimage::PngEncoding encoding;
+      encoding.engine = e.engine;
+      encoding.level = e.level;
+      const Bytes file = torchimage::encode_png_pixels(view, encoding);
+      ParsedPng p;
+      ASSERT_NO_FATAL_FAILURE(parse_png(file, &p));
+      Bytes raw;
+      ASSERT_NO_FATAL_FAILURE(inflate_idat(p.idat, filtered.size(), &raw));
+      ASSERT_TRUE(raw == filtered) << "the inflated stream is not the filtered rows";
+      ASSERT_NO_FATAL_FAILURE(check_png(to_tensor(file), chw, false));
+      sizes[e.name] = file.size();
+    }
+    EXPECT_LE(sizes["default"], sizes["zlib level 6"] * 1.02)
+        << content << ": the default's file against zlib level 6's";
+  }
+}
+
+// The default engine's two-part (two-thread) files of every content class
+// are the same bytes as on one thread, and decode to the pixels.
+TEST(PngEngines, DefaultEngineIsTheSameOnOneThread) {
+  for (const auto& [content, chw] : content_classes()) {
+    SCOPED_TRACE(content);
+    const torch::Tensor big = torch::cat({chw, chw.flip(1)}, 1).contiguous();  // >= 256 KiB raw
+    const torch::Tensor parallel = torchimage::encode_png(big);
+    torch::Tensor serial;
+    {
+      torchimage::SerialEncodingScope scope;
+      serial = torchimage::encode_png(big);
+    }
+    EXPECT_TRUE(torch::equal(parallel, serial));
+    ASSERT_NO_FATAL_FAILURE(check_png(parallel, big, false));
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 #include <zlib.h>
 
+#include "codecs/png/deflate_bits.h"
 #include "core/cpu_dispatch.h"
 
 #ifdef TORCHIMAGE_X86_INTRINSICS
@@ -150,36 +151,18 @@ void canonical_codes(const uint8_t* lengths, int n, uint16_t* codes) {
 
 namespace {
 
+using deflate_detail::Bits;
 using deflate_detail::canonical_codes;
+using deflate_detail::Code;
+using deflate_detail::code_bits;
+using deflate_detail::code_length;
+using deflate_detail::emit_literals;
 using deflate_detail::huffman_lengths;
-
-// Length symbol (257..285) and its extra bits for match lengths 3..258.
-struct LengthCode {
-  uint16_t symbol;
-  uint8_t extra_bits;
-  uint8_t extra_value;
-};
-
-struct LengthTable {
-  LengthCode code[259];
-  LengthTable() {
-    static const uint16_t base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
-                                      31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-    static const uint8_t extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
-                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-    for (int s = 0; s < 29; ++s) {
-      const int end = s == 28 ? 259 : (s == 27 ? 258 : base[s + 1]);
-      for (int len = base[s]; len < end; ++len) {
-        code[len] = {static_cast<uint16_t>(257 + s), extra[s], static_cast<uint8_t>(len - base[s])};
-      }
-    }
-  }
-};
-
-const LengthTable& length_table() {
-  static const LengthTable table;
-  return table;
-}
+using deflate_detail::kMaxLiteralBits;
+using deflate_detail::LengthCode;
+using deflate_detail::length_codes;
+using deflate_detail::make_code;
+using deflate_detail::write_dynamic_header;
 
 // The order in which code-length code lengths are sent (RFC 1951 3.2.7).
 constexpr uint8_t kClOrder[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
@@ -207,15 +190,20 @@ RleDeflater::RleDeflater(bool zlib_header)
 }
 
 void RleDeflater::update_adler(const uint8_t* data, size_t size) {
+  adler_ = deflate_detail::adler32_update(adler_, data, size);
+}
+
+uint32_t deflate_detail::adler32_update(uint32_t adler, const uint8_t* data, size_t size) {
 #ifdef TORCHIMAGE_HAVE_ISAL
-  adler_ = isal_adler32(adler_, data, size);  // the same checksum, vectorized
+  return isal_adler32(adler, data, size);  // the same checksum, vectorized
 #else
   // Adler-32 in pieces that fit zlib's uInt.
   for (size_t done = 0; done < size;) {
     const size_t piece = std::min<size_t>(size - done, size_t{1} << 30);
-    adler_ = static_cast<uint32_t>(adler32(adler_, data + done, static_cast<uInt>(piece)));
+    adler = static_cast<uint32_t>(adler32(adler, data + done, static_cast<uInt>(piece)));
     done += piece;
   }
+  return adler;
 #endif
 }
 
@@ -347,35 +335,37 @@ inline size_t next_match(const uint8_t* data, size_t i, size_t size, uint8_t pre
   return size;
 }
 
-// A Huffman code as one word: its length in the low half, its bits in the
-// high half. Lengths add up in the low halves of a sum without reaching the
-// bits, and `x << (code & 63)` is a shift by the length, which x86 does in
-// one instruction (its shifts take the count modulo 64).
-using Code = uint64_t;
-inline Code make_code(uint32_t bits, uint32_t length) { return (uint64_t{bits} << 32) | length; }
-inline uint64_t code_bits(Code c) { return c >> 32; }
-inline uint32_t code_length(Code c) { return static_cast<uint32_t>(c); }
+}  // namespace
 
-// Literal/length codes are limited to 14 bits (deflate allows 15) so that
-// four literals fit one 64-bit store in emit_literals. Only symbols rarer
-// than 1 in 2^14 of a block are affected; the size change is negligible.
-constexpr int kMaxLiteralBits = 14;
+namespace deflate_detail {
+namespace {
 
-// A branch-free LSB-first bit writer: every put stores 8 bytes and advances
-// by the whole bytes completed, so `p` needs 8 bytes of slack.
-struct Bits {
-  uint64_t acc;
-  int n;
-  uint8_t* p;
-  inline void put(uint64_t value, int count) {
-    acc |= value << n;
-    n += count;
-    std::memcpy(p, &acc, 8);
-    p += n >> 3;
-    acc >>= n & ~7;
-    n &= 7;
+// Length symbol (257..285) and its extra bits for match lengths 3..258.
+struct LengthTable {
+  LengthCode code[259];
+  LengthTable() {
+    static const uint16_t base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                      31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const uint8_t extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    for (int s = 0; s < 29; ++s) {
+      const int end = s == 28 ? 259 : (s == 27 ? 258 : base[s + 1]);
+      for (int len = base[s]; len < end; ++len) {
+        code[len] = {static_cast<uint16_t>(257 + s), extra[s], static_cast<uint8_t>(len - base[s])};
+      }
+    }
   }
 };
+
+
+}  // namespace
+
+const LengthCode* length_codes() {
+  static const LengthTable table;
+  return table.code;
+}
+
+namespace {
 
 // Literal codes for n bytes. The bit state lives in locals here: stores
 // through the byte pointer could otherwise alias it (and the table) and
@@ -418,69 +408,20 @@ __attribute__((target("bmi,bmi2"))) void emit_literals_bmi2(const uint8_t* data,
 }
 #endif
 
-inline void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
+}  // namespace
+
+void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
 #ifdef TORCHIMAGE_X86_INTRINSICS
   if (cpu_has_bmi2()) return emit_literals_bmi2(data, n, lit, w);
 #endif
   emit_literals_baseline(data, n, lit, w);
 }
 
-}  // namespace
-
-void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
-                               std::vector<uint8_t>& out) {
-  if (!header_written_) {
-    // CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest, check bits.
-    out.push_back(0x78);
-    out.push_back(0x01);
-    header_written_ = true;
-  }
-  // 1. Matches, and the histogram: all bytes, less those that matches cover.
-  const LengthTable& lengths_of = length_table();
-  uint32_t lit_freq[286] = {0};
-  {
-    uint32_t h[4][256] = {{0}};
-    size_t k = 0;
-    for (; k + 4 <= size; k += 4) {
-      ++h[0][data[k]], ++h[1][data[k + 1]], ++h[2][data[k + 2]], ++h[3][data[k + 3]];
-    }
-    for (; k < size; ++k) ++h[0][data[k]];
-    for (int b = 0; b < 256; ++b) lit_freq[b] = h[0][b] + h[1][b] + h[2][b] + h[3][b];
-  }
-  matches_.clear();
-  // The stream's first byte has no predecessor: a stand-in that differs.
-  const uint8_t prev = have_prev_ ? prev_ : static_cast<uint8_t>(size ? ~data[0] : 0);
-  for (size_t i = 0; i < size;) {
-    const size_t m = next_match(data, i, size, prev);
-    if (m >= size) break;
-    const uint8_t v = data[m];
-    const size_t run = run_length(data + m, std::min<size_t>(size - m, 258), v);
-    const LengthCode& c = lengths_of.code[run];
-    matches_.push_back({static_cast<uint32_t>(m), static_cast<uint16_t>(run)});
-    lit_freq[v] -= static_cast<uint32_t>(run);
-    ++lit_freq[c.symbol];
-    i = m + run;
-  }
-  if (size) {
-    prev_ = data[size - 1];
-    have_prev_ = true;
-  }
-  lit_freq[256] = 1;  // end of block
-
-  // 2. Codes.
-  uint8_t lit_len[286], dist_len[30] = {0};
-  uint16_t lit_code[286], dist_code[30];
-  huffman_lengths(lit_freq, 286, kMaxLiteralBits, lit_len);
-  dist_len[0] = 1;  // only distance 1 is used: one code of one bit (RFC 1951 3.2.7)
-  canonical_codes(lit_len, 286, lit_code);
-  canonical_codes(dist_len, 30, dist_code);
-  Code lit[286];
-  for (int k = 0; k < 286; ++k) lit[k] = make_code(lit_code[k], lit_len[k]);
-
+void write_dynamic_header(Bits& w, bool final, const uint8_t* lit_len, const uint8_t* dist_len) {
   int hlit = 286;
   while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
-  const int hdist = 1;
-
+  int hdist = 30;
+  while (hdist > 1 && dist_len[hdist - 1] == 0) --hdist;
   // Code lengths of both alphabets as one sequence, run-length coded with
   // the code-length alphabet: 16 repeats the previous length 3-6 times, 17
   // and 18 repeat zero 3-10 and 11-138 times.
@@ -518,13 +459,6 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
   int hclen = 19;
   while (hclen > 4 && cl_len[kClOrder[hclen - 1]] == 0) --hclen;
 
-  // 3. Bits. At most 15 bits a literal, 21 a match, plus header and slack.
-  const size_t bound = size * 2 + 1024;
-  if (bits_out_size_ < bound) {
-    bits_out_.reset(new uint8_t[bound]);
-    bits_out_size_ = bound;
-  }
-  Bits w{bits_, nbits_, bits_out_.get()};
   w.put(final ? 1 : 0, 1);
   w.put(2, 2);  // dynamic Huffman
   w.put(static_cast<uint64_t>(hlit - 257), 5);
@@ -538,10 +472,72 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
     else if (s == 17) w.put(cl[k].extra, 3);
     else if (s == 18) w.put(cl[k].extra, 7);
   }
+}
+
+}  // namespace deflate_detail
+
+void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
+                               std::vector<uint8_t>& out) {
+  if (!header_written_) {
+    // CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest, check bits.
+    out.push_back(0x78);
+    out.push_back(0x01);
+    header_written_ = true;
+  }
+  // 1. Matches, and the histogram: all bytes, less those that matches cover.
+  const LengthCode* lengths_of = length_codes();
+  uint32_t lit_freq[286] = {0};
+  {
+    uint32_t h[4][256] = {{0}};
+    size_t k = 0;
+    for (; k + 4 <= size; k += 4) {
+      ++h[0][data[k]], ++h[1][data[k + 1]], ++h[2][data[k + 2]], ++h[3][data[k + 3]];
+    }
+    for (; k < size; ++k) ++h[0][data[k]];
+    for (int b = 0; b < 256; ++b) lit_freq[b] = h[0][b] + h[1][b] + h[2][b] + h[3][b];
+  }
+  matches_.clear();
+  // The stream's first byte has no predecessor: a stand-in that differs.
+  const uint8_t prev = have_prev_ ? prev_ : static_cast<uint8_t>(size ? ~data[0] : 0);
+  for (size_t i = 0; i < size;) {
+    const size_t m = next_match(data, i, size, prev);
+    if (m >= size) break;
+    const uint8_t v = data[m];
+    const size_t run = run_length(data + m, std::min<size_t>(size - m, 258), v);
+    const LengthCode& c = lengths_of[run];
+    matches_.push_back({static_cast<uint32_t>(m), static_cast<uint16_t>(run)});
+    lit_freq[v] -= static_cast<uint32_t>(run);
+    ++lit_freq[c.symbol];
+    i = m + run;
+  }
+  if (size) {
+    prev_ = data[size - 1];
+    have_prev_ = true;
+  }
+  lit_freq[256] = 1;  // end of block
+
+  // 2. Codes.
+  uint8_t lit_len[286], dist_len[30] = {0};
+  uint16_t lit_code[286], dist_code[30];
+  huffman_lengths(lit_freq, 286, kMaxLiteralBits, lit_len);
+  dist_len[0] = 1;  // only distance 1 is used: one code of one bit (RFC 1951 3.2.7)
+  canonical_codes(lit_len, 286, lit_code);
+  canonical_codes(dist_len, 30, dist_code);
+  Code lit[286];
+  for (int k = 0; k < 286; ++k) lit[k] = make_code(lit_code[k], lit_len[k]);
+
+  // 3. Bits. At most 15 bits a literal, 21 a match, plus header and slack.
+  const size_t bound = size * 2 + 1024;
+  if (bits_out_size_ < bound) {
+    bits_out_.reset(new uint8_t[bound]);
+    bits_out_size_ = bound;
+  }
+  Bits w{bits_, nbits_, bits_out_.get()};
+  write_dynamic_header(w, final, lit_len, dist_len);
   size_t pos = 0;
   for (const Match& m : matches_) {
     emit_literals(data + pos, m.position - pos, lit, w);
-    const LengthCode& c = lengths_of.code[m.length];
+    const LengthCode& c = lengths_of[m.length];
     const Code sym = lit[c.symbol];
     const int sym_length = static_cast<int>(code_length(sym));
     // symbol, extra bits, then the distance code (1 bit): <= 21 bits.

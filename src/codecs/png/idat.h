@@ -1,9 +1,10 @@
 // Private: PNG's deflate engines, one file each. Each filters the rows of
 // `pixels` with the encoding's filter strategy and appends the zlib stream to
 // `out` as IDAT chunks (the signature and IHDR are already there).
-//   idat_zlib.cpp: zlib with Pillow's settings and chunking (compression_level 0-9)
-//   idat_rle.cpp:  torchimage's run-length deflate (deflate_rle.h), the default
-//   idat_isal.cpp: ISA-L's igzip, levels 0-3 (the benchmarks compare it)
+//   idat_zlib.cpp:       zlib with Pillow's settings and chunking (compression_level 0-9)
+//   idat_default.cpp:    torchimage's engines, the default: run-length (deflate_rle.h)
+//                        or LZ77 (deflate_lz.h), picked per part by a probe
+//   idat_isal.cpp:       ISA-L's igzip, levels 0-3 (the benchmarks compare it)
 #pragma once
 
 #include "codecs/png/png_encoder.h"
@@ -11,7 +12,7 @@
 namespace torchimage {
 
 void write_idat_zlib(const PixelView& pixels, const PngEncoding& encoding, Bytes& out);
-void write_idat_rle(const PixelView& pixels, const PngEncoding& encoding, Bytes& out);
+void write_idat_default(const PixelView& pixels, const PngEncoding& encoding, Bytes& out);
 void write_idat_isal(const PixelView& pixels, const PngEncoding& encoding, Bytes& out);
 
 // Room for the compressed form of `raw` filtered bytes: reserved, not

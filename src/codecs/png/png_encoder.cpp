@@ -33,7 +33,7 @@ bool have_isal() {
 
 PngEncoding default_png_encoding() {
   PngEncoding e;
-  e.engine = DeflateEngine::Rle;
+  e.engine = DeflateEngine::Auto;
   e.level = 0;
   e.filter = FilterStrategy::Pillow;
   return e;
@@ -88,7 +88,9 @@ void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& 
 
   switch (encoding.engine) {
     case DeflateEngine::PillowZlib: write_idat_zlib(px, encoding, out); break;
-    case DeflateEngine::Rle: write_idat_rle(px, encoding, out); break;
+    case DeflateEngine::Rle:
+    case DeflateEngine::Lz:
+    case DeflateEngine::Auto: write_idat_default(px, encoding, out); break;
     case DeflateEngine::Isal: write_idat_isal(px, encoding, out); break;
   }
   write_png_chunk(out, "IEND", nullptr, 0);

@@ -17,13 +17,18 @@ enum class DeflateEngine {
   PillowZlib,
   // ISA-L's igzip (zlib wrapper), levels 0-3.
   Isal,
-  // torchimage's run-length deflate (deflate_rle.h), the default.
+  // torchimage's run-length deflate (deflate_rle.h) alone.
   Rle,
+  // torchimage's LZ77 deflate (deflate_lz.h) alone.
+  Lz,
+  // The default: the run-length or the LZ77 engine, whichever a probe of
+  // the filtered rows expects to pay (idat_default.cpp).
+  Auto,
 };
 
 struct PngEncoding {
   DeflateEngine engine = DeflateEngine::PillowZlib;
-  int level = 6;  // zlib 0-9, ISA-L 0-3; unused by Rle
+  int level = 6;  // zlib 0-9, ISA-L 0-3; unused by torchimage's engines
   FilterStrategy filter = FilterStrategy::Pillow;
 };
 

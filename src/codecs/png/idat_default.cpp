@@ -1,0 +1,207 @@
+// PNG IDAT chunks by torchimage's own deflate engines, the default: the
+// run-length engine (deflate_rle.h) or the LZ77 one (deflate_lz.h), chosen
+// per part of the image by a probe of its filtered rows (probe_lz), or one
+// of them forced (DeflateEngine::Rle, DeflateEngine::Lz).
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <zlib.h>
+
+#include "codecs/png/deflate_bits.h"
+#include "codecs/png/deflate_lz.h"
+#include "codecs/png/deflate_rle.h"
+#include "codecs/png/idat.h"
+#include "codecs/png/png_chunks.h"
+#include "core/encode_context.h"
+
+namespace torchimage {
+namespace {
+
+// Filtered bytes deflated at a time: about 128 KiB of rows for the
+// run-length engine (they stay in cache between the filter and the
+// deflater), about 1 MiB for LZ77, whose matches reach across a chunk's
+// rows and, through the last 32 KiB kept before the next chunk, into the
+// previous chunk's.
+constexpr size_t kRleChunk = size_t{128} << 10;
+constexpr size_t kLzChunk = size_t{1} << 20;
+constexpr size_t kLzHistory = size_t{32} << 10;
+
+// One part of the zlib stream: where it went, its Adler-32 and input size.
+struct Part {
+  Bytes* out = nullptr;  // appended to
+  uint32_t adler = 1;
+  size_t input = 0;
+};
+
+// Filters rows [y0, y1) and deflates them as one part of a zlib stream
+// (part 0 carries the header, the last part the final block).
+void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, int64_t y1,
+                 bool first, bool last, Part* part) {
+  const size_t row_bytes = px.row_bytes();
+  const size_t stride = row_bytes + 1;
+  const int bpp = static_cast<int>(px.channels * (px.bit_depth / 8));
+  auto row = [&](int64_t y) { return px.data + static_cast<size_t>(y) * row_bytes; };
+  const size_t rows = static_cast<size_t>(y1 - y0);
+  part->input = rows * stride;
+  Bytes& out = *part->out;
+  if (rows == 0) {  // an empty part: a header if it is the first, an empty block
+    RleDeflater deflater(/*zlib_header=*/first);
+    deflater.end(out, last);
+    part->adler = deflater.adler();
+    return;
+  }
+  RowFilter filter(row_bytes, bpp, encoding.filter);
+  if (y0 > 0) filter.set_previous(row(y0 - 1));
+  // Room for a chunk of LZ77's size (or the whole part, if smaller: a small
+  // image must not pay for a large buffer, which malloc would map and unmap
+  // on every call), and the history before it.
+  const size_t lz_rows = std::min(rows, std::max<size_t>(1, kLzChunk / stride));
+  const size_t rle_rows = std::max<size_t>(1, kRleChunk / stride);
+  const size_t history = rows > lz_rows || y0 > 0 ? kLzHistory : 0;
+  // Not zero-filled: every byte is written by the filter before it is read.
+  const std::unique_ptr<uint8_t[]> staging(new uint8_t[history + lz_rows * stride]);
+  uint8_t* const chunk = staging.get() + history;
+  int64_t y = y0;
+  // Filters the next n rows (fewer at the part's end) to chunk + at.
+  auto filter_rows = [&](size_t n, size_t at) {
+    size_t used = 0;
+    for (size_t r = 0; r < n && y < y1; ++r, ++y) {
+      filter.filter(row(y), chunk + at + used);
+      used += stride;
+    }
+    return used;
+  };
+  // The probe reads the first run-length chunk: the run-length engine
+  // deflates it while it is still in cache, the LZ77 one gets the rest of
+  // its chunk after it.
+  size_t used = filter_rows(std::min(lz_rows, rle_rows), 0);
+  LzProbe choice = LzProbe::Runs;
+  if (encoding.engine == DeflateEngine::Lz) choice = LzProbe::Everywhere;
+  if (encoding.engine == DeflateEngine::Auto) choice = probe_lz(chunk, used);
+  if (choice == LzProbe::Runs) {
+    RleDeflater deflater(/*zlib_header=*/first);
+    for (;;) {
+      if (y == y1) {
+        deflater.add_and_end(chunk, used, out, last);
+        break;
+      }
+      deflater.add(chunk, used, out);
+      used = filter_rows(rle_rows, 0);
+    }
+    part->adler = deflater.adler();
+    return;
+  }
+  if (first) {
+    // CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest, check bits.
+    out.push_back(0x78);
+    out.push_back(0x01);
+  }
+  // Flat content (LzProbe::Everywhere) repeats far and long: a longer walk
+  // finds much longer matches, and costs little there, where a search
+  // covers many bytes. Elsewhere matches are short and searches many.
+  LzDeflater::Params params;
+  params.pixel_aligned = choice == LzProbe::Pixels;
+  params.max_chain = choice == LzProbe::Pixels ? 8 : 32;
+  params.nice_length = choice == LzProbe::Pixels ? 258 : 128;
+  params.stride = stride;
+  params.bytes_per_pixel = bpp;
+  used += filter_rows(lz_rows - used / stride, used);
+  LzDeflater deflater(params);
+  uint32_t adler = 1;
+  size_t kept = 0;  // bytes of history before the chunk
+  if (y0 > 0) {
+    // The stream is one, and so is its window: this part's matches may
+    // reach into the rows before it, filtered here as the part before
+    // filtered them (whole rows, 32 KiB at most).
+    const int64_t before = std::min<int64_t>(y0, static_cast<int64_t>(kLzHistory / stride));
+    RowFilter previous(row_bytes, bpp, encoding.filter);
+    if (y0 - before > 0) previous.set_previous(row(y0 - before - 1));
+    kept = static_cast<size_t>(before) * stride;
+    for (int64_t k = 0; k < before; ++k) {
+      previous.filter(row(y0 - before + k), chunk - kept + static_cast<size_t>(k) * stride);
+    }
+  }
+  for (;;) {
+    adler = deflate_detail::adler32_update(adler, chunk, used);
+    deflater.add(chunk - kept, kept, used, out);
+    if (y == y1) break;
+    // The chunk's last 32 KiB become the next one's history.
+    kept = std::min(history, used);
+    std::memmove(chunk - kept, chunk + used - kept, kept);
+    used = filter_rows(lz_rows, 0);
+  }
+  deflater.end(out, last);
+  part->adler = adler;
+}
+
+}  // namespace
+
+void write_idat_default(const PixelView& px, const PngEncoding& encoding, Bytes& out) {
+  const size_t row_bytes = px.row_bytes();
+  const size_t raw = (row_bytes + 1) * static_cast<size_t>(px.height);
+  // Images of 128 KiB of rows and more (a 64-sample sheet of 32x32 RGB
+  // samples is 225 KiB) are cut into two horizontal parts (each part's first row
+  // is filtered against the row above it, so the filtered data is the
+  // same; each part's deflate blocks end byte-aligned and the Adler-32s
+  // combine), compressed on two threads. The cut depends on the image
+  // alone, so that the bytes do too: an image encoded on the writer's or
+  // save_images' workers, or on one core, has its parts compressed one
+  // after the other on this thread, into the same file.
+  const int parts = raw >= (size_t{128} << 10) && px.height >= 2 ? 2 : 1;
+  const bool parallel = parts > 1 && encoder_may_use_threads();
+  std::vector<int64_t> bounds = {0};
+  for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
+  bounds.push_back(px.height);
+  // Part 0 is deflated straight into the IDAT chunk of `out`; the other,
+  // on the helper thread, into its own buffer, appended after (on one
+  // thread it follows straight into `out`).
+  const size_t chunk_start = out.size();
+  out.resize(chunk_start + 8);
+  std::vector<Bytes> buffers(parallel ? 1 : 0);
+  std::vector<Part> results(static_cast<size_t>(parts));
+  results[0].out = &out;
+  if (parts > 1) {
+    results[1].out = &out;
+    if (parallel) {
+      const size_t rows = static_cast<size_t>(bounds[2] - bounds[1]);
+      buffers[0].reserve(deflate_bound((row_bytes + 1) * rows));
+      results[1].out = &buffers[0];
+    }
+  }
+  std::exception_ptr error;
+  std::thread helper;
+  if (parallel) {
+    helper = std::thread([&] {
+      try {
+        encode_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    });
+  }
+  try {
+    encode_part(px, encoding, bounds[0], bounds[1], true, parts == 1, &results[0]);
+  } catch (...) {
+    if (helper.joinable()) helper.join();
+    throw;
+  }
+  if (helper.joinable()) helper.join();
+  if (error) std::rethrow_exception(error);
+  if (parts > 1 && !parallel) {
+    // One thread: part 1 follows part 0 straight into `out`.
+    encode_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
+  }
+  uLong adler = results[0].adler;
+  for (int p = 1; p < parts; ++p) {
+    adler = adler32_combine(adler, results[p].adler, static_cast<z_off_t>(results[p].input));
+  }
+  for (const auto& b : buffers) out.insert(out.end(), b.begin(), b.end());
+  append_be32(out, static_cast<uint32_t>(adler));
+  close_idat_chunks(out, chunk_start);
+}
+
+}  // namespace torchimage
