@@ -317,8 +317,10 @@ void print_save_each_help() {
             << kInputHelp
             << "PATTERN: the path of each file, where {index} becomes the sample's number\n"
                "and {index:05} the number zero-padded to 5 digits, e.g. out/{index:05}.png;\n"
-               "the number is --start-index plus the sample's position in the batch. A\n"
-               "PATTERN without a placeholder is an error unless the batch has one sample.\n"
+               "the number is --start-index plus the sample's position in the batch. {{ and\n"
+               "}} are literal braces; any other brace is an error (an unknown field such as\n"
+               "{epoch}, an unclosed '{'). A PATTERN without a placeholder is an error unless\n"
+               "the batch has one sample. (The grammar: include/torchimage/save_images.h.)\n"
                "Each file is written atomically; the grid options (--nrow, --padding,\n"
                "--pad-value) do nothing to a single image and are accepted for symmetry.\n"
                "\n"

@@ -340,7 +340,9 @@ def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs)
     """One file per sample of a (B, C, H, W) batch (or a list of images): file
     i is what ``save_image(batch[i], path_i, format, **kwargs)`` writes, path_i
     the pattern with ``{index}`` (or ``{index:05}``: zero-padded) replaced by
-    ``start_index + i``. Encoded on ``threads`` workers (0: all cores) with the
+    ``start_index + i``; ``{{`` and ``}}`` are literal braces, any other brace
+    is an error (the grammar: include/torchimage/save_images.h). The pattern
+    may be str, bytes or os.PathLike. Encoded on ``threads`` workers (0: all cores) with the
     GIL released. Every file is attempted; then the first failure raises."""
     batch = _check_tensor(batch)
     grid, extra = _split("save_images", kwargs, _SAVE_EXTRAS)
