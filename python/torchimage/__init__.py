@@ -342,8 +342,9 @@ def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs)
     the pattern with ``{index}`` (or ``{index:05}``: zero-padded) replaced by
     ``start_index + i``; ``{{`` and ``}}`` are literal braces, any other brace
     is an error (the grammar: include/torchimage/save_images.h). The pattern
-    may be str, bytes or os.PathLike. Encoded on ``threads`` workers (0: all cores) with the
-    GIL released. Every file is attempted; then the first failure raises."""
+    may be str, bytes or os.PathLike. Encoded on ``threads`` workers (0: all
+    cores) with the GIL released. Every file is attempted; then the first
+    failure raises."""
     batch = _check_tensor(batch)
     grid, extra = _split("save_images", kwargs, _SAVE_EXTRAS)
     if format is not None:
