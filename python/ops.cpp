@@ -34,6 +34,93 @@ namespace ops {
 namespace {
 
 using FloatList = c10::optional<std::vector<double>>;
+
+// ---- messages ------------------------------------------------------------------
+
+// Paths are bytes on Linux, and a message names its path as it is: one that
+// is not UTF-8 (a Latin-1 "caf\xe9.png") would make the message invalid
+// UTF-8, which Python cannot decode (torch's translation then raises an
+// empty RuntimeError). Such bytes are written as \xNN, as Python's repr of
+// bytes writes them; a valid UTF-8 message is passed on untouched.
+// The length of the valid UTF-8 sequence at s[i], or 0 where there is none
+// (a stray byte, a truncated or overlong sequence, a surrogate).
+size_t utf8_sequence(const std::string& s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  uint32_t cp = 0;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2, cp = c & 0x1Fu;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, cp = c & 0x0Fu;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4, cp = c & 0x07u;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  if ((n == 3 && cp < 0x800) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+      (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+    return 0;
+  }
+  return n;
+}
+
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string escape_non_utf8(const std::string& s) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence(s, i);
+    if (n > 0) {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      const auto c = static_cast<unsigned char>(s[i++]);
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
+// Runs an operator's body; a c10::Error whose message is not UTF-8 is
+// thrown again, of the same type (ValueError stays ValueError), with the
+// message escaped.
+template <typename F>
+auto utf8_errors(F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const c10::Error& e) {
+    const std::string& message = e.what_without_backtrace();
+    if (valid_utf8(message)) throw;
+    const c10::SourceLocation here{__func__, __FILE__, static_cast<uint32_t>(__LINE__)};
+    if (dynamic_cast<const c10::ValueError*>(&e) != nullptr) {
+      throw c10::ValueError(here, escape_non_utf8(message));
+    }
+    if (dynamic_cast<const c10::TypeError*>(&e) != nullptr) {
+      throw c10::TypeError(here, escape_non_utf8(message));
+    }
+    if (dynamic_cast<const c10::IndexError*>(&e) != nullptr) {
+      throw c10::IndexError(here, escape_non_utf8(message));
+    }
+    throw c10::Error(here, escape_non_utf8(message));
+  }
+}
 using TensorList = std::vector<torch::Tensor>;
 
 // The grid arguments, in schema order (torchvision's, then the extras).
@@ -132,9 +219,11 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
                    bool durable, bool replace_read_only) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
   const Encode e{format, quality, compression_level, bit_depth};
-  torchimage::save_image(
-      tensor, fp,
-      save_options(g, e, {create_directories, durable, replace_read_only}, "save_image"));
+  utf8_errors([&] {
+    torchimage::save_image(
+        tensor, fp,
+        save_options(g, e, {create_directories, durable, replace_read_only}, "save_image"));
+  });
 }
 
 template <typename Input>
@@ -171,7 +260,9 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
       save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
   TORCH_CHECK(threads >= 0 && threads <= 4096, "save_images: threads must be in 0-4096, got ",
               threads);
-  torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
+  utf8_errors([&] {
+    torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
+  });
 }
 
 // ---- ImageWriter -------------------------------------------------------------
@@ -208,7 +299,9 @@ using WriterPtr = c10::intrusive_ptr<Writer>;
 // by itself too, as in C++); done() says whether it is over.
 struct Job : torch::CustomClassHolder {
   explicit Job(std::shared_future<void> future) : future(std::move(future)) {}
-  void wait() const { future.get(); }
+  void wait() const {
+    utf8_errors([&] { future.get(); });
+  }
   bool done() const {
     return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   }
@@ -227,10 +320,12 @@ JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::
                        bool durable, bool replace_read_only) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
   const Encode e{format, quality, compression_level, bit_depth};
-  return c10::make_intrusive<Job>(self->writer.save_image(
-      tensor, fp,
-      save_options(g, e, {create_directories, durable, replace_read_only},
-                   "ImageWriter.save_image")));
+  return utf8_errors([&] {
+    return c10::make_intrusive<Job>(self->writer.save_image(
+        tensor, fp,
+        save_options(g, e, {create_directories, durable, replace_read_only},
+                     "ImageWriter.save_image")));
+  });
 }
 
 template <typename Input>
@@ -244,11 +339,13 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         int64_t start_index) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
   const Encode e{format, quality, compression_level, bit_depth};
-  return c10::make_intrusive<Job>(self->writer.save_images(
-      batch, pattern,
-      save_options(g, e, {create_directories, durable, replace_read_only},
-                   "ImageWriter.save_images"),
-      start_index));
+  return utf8_errors([&] {
+    return c10::make_intrusive<Job>(self->writer.save_images(
+        batch, pattern,
+        save_options(g, e, {create_directories, durable, replace_read_only},
+                     "ImageWriter.save_images"),
+        start_index));
+  });
 }
 
 // The names and defaults of the methods' arguments after the image and the
@@ -278,18 +375,38 @@ torch::Tensor encode_jpeg_op(const torch::Tensor& image, int64_t quality) {
                                  JpegOptions().quality(to_int(quality, "encode_jpeg", "quality")));
 }
 
-torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels) {
-  return torchimage::decode_image(data, DecodeOptions().max_pixels(max_pixels));
+torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels, bool keep_16_bit) {
+  return torchimage::decode_image(
+      data, DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit));
 }
 
-torch::Tensor read_image_op(const std::string& path, int64_t max_pixels) {
-  return torchimage::read_image(path, DecodeOptions().max_pixels(max_pixels));
+torch::Tensor read_image_op(const std::string& path, int64_t max_pixels, bool keep_16_bit) {
+  return utf8_errors([&] {
+    return torchimage::read_image(
+        path, DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit));
+  });
+}
+
+// The library's checks of the encoding options (torchimage::check_encode_options),
+// for the Python package's Pillow formats: the same rules and messages as
+// the formats torchimage encodes. `what` starts each message.
+void check_encode_options_op(const std::string& what, int64_t quality,
+                             c10::optional<int64_t> compression_level, int64_t bit_depth) {
+  EncodeOptions o;
+  o.quality(to_int(quality, what.c_str(), "quality"));
+  o.bit_depth(to_int(bit_depth, what.c_str(), "bit_depth"));
+  if (compression_level) {
+    o.compression_level(to_int(*compression_level, what.c_str(), "compression_level"));
+  }
+  torchimage::check_encode_options(o, what.c_str());
 }
 
 void write_file_op(const torch::Tensor& data, const std::string& path, bool create_directories,
                    bool durable, bool replace_read_only) {
-  torchimage::write_file(path, data,
-                         file_options({create_directories, durable, replace_read_only}));
+  utf8_errors([&] {
+    torchimage::write_file(path, data,
+                           file_options({create_directories, durable, replace_read_only}));
+  });
 }
 
 // The table of formats (torchimage::formats()): the names, in order...
@@ -322,7 +439,7 @@ std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
   "float[]? pad_color=None, int bit_depth=8"
 #define TI_FILE_ARGS \
   "bool create_directories=False, bool durable=False, bool replace_read_only=False"
-#define TI_MAX_PIXELS "int max_pixels=1073741824"
+#define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False"
 
 }  // namespace
 }  // namespace ops
@@ -387,7 +504,7 @@ TORCH_LIBRARY(torchimage, m) {
            {TI_WRITER_ARGS("tensor", "fp")})
       .def("save_images_list", &writer_save_images<TensorList>, "",
            {TI_WRITER_ARGS("batch", "pattern"), torch::arg("start_index") = 0})
-      .def("flush", [](const WriterPtr& self) { self->writer.flush(); })
+      .def("flush", [](const WriterPtr& self) { utf8_errors([&] { self->writer.flush(); }); })
       .def("pending", [](const WriterPtr& self) { return self->writer.pending(); })
       // A module holding a writer survives torch.jit.save: the loaded module
       // gets a new, idle writer of the same configuration.
@@ -404,8 +521,11 @@ TORCH_LIBRARY(torchimage, m) {
 
   m.def("encode_png(Tensor image, int? compression_level=None) -> Tensor", &encode_png_op);
   m.def("encode_jpeg(Tensor image, int quality=75) -> Tensor", &encode_jpeg_op);
-  m.def("decode_image(Tensor data, " TI_MAX_PIXELS ") -> Tensor", &decode_image_op);
-  m.def("read_image(str path, " TI_MAX_PIXELS ") -> Tensor", &read_image_op);
+  m.def("decode_image(Tensor data, " TI_DECODE_ARGS ") -> Tensor", &decode_image_op);
+  m.def("read_image(str path, " TI_DECODE_ARGS ") -> Tensor", &read_image_op);
+  m.def("check_encode_options(str what, int quality=75, int? compression_level=None, "
+        "int bit_depth=8) -> ()",
+        &check_encode_options_op);
   // Bytes (1-D uint8) written atomically, as every file of torchimage's
   // (the Python package writes the formats Pillow encodes through it).
   m.def(torch::schema("write_file(Tensor data, str path, " TI_FILE_ARGS ") -> ()", side_effects),

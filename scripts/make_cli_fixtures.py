@@ -10,10 +10,19 @@ i of its logical shape (see `pattern` in tests/test_cli.cpp):
   floating: ((i * 37) % 97 - 16) / 64   (exact in float16/32/64)
   uint8:    (i * 37) % 256
   bool:     (i * 37) % 5 < 2
+  uint16:   (i * 4099) % 65536
+
+torch 2.x writes a uint16 tensor with torch._utils._rebuild_tensor_v3, which
+torch 1.13 cannot write: V3Tensor pickles what torch 2.x's
+Tensor._reduce_ex_internal returns for one (see its docstring), through torch
+1.13's own torch.save (its zip writer, its persistent ids for storages).
 """
 
 import collections
+import contextlib
 import os
+import pickle
+import pickletools
 
 import numpy as np
 import torch
@@ -30,6 +39,8 @@ def pattern(shape, dtype):
         return (i * 37) % 5 < 2
     if dtype == np.uint8:
         return ((i * 37) % 256).astype(np.uint8)
+    if dtype.kind == "u" and dtype.itemsize == 2:
+        return ((i * 4099) % 65536).astype(dtype)
     return (((i * 37) % 97 - 16) / 64.0).astype(dtype)
 
 
@@ -52,6 +63,101 @@ class Crafted:
 
     def __reduce_ex__(self, protocol):
         return (torch._utils._rebuild_tensor_v2, self.args)
+
+
+def _rebuild_tensor_v3(*args):
+    """Stands for torch 2.x's torch._utils._rebuild_tensor_v3 while pickling
+    (pickle writes a function as a reference to its module and name)."""
+    raise RuntimeError("a stand-in: only pickled by reference")
+
+
+class _Dtype:
+    """Stands for torch 2.x's torch.uint16: a dtype pickles as the global
+    torch.<name> (its __reduce__ returns its name)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __reduce__(self):
+        return self.name
+
+
+@contextlib.contextmanager
+def torch2_globals():
+    """torch._utils._rebuild_tensor_v3 and torch.uint16 exist while torch.save
+    pickles (pickle checks that a global it writes is importable)."""
+    _rebuild_tensor_v3.__module__ = "torch._utils"
+    uint16 = _Dtype("uint16")
+    uint16.__module__ = "torch"
+    torch._utils._rebuild_tensor_v3 = _rebuild_tensor_v3
+    torch.uint16 = uint16
+    try:
+        yield uint16
+    finally:
+        del torch._utils._rebuild_tensor_v3
+        del torch.uint16
+
+
+class V3Tensor:
+    """Pickles as torch 2.x pickles a uint16 tensor of these sizes, strides
+    and storage offset over `values` (a numpy uint16 array, its storage):
+
+        (torch._utils._rebuild_tensor_v3,
+         (untyped_storage, offset, size, stride, requires_grad,
+          OrderedDict(), torch.uint16))
+
+    The untyped storage is the values' bytes (little-endian, as this
+    machine's); torch.save gives it the persistent id ('storage',
+    torch.storage.UntypedStorage, key, 'cpu', nbytes), as torch 2.x's does."""
+
+    def __init__(self, values, size, stride, offset=0):
+        assert values.dtype == np.dtype("<u2")
+        raw = torch.from_numpy(values.view(np.uint8).copy())
+        self.storage = raw.storage()._storage  # the UntypedStorage
+        self.size, self.stride, self.offset = tuple(size), tuple(stride), offset
+
+    def __reduce_ex__(self, protocol):
+        return (torch._utils._rebuild_tensor_v3,
+                (self.storage, self.offset, self.size, self.stride, False,
+                 collections.OrderedDict(), torch.uint16))
+
+
+def save_v3(values, size, stride, offset, name):
+    with torch2_globals():
+        torch.save(V3Tensor(values, size, stride, offset), path(name))
+    check_v3(path(name), values, size, stride, offset)
+
+
+def check_v3(file, values, size, stride, offset):
+    """The file read back by Python's own unpickler: the globals and
+    arguments are the ones torch 2.x's torch.load expects."""
+    import zipfile
+    with zipfile.ZipFile(file) as z:
+        names = z.namelist()
+        prefix = names[0].split("/")[0]
+        pkl = z.read(f"{prefix}/data.pkl")
+        storage = z.read(f"{prefix}/data/0")
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(pkl)]
+    globals_ = [arg for name, arg in ops if name == "GLOBAL"]
+    # (The storage's class is torch.storage.UntypedStorage, exported as
+    # torch.UntypedStorage: pickle names its defining module.)
+    assert globals_ == ["torch._utils _rebuild_tensor_v3", "torch.storage UntypedStorage",
+                        "collections OrderedDict", "torch uint16"], globals_
+    assert storage == values.tobytes()
+
+    class Reader(pickle.Unpickler):
+        def find_class(self, module, name):
+            return {("torch._utils", "_rebuild_tensor_v3"): lambda *a: ("v3",) + a,
+                    ("torch.storage", "UntypedStorage"): "UntypedStorage",
+                    ("collections", "OrderedDict"): collections.OrderedDict,
+                    ("torch", "uint16"): "uint16"}[(module, name)]
+
+        def persistent_load(self, pid):
+            return pid
+
+    got = Reader(__import__("io").BytesIO(pkl)).load()
+    assert got == ("v3", ("storage", "UntypedStorage", "0", "cpu", len(storage)), offset,
+                   tuple(size), tuple(stride), False, collections.OrderedDict(), "uint16"), got
 
 
 # Crafted geometries (tests/test_cli.cpp, CliTest.CraftedGeometry): name ->
@@ -99,6 +205,18 @@ def main():
         with open(path("numpy_f32_v%d.npy" % version[0]), "wb") as f:
             np.lib.format.write_array(f, pattern((3, 2, 3), np.float32), version=version)
     np.save(path("numpy_i8.npy"), np.arange(6, dtype="<i8").reshape(2, 3))
+    # uint16, both byte orders (16-bit samples: --bit-depth 16).
+    np.save(path("numpy_u16.npy"), pattern((2, 3, 4, 5), "<u2"))
+    np.save(path("numpy_u16_be.npy"), pattern((3, 4, 5), ">u2"))
+
+    # torch 2.x's torch.save of a uint16 tensor (_rebuild_tensor_v3): a batch,
+    # a non-contiguous view (pattern((3, 6, 5)).transpose(1, 2) at offset 4 of
+    # a longer storage), and a crafted one whose view leaves its storage.
+    batch = pattern((2, 3, 4, 5), "<u2")
+    save_v3(batch.ravel(), (2, 3, 4, 5), (60, 20, 5, 1), 0, "torch2_u16_batch.pt")
+    view = np.concatenate([np.full(4, 65535, "<u2"), pattern((90,), "<u2")])
+    save_v3(view, (3, 5, 6), (30, 1, 5), 4, "torch2_u16_view.pt")
+    save_v3(pattern((12,), "<u2"), (3, 5), (5, 1), 0, "crafted_v3_oob.pt")
 
     # Sizes, strides and offsets that do or do not fit their storage.
     for name, (dtype, elements, size, stride, offset, _) in CRAFTED.items():

@@ -576,7 +576,10 @@ TEST_F(Matrix, OptionEdges) {
       {"range inf", [&](SaveImageOptions& o) { o.normalize(true).value_range({0.0, inf}); }, false, false},
       {"range empty", [](SaveImageOptions& o) { o.normalize(true).value_range({0.5, 0.5}); }, true, false},
       {"range 1e300", [](SaveImageOptions& o) { o.normalize(true).value_range({-1e300, 1e300}); }, false, false},
-      {"range without normalize", [](SaveImageOptions& o) { o.value_range({1.0, -1.0}); }, false, false},
+      // value_range counts only with normalize (torchvision ignores it
+      // otherwise, whatever it holds; issue 29): these are written.
+      {"range without normalize", [](SaveImageOptions& o) { o.value_range({1.0, -1.0}); }, true, true},
+      {"range NaN without normalize", [&](SaveImageOptions& o) { o.value_range({nan, inf}); }, true, true},
       {"normalize", [](SaveImageOptions& o) { o.normalize(true); }, true, false},
       {"normalize scale_each", [](SaveImageOptions& o) { o.normalize(true).scale_each(true); }, true, false},
       {"grayscale", [](SaveImageOptions& o) { o.grayscale(true); }, true, true},

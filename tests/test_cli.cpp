@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <future>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <regex>
 #include <string>
@@ -35,6 +37,7 @@
 // The test target is this one file (tests/CMakeLists.txt), so the loader is
 // compiled in here to be tested directly, as the CLI compiles it.
 #include "../tools/tensor_loader.cpp"
+#include "core/torch_compat.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -175,13 +178,16 @@ std::vector<std::string> list_dir(const fs::path& dir) {
 
 // The fixture values (scripts/make_cli_fixtures.py) over the flat C-order
 // index i: floating ((i * 37) % 97 - 16) / 64 (exact in float16), uint8
-// (i * 37) % 256, bool (i * 37) % 5 < 2.
+// (i * 37) % 256, bool (i * 37) % 5 < 2, 16-bit samples (i * 4099) % 65536
+// (in the build's 16-bit sample dtype: uint16 on LibTorch 2.3+, else int32).
 torch::Tensor pattern(const std::vector<int64_t>& shape, torch::Dtype dtype) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   const torch::Tensor i = torch::arange(n, torch::kInt64) * 37;
   torch::Tensor t;
-  if (dtype == torch::kBool) {
+  if (torchimage::compat::is_sample16(dtype)) {
+    t = (torch::arange(n, torch::kInt64) * 4099 % 65536).to(dtype);
+  } else if (dtype == torch::kBool) {
     t = (i % 5) < 2;
   } else if (dtype == torch::kByte) {
     t = (i % 256).to(torch::kByte);
@@ -428,7 +434,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {{"save", in, out, "--padding", "1.5"}, "--padding: expected an integer, got '1.5'"},
       {{"save", in, out, "--quality", "4294967297"}, "--quality: expected 1-100, got 4294967297"},
       {{"save", in, out, "--value-range", "a", "1"}, "--value-range: expected a number, got 'a'"},
-      {{"save", in, out, "--value-range", "0", "inf"}, "--value-range: expected a finite number"},
+      {{"save", in, out, "--value-range", "0", "1x"}, "--value-range: expected a number, got '1x'"},
       {{"save", in, out, "--pad-value", "nan"}, "--pad-value: expected a finite number"},
       {{"save", in, out, "--pad-value", "1,,0"}, "--pad-value: expected a number, got ''"},
       {{"save", in, out, "--normalize=1"}, "--normalize takes no value"},
@@ -573,7 +579,7 @@ TEST_F(CliTest, NpyRejectsHostileFiles) {
       {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}"),
        "needs 16 bytes of data, the file has 24 (trailing bytes)"},
       {with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (3,)}"),
-       "unsupported .npy dtype '<i8'; expected float16/32/64, uint8 or bool"},
+       "unsupported .npy dtype '<i8'; expected float16/32/64, uint8, uint16 or bool"},
       {with_dict("{'descr': '<c8', 'fortran_order': False, 'shape': (3,)}"),
        "unsupported .npy dtype '<c8'"},
       {with_dict("{'descr': '|f4', 'fortran_order': False, 'shape': (2, 3)}"),
@@ -744,6 +750,139 @@ TEST_F(CliTest, PythonFixtures) {
                                {"numpy_i8.npy", "unsupported .npy dtype '<i8'"});
 }
 
+// uint16 from torch 2.x (torch.save writes it with _rebuild_tensor_v3, which
+// LibTorch 1.13's unpickler cannot read; the fixtures are crafted by
+// scripts/make_cli_fixtures.py, which checks their pickle against what torch
+// 2.x's torch.load expects) and from NumPy ('<u2', '>u2'): read as the
+// library's 16-bit samples (uint16 on LibTorch 2.3+, int32 0-65535 before),
+// written with --bit-depth 16 exactly as save_image writes those samples.
+TEST_F(CliTest, Uint16FromTorch2AndNumpy) {
+  const torch::Dtype s16 = torchimage::compat::kSample16;
+  struct Fixture {
+    const char* name;
+    torch::Tensor expected;
+  };
+  const std::vector<Fixture> fixtures = {
+      {"torch2_u16_batch.pt", pattern({2, 3, 4, 5}, s16)},
+      // pattern((3, 6, 5)).transpose(1, 2) over a storage that starts 4
+      // elements earlier.
+      {"torch2_u16_view.pt", pattern({3, 6, 5}, s16).transpose(1, 2)},
+      {"numpy_u16.npy", pattern({2, 3, 4, 5}, s16)},
+      {"numpy_u16_be.npy", pattern({3, 4, 5}, s16)},
+  };
+  for (const Fixture& f : fixtures) {
+    SCOPED_TRACE(f.name);
+    const std::string in = kData + "/" + f.name;
+    ASSERT_TRUE(fs::exists(in)) << in << ": run /usr/bin/python3 scripts/make_cli_fixtures.py";
+    const torch::Tensor t = load_tensor(in);
+    EXPECT_EQ(t.scalar_type(), s16);
+    ASSERT_EQ(t.sizes(), f.expected.sizes());
+    // Values above 32767 too: the samples are unsigned.
+    EXPECT_GT(f.expected.to(torch::kLong).max().item<int64_t>(), 32767);
+    EXPECT_TRUE(torch::equal(t.to(torch::kLong), f.expected.to(torch::kLong)));
+    expect_same_as_library(in, f.expected, {"--bit-depth", "16"},
+                           SaveImageOptions().bit_depth(16));
+    // 8-bit output of 16-bit samples: the library's message, which says how.
+    const std::string out = path("u16_8bit.png");
+    expect_failure_leaves_output({"save", in, out}, out, 1, {"bit_depth"});
+  }
+  // save-each of 16-bit samples: each file is the sample's 16-bit PNG.
+  const fs::path each = path("each");
+  expect_success(run_cli({"save-each", kData + "/torch2_u16_batch.pt",
+                          (each / "{index}.png").string(), "--bit-depth", "16",
+                          "--create-directories", "--quiet"}));
+  const torch::Tensor batch = pattern({2, 3, 4, 5}, s16);
+  for (int64_t i = 0; i < 2; ++i) {
+    const torch::Tensor want =
+        torchimage::encode_image(batch[i], SaveImageOptions().bit_depth(16));
+    EXPECT_EQ(read_bytes(each / (std::to_string(i) + ".png")),
+              std::string(static_cast<const char*>(want.data_ptr()),
+                          static_cast<size_t>(want.numel())));
+  }
+  // A crafted v3 file whose view leaves its storage: refused as a v2 one is.
+  const std::string out = path("oob.png");
+  expect_failure_leaves_output({"save", kData + "/crafted_v3_oob.pt", out, "--bit-depth", "16"},
+                               out, 1,
+                               {"crafted_v3_oob.pt", "address elements outside its storage"});
+  // Truncations and byte flips of a v3 file are errors (c10::Error), never
+  // crashes; in process (a crash would end the test), then one through the CLI.
+  const std::string good = read_bytes(kData + "/torch2_u16_view.pt");
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    write_bytes(path("cut.pt"), good.substr(0, cut));
+    EXPECT_THROW(load_tensor(path("cut.pt")), c10::Error) << cut;
+  }
+  std::mt19937 rng(29);
+  for (int i = 0; i < 2000; ++i) {
+    std::string bad = good;
+    bad[rng() % bad.size()] = static_cast<char>(rng());
+    write_bytes(path("flip.pt"), bad);
+    try {
+      load_tensor(path("flip.pt"));  // a flip in the data is still a tensor
+    } catch (const c10::Error&) {
+    }
+  }
+  write_bytes(path("cut.pt"), good.substr(0, good.size() / 2));
+  expect_error(run_cli({"save", path("cut.pt"), path("cut.png"), "--bit-depth", "16"}), 1,
+               {"cut.pt"});
+}
+
+// --value-range counts only with --normalize, as in torchvision and the
+// library (C++ and Python): without it any range (reversed, NaN, infinite)
+// is ignored, and the file is the one without the option.
+TEST_F(CliTest, ValueRangeCountsOnlyWithNormalize) {
+  const torch::Tensor batch = pattern({5, 3, 6, 7}, torch::kFloat);
+  const std::string in = write_npy("vr.npy", batch);
+  for (const auto& range : std::vector<std::pair<std::string, std::string>>{
+           {"1", "0"}, {"nan", "0"}, {"-inf", "inf"}, {"-1", "1"}}) {
+    SCOPED_TRACE(range.first + " " + range.second);
+    expect_same_as_library(in, batch, {"--value-range", range.first, range.second},
+                           SaveImageOptions());
+    expect_same_as_library(in, batch, {"--value-range", range.first, range.second, "--scale-each"},
+                           SaveImageOptions());
+  }
+  // The C++ face: the same rule.
+  for (const auto& r : std::vector<torchimage::ValueRange>{
+           {1.0, 0.0}, {std::nan(""), 0.0}, {0.0, std::numeric_limits<double>::infinity()}}) {
+    EXPECT_TRUE(torch::equal(
+        torchimage::make_grid(batch, torchimage::MakeGridOptions().value_range(r)),
+        torchimage::make_grid(batch)));
+    EXPECT_TRUE(torch::equal(torchimage::encode_image(batch, SaveImageOptions().value_range(r)),
+                             torchimage::encode_image(batch)));
+    const std::string message = torchimage_test::error_of([&] {
+      torchimage::make_grid(batch, torchimage::MakeGridOptions().normalize(true).value_range(r));
+    });
+    EXPECT_NE(message.find("value_range must"), std::string::npos) << message;
+  }
+}
+
+// File names are bytes: Latin-1 names (not UTF-8) for INPUT, OUTPUT, a
+// PATTERN and created directories, written as given; messages name them.
+TEST_F(CliTest, Latin1FileNames) {
+  const std::string dir = path("caf\xe9");
+  fs::create_directory(dir);
+  const torch::Tensor batch = pattern({3, 3, 5, 6}, torch::kFloat);
+  const std::string in = write_npy("caf\xe9/in\xe9.npy", batch);
+  const auto bytes_of = [](const torch::Tensor& t) {
+    return std::string(static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()));
+  };
+  expect_success(run_cli({"save", in, dir + "/\xe9t\xe9.png"}));
+  EXPECT_EQ(read_bytes(dir + "/\xe9t\xe9.png"), bytes_of(torchimage::encode_image(batch)));
+  expect_success(run_cli({"save", in, dir + "/n\xe9w/d\xe9/x.jpg", "--create-directories"}));
+  EXPECT_EQ(read_bytes(dir + "/n\xe9w/d\xe9/x.jpg"),
+            bytes_of(torchimage::encode_image(batch, SaveImageOptions().format("jpeg"))));
+  expect_success(run_cli({"save-each", in, dir + "/s\xe9{index:02}.png", "--quiet"}));
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(read_bytes(dir + "/s\xe9" "0" + std::to_string(i) + ".png"),
+              bytes_of(torchimage::encode_image(batch[i])));
+  }
+  EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"in\xe9.npy", "n\xe9w", "s\xe9" "00.png",
+                                                     "s\xe9" "01.png", "s\xe9" "02.png",
+                                                     "\xe9t\xe9.png"}));
+  expect_failure_leaves_output({"save", in, dir + "/missing\xe9/x.png"},
+                               dir + "/missing\xe9/x.png", 1, {"missing\xe9"});
+  expect_error(run_cli({"save", dir + "/absent\xe9.npy", dir + "/y.png"}), 1, {"absent\xe9.npy"});
+}
+
 // ---------------------------------------------------------------------------
 // Every option reaches save_image.
 
@@ -835,7 +974,7 @@ TEST_F(CliTest, InputErrors) {
       {npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 4)", ""),
        {"invalid .npy header"}},
       {npy_file(npy_dict("<i8", false, {2}), std::string(16, '\0')),
-       {"unsupported .npy dtype '<i8'; expected float16/32/64, uint8 or bool"}},
+       {"unsupported .npy dtype '<i8'; expected float16/32/64, uint8, uint16 or bool"}},
       {npy_file(npy_dict("<c8", false, {2}), std::string(16, '\0')),
        {"unsupported .npy dtype '<c8'"}},
       {std::string("PK\x03\x04", 4) + "garbled zip archive", {"not a valid torch.save archive"}},
@@ -869,7 +1008,11 @@ TEST_F(CliTest, BadOptionValuesAndOutputs) {
       {{"--nrow", "0"}, png, 2, "--nrow: expected >= 1, got 0"},
       {{"--nrow", "-2"}, png, 2, "--nrow"},
       {{"--padding", "-1"}, png, 2, "--padding: expected >= 0"},
-      {{"--normalize", "--value-range", "1", "0"}, png, 2, "--value-range: expected LOW <= HIGH"},
+      {{"--normalize", "--value-range", "1", "0"}, png, 2,
+       "--value-range: value_range must have low <= high, got (1, 0)"},
+      {{"--value-range", "0", "inf", "--normalize"}, png, 2,
+       "--value-range: value_range must be finite, got (0, inf)"},
+      {{"--normalize", "--value-range", "nan", "1"}, png, 2, "value_range must be finite"},
       // Values the library refuses (exit 1; the message names the parameter).
       {{"--pad-value", "1,0"}, png, 1, "pad_value"},
       {{}, path("out.bmp"), 1, "bmp"},
@@ -1327,7 +1470,9 @@ TEST_F(SaveEachTest, ErrorsLeaveNoFiles) {
   const std::string pat = (dir / "{index:04}.png").string();
   const std::vector<std::tuple<std::vector<std::string>, int, std::vector<std::string>>> cases = {
       {{"save-each", in, (dir / "same.png").string()}, 1, {"same.png", "no {index} placeholder"}},
-      {{"save-each", in, (dir / "{idx}.png").string()}, 1, {"no {index} placeholder"}},
+      {{"save-each", in, (dir / "{idx}.png").string()}, 1, {"unknown field 'idx'"}},
+      {{"save-each", in, (dir / "{index:-3}.png").string()}, 1, {"cannot have a sign"}},
+      {{"save-each", in, (dir / "a}{index}.png").string()}, 1, {"unmatched '}'"}},
       {{"save-each", in, (dir / "{index:x}.png").string()}, 1, {"bad placeholder"}},
       {{"save-each", in, (dir / "{index.png").string()}, 1, {"unclosed placeholder"}},
       {{"save-each", path("missing.npy"), pat}, 1, {"missing.npy", "No such file"}},

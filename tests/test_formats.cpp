@@ -339,3 +339,35 @@ TEST(FormatTable, UnavailableRowAndUnknownValueAreErrors) {
   EXPECT_THROW_MSG(torchimage::encode_image(x, torchimage::SaveImageOptions().format(bogus)),
                    "unknown ImageFormat value 200");
 }
+
+// check_encode_options (public since issue 29: the Python package checks the
+// options of the formats it hands to Pillow with it) refuses exactly what an
+// encoding call refuses, with the same message but for the name it starts with.
+TEST(FormatTable, CheckEncodeOptionsIsWhatEncodingChecks) {
+  const torch::Tensor x = torch::rand({3, 4, 4});
+  std::vector<SaveImageOptions> bad = {SaveImageOptions().quality(0),
+                                       SaveImageOptions().quality(101),
+                                       SaveImageOptions().compression_level(10),
+                                       SaveImageOptions().compression_level(-1),
+                                       SaveImageOptions().bit_depth(12)};
+  for (const SaveImageOptions& o : bad) {
+    const std::string direct = torchimage_test::error_of(
+        [&] { torchimage::check_encode_options(o.encode_options(), "save_image"); });
+    ASSERT_EQ(direct.rfind("save_image: ", 0), 0u) << direct;
+    for (const torchimage::ImageFormat f : {torchimage::ImageFormat::PNG,
+                                            torchimage::ImageFormat::JPEG}) {
+      TempDir d;
+      SaveImageOptions with_format = o;
+      with_format.format(f);
+      EXPECT_EQ(torchimage_test::error_of([&] { torchimage::save_image(x, d / "x", with_format); }),
+                direct);
+    }
+  }
+  // Good options pass, whatever the format they concern.
+  torchimage::check_encode_options(SaveImageOptions().quality(1).compression_level(9).bit_depth(16)
+                                       .encode_options());
+  EXPECT_EQ(torchimage_test::error_of([] {
+              torchimage::check_encode_options(torchimage::EncodeOptions().quality(0));
+            }).rfind("check_encode_options: quality must be in 1-100, got 0", 0),
+            0u);
+}

@@ -48,13 +48,88 @@ TEST(FormatIndexPath, Placeholders) {
   EXPECT_EQ(format_index_path("a/{index:05}.png", 7), "a/00007.png");
   EXPECT_EQ(format_index_path("{index:03}", 12345), "12345");
   EXPECT_EQ(format_index_path("x{index}-{index:02}.png", 3), "x3-03.png");
-  EXPECT_EQ(format_index_path("{ind}.png", 3, 1), "{ind}.png");  // kept verbatim, one image
   EXPECT_EQ(format_index_path("one.png", 0, 1), "one.png");
   EXPECT_NE(error_of([] { format_index_path("all.png", 0, 2); }).find("no {index} placeholder"),
             std::string::npos);
   EXPECT_NE(error_of([] { format_index_path("{index:5x}.png", 0); }).find("bad placeholder"),
             std::string::npos);
   EXPECT_NE(error_of([] { format_index_path("{index.png", 0); }).find("unclosed"), std::string::npos);
+}
+
+// The grammar of include/torchimage/save_images.h, each rule against a
+// reference built here (std::to_string, padded by hand).
+TEST(FormatIndexPath, Grammar) {
+  const auto padded = [](int64_t v, size_t width) {
+    std::string s = std::to_string(v);
+    return s.size() < width ? std::string(width - s.size(), '0') + s : s;
+  };
+  for (const int64_t i : {int64_t{0}, int64_t{7}, int64_t{12345}, int64_t{9007199254740993}}) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(format_index_path("{index}", i), std::to_string(i));
+    for (const size_t w : {0, 1, 3, 5, 20, 255}) {
+      const std::string ref = padded(i, w);
+      const std::string n = std::to_string(w);
+      EXPECT_EQ(format_index_path("{index:0" + n + "}", i), ref);
+      EXPECT_EQ(format_index_path("{index:" + n + "}", i), ref);       // zeros, never spaces
+      EXPECT_EQ(format_index_path("{index:0" + n + "d}", i), ref);     // Python's d
+    }
+    // Several placeholders, the same number; other text kept byte for byte.
+    EXPECT_EQ(format_index_path("r/{index}/{index:04}-\xe9 x.png", i),
+              "r/" + std::to_string(i) + "/" + padded(i, 4) + "-\xe9 x.png");
+    // {{ and }} are literal braces, also next to a placeholder.
+    EXPECT_EQ(format_index_path("{{{index}}}_{{epoch}}.png", i),
+              "{" + std::to_string(i) + "}_{epoch}.png");
+  }
+  EXPECT_EQ(format_index_path("{{index}}.png", 0, 1), "{index}.png");  // no placeholder: one image
+  EXPECT_NE(error_of([] { format_index_path("{{index}}.png", 0, 2); }).find("no {index} placeholder"),
+            std::string::npos);
+}
+
+TEST(FormatIndexPath, MalformedPatternsSayWhatIsWrong) {
+  struct Case {
+    std::string pattern;
+    std::vector<std::string> needles;
+  };
+  const std::vector<Case> cases = {
+      {"a{index.png", {"unclosed placeholder", "byte 1", "'a{index.png'", "{{ and }}"}},
+      {"a{index:05", {"unclosed placeholder"}},
+      {"{index{index}}", {"unclosed placeholder", "before the next '{'"}},
+      {"a/{", {"unclosed placeholder", "byte 2"}},
+      {"a}b{index}", {"unmatched '}' at byte 1", "write {{ and }}"}},
+      {"{index}}", {"unmatched '}' at byte 7"}},
+      {"{idx}.png", {"unknown field 'idx'", "'{idx}'", "the only field is index"}},
+      {"{epoch}/{index}.png", {"unknown field 'epoch'"}},
+      {"{}.png", {"unknown field ''", "'{}'"}},
+      {"{Index}.png", {"unknown field 'Index'"}},
+      {"{index!r}.png", {"unknown field 'index!r'"}},
+      {"{index:-5}.png", {"bad placeholder '{index:-5}'", "cannot have a sign", "got '-5'"}},
+      {"{index:+5}.png", {"cannot have a sign"}},
+      {"{index:}.png", {"bad placeholder '{index:}'", "decimal digits", "got ''"}},
+      {"{index:x}.png", {"bad placeholder", "got 'x'"}},
+      {"{index: 5}.png", {"bad placeholder", "got ' 5'"}},
+      {"{index:5.2}.png", {"bad placeholder", "got '5.2'"}},
+      {"{index:>5}.png", {"bad placeholder", "got '>5'"}},
+      {"{index:256}.png", {"pads to 256 digits", "at most 255 bytes"}},
+      {"{index:99999999999999999999}.png", {"pads to 99999999999999999999 digits"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.pattern);
+    const std::string message = error_of([&] { format_index_path(c.pattern, 3); });
+    EXPECT_EQ(message.rfind("format_index_path: ", 0), 0u) << message;
+    for (const std::string& needle : c.needles) {
+      EXPECT_NE(message.find(needle), std::string::npos) << "'" << needle << "' in: " << message;
+    }
+    // save_images names itself, and refuses before writing anything.
+    TempDir d;
+    const std::string pattern = d / c.pattern;
+    const std::string via = error_of(
+        [&] { save_images(torch::rand({2, 3, 4, 4}), pattern); });
+    EXPECT_EQ(via.rfind("save_images: ", 0), 0u) << via;
+    EXPECT_EQ(count_files(d.path), 0u);
+    EXPECT_EQ(error_of([&] { check_index_pattern(pattern, 0, 2, "ImageWriter::save_images"); })
+                  .rfind("ImageWriter::save_images: ", 0),
+              0u);
+  }
 }
 
 TEST(SaveImages, EachFileIsWhatSaveImageWrites) {

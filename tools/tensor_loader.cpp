@@ -10,6 +10,8 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <memory>
 #include <utility>
 
@@ -18,14 +20,25 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/serialize.h>
+#include <torch/version.h>
+
+// LibTorch 2.3 added uint16 (as src/core/torch_compat.h says for the library).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define TORCHIMAGE_CLI_HAS_UINT16 1
+#else
+#define TORCHIMAGE_CLI_HAS_UINT16 0
+#endif
 
 namespace torchimage {
 namespace cli {
 namespace {
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
+// NpyHeader::dtype of a uint16 array before it becomes the build's 16-bit
+// sample dtype (a ScalarType 1.13 has: its bytes are read as int16).
+constexpr c10::ScalarType kUInt16Marker = c10::ScalarType::Short;
 constexpr size_t kNpyMagicSize = 6;
-constexpr char kSupportedDtypes[] = "expected float16/32/64, uint8 or bool";
+constexpr char kSupportedDtypes[] = "expected float16/32/64, uint8, uint16 or bool";
 
 bool host_is_little_endian() {
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
@@ -209,10 +222,14 @@ struct DtypeInfo {
   size_t item_size;
 };
 
+// uint16 ('u2') is read as 16-bit samples: torch's uint16 where LibTorch has
+// it (2.3+), else int32 holding 0-65535, the library's stand-in
+// (compat::kSample16). Its bytes are read as int16, the same width, then
+// widened (make_npy_tensor).
 constexpr DtypeInfo kDtypes[] = {
     {"f2", c10::ScalarType::Half, 2},   {"f4", c10::ScalarType::Float, 4},
     {"f8", c10::ScalarType::Double, 8}, {"u1", c10::ScalarType::Byte, 1},
-    {"b1", c10::ScalarType::Bool, 1},
+    {"b1", c10::ScalarType::Bool, 1},   {"u2", kUInt16Marker, 2},
 };
 
 // Sets dtype, item_size and byte_swap from descr: '<' or '>' and a code above;
@@ -258,6 +275,17 @@ void byte_swap_in_place(char* data, uint64_t count, size_t item_size) {
   }
 }
 
+// int16 bits holding uint16 values to the build's 16-bit sample dtype:
+// uint16 (LibTorch 2.3+), or int32 0-65535 (1.13's stand-in, as the library
+// takes and decode_image(keep_16_bit) returns). Keeps the layout.
+torch::Tensor uint16_from_int16(const torch::Tensor& bits) {
+#if TORCHIMAGE_CLI_HAS_UINT16
+  return bits.view(c10::ScalarType::UInt16);  // the same bits, the same width
+#else
+  return bits.to(torch::kInt).bitwise_and(0xFFFF);
+#endif
+}
+
 // Allocates the tensor the header describes, lets `read_data` fill its bytes,
 // then fixes byte order, bool values and Fortran order.
 torch::Tensor make_npy_tensor(const NpyHeader& h,
@@ -265,7 +293,7 @@ torch::Tensor make_npy_tensor(const NpyHeader& h,
   std::vector<int64_t> sizes = h.shape;
   if (h.fortran_order) std::reverse(sizes.begin(), sizes.end());
   // bool is read as bytes: a hostile byte other than 0 and 1 must not become
-  // an invalid bool.
+  // an invalid bool. uint16 is read as int16 (kUInt16Marker), then widened.
   const c10::ScalarType storage_dtype =
       h.dtype == c10::ScalarType::Bool ? c10::ScalarType::Byte : h.dtype;
   torch::Tensor t = torch::empty(sizes, torch::TensorOptions().dtype(storage_dtype));
@@ -275,6 +303,7 @@ torch::Tensor make_npy_tensor(const NpyHeader& h,
     if (h.byte_swap) byte_swap_in_place(data, h.data_size / h.item_size, h.item_size);
   }
   if (h.dtype == c10::ScalarType::Bool) t = t.ne(0);
+  if (h.dtype == kUInt16Marker) t = uint16_from_int16(t);
   if (h.fortran_order && sizes.size() > 1) {
     std::vector<int64_t> perm(sizes.size());
     for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);
@@ -411,6 +440,383 @@ class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface 
   size_t size_;
 };
 
+// ---------------------------------------------------------------------------
+// torch 2.x's _rebuild_tensor_v3. torch.save writes tensors of the dtypes
+// that older releases lack (uint16, uint32, ...) as
+//   torch._utils._rebuild_tensor_v3(storage, offset, size, stride,
+//                                   requires_grad, backward_hooks, dtype[, metadata])
+// over an untyped storage (persistent id ('storage', torch.UntypedStorage,
+// key, location, nbytes)), the dtype a global (torch.uint16). LibTorch
+// 1.13's unpickler knows neither global, so data.pkl of such a file is
+// read here: a small pickle machine for what torch.save writes for one
+// tensor (protocols 2 to 5), which refuses everything else.
+
+struct PickleValue {
+  enum Kind { kNone, kBool, kInt, kString, kGlobal, kTuple, kDict, kStorage, kTensor, kMark };
+  Kind kind = kNone;
+  int64_t number = 0;              // kBool, kInt
+  std::string text;                // kString; kGlobal: "module.name"; kStorage: its key
+  std::vector<PickleValue> items;  // kTuple
+  torch::Tensor tensor;            // kStorage: its bytes (uint8); kTensor
+};
+
+const char* kind_name(PickleValue::Kind k) {
+  switch (k) {
+    case PickleValue::kNone: return "None";
+    case PickleValue::kBool: return "a bool";
+    case PickleValue::kInt: return "an int";
+    case PickleValue::kString: return "a string";
+    case PickleValue::kGlobal: return "a global";
+    case PickleValue::kTuple: return "a tuple";
+    case PickleValue::kDict: return "a dict";
+    case PickleValue::kStorage: return "a storage";
+    case PickleValue::kTensor: return "a tensor";
+    case PickleValue::kMark: return "a mark";
+  }
+  return "a value";
+}
+
+// The dtypes a v3 file may name that the CLI reads, by torch's name.
+struct V3Dtype {
+  const char* name;
+  c10::ScalarType bits;  // how its bytes are read
+  bool uint16;           // widened to the build's 16-bit sample dtype
+};
+constexpr V3Dtype kV3Dtypes[] = {
+    {"torch.uint16", c10::ScalarType::Short, true},
+    {"torch.float32", c10::ScalarType::Float, false},
+    {"torch.float64", c10::ScalarType::Double, false},
+    {"torch.float16", c10::ScalarType::Half, false},
+    {"torch.bfloat16", c10::ScalarType::BFloat16, false},
+    {"torch.uint8", c10::ScalarType::Byte, false},
+    {"torch.bool", c10::ScalarType::Bool, false},
+};
+
+class V3Unpickler {
+ public:
+  V3Unpickler(const std::string& pickle, caffe2::serialize::PyTorchStreamReader& reader,
+              const std::string& path)
+      : data_(pickle), reader_(reader), path_(path) {}
+
+  torch::Tensor run() {
+    while (true) {
+      const uint8_t op = byte();
+      switch (op) {
+        case 0x80: byte(); break;                            // PROTO
+        case 0x95: bytes(8); break;                          // FRAME
+        case '.': {                                          // STOP
+          PickleValue v = pop();
+          TORCH_CHECK(v.kind == PickleValue::kTensor, "'", path_, "': holds ", kind_name(v.kind),
+                      ", expected a tensor");
+          return v.tensor;
+        }
+        case '(': push(mark()); break;                       // MARK
+        case 'N': push(PickleValue()); break;                // NONE
+        case 0x88: push(boolean(true)); break;               // NEWTRUE
+        case 0x89: push(boolean(false)); break;              // NEWFALSE
+        case 'K': push(integer(byte())); break;              // BININT1
+        case 'M': push(integer(unsigned_le(2))); break;      // BININT2
+        case 'J': push(integer(static_cast<int32_t>(unsigned_le(4)))); break;  // BININT
+        case 0x8a: push(integer(long1())); break;            // LONG1
+        case 'X': push(string(bytes(unsigned_le(4)))); break;      // BINUNICODE
+        case 0x8c: push(string(bytes(byte()))); break;             // SHORT_BINUNICODE
+        case 'c': {                                          // GLOBAL module\nname\n
+          const std::string module = line(), name = line();
+          PickleValue g;
+          g.kind = PickleValue::kGlobal;
+          g.text = module + "." + name;
+          push(g);
+          break;
+        }
+        case 0x93: {                                         // STACK_GLOBAL
+          PickleValue name = pop(), module = pop();
+          expect(name, PickleValue::kString, "a global's name");
+          expect(module, PickleValue::kString, "a global's module");
+          PickleValue g;
+          g.kind = PickleValue::kGlobal;
+          g.text = module.text + "." + name.text;
+          push(g);
+          break;
+        }
+        case ')': push(tuple({})); break;                    // EMPTY_TUPLE
+        case 0x85: case 0x86: case 0x87: {                   // TUPLE1, TUPLE2, TUPLE3
+          const size_t n = static_cast<size_t>(op - 0x84);
+          fail_if(stack_.size() < n, "a tuple of more values than the stack holds");
+          std::vector<PickleValue> items(stack_.end() - static_cast<std::ptrdiff_t>(n),
+                                         stack_.end());
+          stack_.resize(stack_.size() - n);
+          push(tuple(std::move(items)));
+          break;
+        }
+        case 't': push(tuple(pop_to_mark())); break;         // TUPLE
+        case '}': push(dict()); break;                       // EMPTY_DICT
+        case 's': pop(); pop(); break;                       // SETITEM (metadata: ignored)
+        case 'u': pop_to_mark(); break;                      // SETITEMS
+        case 'q': memo(byte()); break;                       // BINPUT
+        case 'r': memo(unsigned_le(4)); break;               // LONG_BINPUT
+        case 0x94: memo(memo_.size()); break;                // MEMOIZE
+        case 'h': recall(byte()); break;                     // BINGET
+        case 'j': recall(unsigned_le(4)); break;             // LONG_BINGET
+        case 'Q': push(storage(pop())); break;               // BINPERSID
+        case 'R': {                                          // REDUCE
+          PickleValue args = pop(), callable = pop();
+          push(reduce(callable, args));
+          break;
+        }
+        default:
+          fail("unsupported pickle opcode 0x" + hex(op) + " (a torch.save of one tensor "
+               "has none)");
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    TORCH_CHECK(false, "'", path_, "': cannot read the tensor: ", what, " (data.pkl byte ",
+                pos_ == 0 ? 0 : pos_ - 1, ")");
+    abort();
+  }
+  void fail_if(bool condition, const std::string& what) const {
+    if (condition) fail(what);
+  }
+  static std::string hex(unsigned v) {
+    const char digits[] = "0123456789abcdef";
+    return std::string{digits[(v >> 4) & 15], digits[v & 15]};
+  }
+
+  uint8_t byte() {
+    fail_if(pos_ >= data_.size(), "truncated pickle");
+    return static_cast<uint8_t>(data_[pos_++]);
+  }
+  std::string bytes(uint64_t n) {
+    fail_if(n > data_.size() - pos_, "truncated pickle");
+    std::string out = data_.substr(pos_, static_cast<size_t>(n));
+    pos_ += static_cast<size_t>(n);
+    return out;
+  }
+  uint64_t unsigned_le(int n) {
+    const std::string b = bytes(static_cast<uint64_t>(n));
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
+    return v;
+  }
+  int64_t long1() {  // a little-endian two's complement integer of n <= 8 bytes
+    const uint8_t n = byte();
+    fail_if(n > 8, "an integer wider than 64 bits");
+    if (n == 0) return 0;
+    uint64_t v = unsigned_le(n);
+    if (n < 8 && (v >> (8 * n - 1)) != 0) v |= ~uint64_t{0} << (8 * n);  // sign-extend
+    return static_cast<int64_t>(v);
+  }
+  std::string line() {
+    const size_t end = data_.find('\n', pos_);
+    fail_if(end == std::string::npos, "truncated pickle (a global without its newline)");
+    std::string out = data_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return out;
+  }
+
+  static PickleValue boolean(bool v) {
+    PickleValue p;
+    p.kind = PickleValue::kBool;
+    p.number = v;
+    return p;
+  }
+  static PickleValue integer(int64_t v) {
+    PickleValue p;
+    p.kind = PickleValue::kInt;
+    p.number = v;
+    return p;
+  }
+  static PickleValue string(std::string v) {
+    PickleValue p;
+    p.kind = PickleValue::kString;
+    p.text = std::move(v);
+    return p;
+  }
+  static PickleValue tuple(std::vector<PickleValue> items) {
+    PickleValue p;
+    p.kind = PickleValue::kTuple;
+    p.items = std::move(items);
+    return p;
+  }
+  static PickleValue dict() {
+    PickleValue p;
+    p.kind = PickleValue::kDict;
+    return p;
+  }
+  static PickleValue mark() {
+    PickleValue p;
+    p.kind = PickleValue::kMark;
+    return p;
+  }
+
+  void push(PickleValue v) {
+    fail_if(stack_.size() >= 4096, "a pickle deeper than a tensor's");
+    stack_.push_back(std::move(v));
+  }
+  PickleValue pop() {
+    fail_if(stack_.empty(), "malformed pickle (pop from an empty stack)");
+    PickleValue v = std::move(stack_.back());
+    stack_.pop_back();
+    fail_if(v.kind == PickleValue::kMark, "malformed pickle (a mark used as a value)");
+    return v;
+  }
+  std::vector<PickleValue> pop_to_mark() {
+    size_t k = stack_.size();
+    while (k > 0 && stack_[k - 1].kind != PickleValue::kMark) --k;
+    fail_if(k == 0, "malformed pickle (no mark)");
+    std::vector<PickleValue> items(stack_.begin() + static_cast<std::ptrdiff_t>(k), stack_.end());
+    stack_.resize(k - 1);
+    return items;
+  }
+  void memo(uint64_t key) {
+    fail_if(stack_.empty(), "malformed pickle (memo of an empty stack)");
+    fail_if(key > 4096, "a memo key larger than a tensor's pickle uses");
+    memo_[key] = stack_.back();
+  }
+  void recall(uint64_t key) {
+    const auto it = memo_.find(key);
+    fail_if(it == memo_.end(), "malformed pickle (a memo key never stored)");
+    push(it->second);
+  }
+
+  void expect(const PickleValue& v, PickleValue::Kind kind, const char* what) const {
+    fail_if(v.kind != kind, std::string("expected ") + kind_name(kind) + " as " + what +
+                                ", got " + kind_name(v.kind));
+  }
+
+  std::vector<int64_t> ints(const PickleValue& v, const char* what) const {
+    expect(v, PickleValue::kTuple, what);
+    std::vector<int64_t> out;
+    for (const PickleValue& item : v.items) {
+      expect(item, PickleValue::kInt, what);
+      out.push_back(item.number);
+    }
+    return out;
+  }
+
+  // ('storage', torch.UntypedStorage, key, location, nbytes): the record
+  // data/<key>, loaded to the CPU whatever the location.
+  PickleValue storage(const PickleValue& pid) {
+    fail_if(pid.kind != PickleValue::kTuple || pid.items.size() != 5 ||
+                pid.items[0].kind != PickleValue::kString || pid.items[0].text != "storage",
+            "expected a persistent id ('storage', type, key, location, size)");
+    const PickleValue& type = pid.items[1];
+    expect(type, PickleValue::kGlobal, "a storage's type");
+    // (The class is defined in torch.storage and exported as torch.UntypedStorage.)
+    fail_if(type.text != "torch.storage.UntypedStorage" && type.text != "torch.UntypedStorage",
+            "a storage of type " + type.text + " in a _rebuild_tensor_v3 file (expected "
+            "torch.UntypedStorage)");
+    expect(pid.items[2], PickleValue::kString, "a storage's key");
+    expect(pid.items[4], PickleValue::kInt, "a storage's size");
+    const std::string record = "data/" + pid.items[2].text;
+    fail_if(!reader_.hasRecord(record), "no record " + record + " for its storage");
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader_.getRecord(record);
+    fail_if(static_cast<int64_t>(size) != pid.items[4].number,
+            "storage " + record + " holds " + std::to_string(size) + " bytes, the pickle says " +
+                std::to_string(pid.items[4].number));
+    PickleValue v;
+    v.kind = PickleValue::kStorage;
+    v.text = pid.items[2].text;
+    v.tensor = torch::empty({static_cast<int64_t>(size)}, torch::kByte);
+    if (size > 0) std::memcpy(v.tensor.data_ptr(), data.get(), size);
+    return v;
+  }
+
+  PickleValue reduce(const PickleValue& callable, const PickleValue& args) {
+    expect(callable, PickleValue::kGlobal, "the callable of a REDUCE");
+    expect(args, PickleValue::kTuple, "a REDUCE's arguments");
+    if (callable.text == "collections.OrderedDict") return dict();  // backward hooks
+    fail_if(callable.text != "torch._utils._rebuild_tensor_v3",
+            "unsupported object " + callable.text + " (expected one tensor)");
+    const std::vector<PickleValue>& a = args.items;
+    fail_if(a.size() < 7 || a.size() > 8,
+            "_rebuild_tensor_v3 takes 7 or 8 arguments, got " + std::to_string(a.size()));
+    expect(a[0], PickleValue::kStorage, "_rebuild_tensor_v3's storage");
+    expect(a[1], PickleValue::kInt, "_rebuild_tensor_v3's storage offset");
+    const std::vector<int64_t> sizes = ints(a[2], "_rebuild_tensor_v3's size");
+    const std::vector<int64_t> strides = ints(a[3], "_rebuild_tensor_v3's stride");
+    fail_if(sizes.size() != strides.size(), "size and stride of different lengths");
+    expect(a[6], PickleValue::kGlobal, "_rebuild_tensor_v3's dtype");
+    const V3Dtype* dtype = nullptr;
+    for (const V3Dtype& d : kV3Dtypes) {
+      if (a[6].text == d.name) dtype = &d;
+    }
+    TORCH_CHECK(dtype != nullptr, "'", path_, "': holds a ", a[6].text,
+                " tensor; expected float16/32/64, bfloat16, uint8, uint16 or bool");
+    // The storage's bytes as elements of the dtype's width (in the byte order
+    // the file states: torch.save writes 'byteorder'), then the view the
+    // file describes, checked against the storage (check_geometry).
+    torch::Tensor bytes = a[0].tensor;
+    const int64_t item = c10::elementSize(dtype->bits);
+    TORCH_CHECK(bytes.numel() % item == 0, "'", path_, "': storage of ", bytes.numel(),
+                " bytes does not hold whole ", a[6].text, " elements");
+    if (item > 1 && big_endian_file() == host_is_little_endian()) {
+      byte_swap_in_place(static_cast<char*>(bytes.data_ptr()),
+                         static_cast<uint64_t>(bytes.numel() / item), static_cast<size_t>(item));
+    }
+    // bool is read as bytes: a hostile byte other than 0 and 1 must not
+    // become an invalid bool (as for .npy).
+    const bool is_bool = dtype->bits == c10::ScalarType::Bool;
+    const torch::Tensor flat = bytes.view(is_bool ? c10::ScalarType::Byte : dtype->bits);
+    check_view(flat.numel(), a[1].number, sizes, strides);
+    torch::Tensor t = flat.as_strided(sizes, strides, a[1].number);
+    if (is_bool) t = t.ne(0);
+    if (dtype->uint16) t = uint16_from_int16(t);
+    PickleValue v;
+    v.kind = PickleValue::kTensor;
+    v.tensor = t;
+    return v;
+  }
+
+  bool big_endian_file() const {
+    if (!reader_.hasRecord("byteorder")) return false;  // older files: little-endian
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader_.getRecord("byteorder");
+    return std::string(static_cast<const char*>(data.get()), size) == "big";
+  }
+
+  // The same rule as check_geometry, before the view is made: every element
+  // it addresses lies in the storage's `elements`.
+  void check_view(int64_t elements, int64_t offset, const std::vector<int64_t>& sizes,
+                  const std::vector<int64_t>& strides) const {
+    TORCH_CHECK(offset >= 0, "'", path_, "': invalid tensor: negative storage offset ", offset);
+    for (int64_t size : sizes) {
+      TORCH_CHECK(size >= 0, "'", path_, "': invalid tensor: negative size in ",
+                  c10::IntArrayRef(sizes));
+      if (size == 0) return;
+    }
+    __int128 low = offset, high = offset;
+    bool inside = high < elements;
+    for (size_t d = 0; inside && d < sizes.size(); ++d) {
+      const __int128 reach = static_cast<__int128>(sizes[d] - 1) * strides[d];
+      if (reach < 0) low += reach; else high += reach;
+      inside = low >= 0 && high < elements;
+    }
+    TORCH_CHECK(inside, "'", path_, "': invalid tensor: sizes ", c10::IntArrayRef(sizes),
+                ", strides ", c10::IntArrayRef(strides), " and storage offset ", offset,
+                " address elements outside its storage of ", elements,
+                " elements (the file is corrupt or crafted; torch.load refuses it too)");
+  }
+
+  const std::string& data_;
+  caffe2::serialize::PyTorchStreamReader& reader_;
+  const std::string& path_;
+  size_t pos_ = 0;
+  std::vector<PickleValue> stack_;
+  std::map<uint64_t, PickleValue> memo_;
+};
+
+// Whether data.pkl names torch 2.x's _rebuild_tensor_v3 (which LibTorch
+// 1.13's unpickler cannot read): such files go to V3Unpickler.
+bool names_rebuild_v3(const std::string& pickle) {
+  return pickle.find("_rebuild_tensor_v3") != std::string::npos;
+}
+
 torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::string& path) {
   // C++'s torch::save(tensor) writes a TorchScript archive (constants.pkl, a
   // module holding the tensor as "0"), which torch::pickle_load cannot read;
@@ -437,10 +843,23 @@ torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::stri
       // What torch::pickle_load does, with the device mapped to the CPU.
       caffe2::serialize::PyTorchStreamReader reader(
           std::make_shared<BoundedReadAdapter>(bytes.data(), bytes.size()));
-      t = expect_tensor(torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"",
-                                                          /*tensor_prefix=*/"", {}, {}, cpu,
-                                                          reader),
-                        path);
+      std::string pickle;
+      if (reader.hasRecord("data.pkl")) {
+        at::DataPtr data;
+        size_t size = 0;
+        std::tie(data, size) = reader.getRecord("data.pkl");
+        pickle.assign(static_cast<const char*>(data.get()), size);
+      }
+      if (names_rebuild_v3(pickle)) {
+        // torch 2.x's uint16 (and other new dtypes): read here, LibTorch's
+        // unpickler cannot.
+        t = V3Unpickler(pickle, reader, path).run();
+      } else {
+        t = expect_tensor(torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"",
+                                                            /*tensor_prefix=*/"", {}, {}, cpu,
+                                                            reader),
+                          path);
+      }
     }
     check_geometry(t, path);
   } catch (const c10::Error& e) {

@@ -16,11 +16,15 @@ namespace cli {
 
 /// Loads the tensor stored in `path` (on the CPU):
 /// - a `.npy` file (recognised by its magic `\x93NUMPY`, whatever the name):
-///   float16/32/64, uint8 or bool, C or Fortran order, any byte order,
-///   format versions 1.0, 2.0 and 3.0;
+///   float16/32/64, uint8, uint16 or bool, C or Fortran order, any byte
+///   order, format versions 1.0, 2.0 and 3.0;
 /// - a zip archive from `torch.save(tensor, path)` or `torch::pickle_save`
-///   (read with `torch::pickle_load`), or from C++'s `torch::save(tensor, path)`
-///   (a TorchScript archive, read with `torch::load`).
+///   (read with `torch::pickle_load`), from torch 2.x's `torch.save` of a
+///   uint16 tensor (`_rebuild_tensor_v3`, read by the loader's own small
+///   unpickler), or from C++'s `torch::save(tensor, path)` (a TorchScript
+///   archive, read with `torch::load`).
+/// uint16 comes back as the library's 16-bit sample dtype: uint16 on LibTorch
+/// 2.3+, int32 holding 0-65535 on older LibTorch (write it with bit_depth 16).
 /// Errors are c10::Error whose message names the file and the problem.
 torch::Tensor load_tensor(const std::string& path);
 

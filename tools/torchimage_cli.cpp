@@ -73,14 +73,14 @@ int64_t parse_int(const std::string& option, const std::string& text,
   return value;
 }
 
-double parse_number(const std::string& option, const std::string& text) {
+double parse_number(const std::string& option, const std::string& text, bool finite = true) {
   const bool plausible = !text.empty() && !std::isspace(static_cast<unsigned char>(text[0]));
   char* end = nullptr;
   const double value = plausible ? std::strtod(text.c_str(), &end) : 0.0;
   if (!plausible || end != text.c_str() + text.size()) {
     throw UsageError(option + ": expected a number, got '" + text + "'");
   }
-  if (!std::isfinite(value)) {
+  if (finite && !std::isfinite(value)) {
     throw UsageError(option + ": expected a finite number, got '" + text + "'");
   }
   return value;
@@ -165,14 +165,14 @@ const OptionSpec kOptions[] = {
     {"--normalize", nullptr, 0, "map the value range (default: min to max) onto [0, 1]",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.normalize(true); }},
-    {"--value-range", "LOW HIGH", 2, "the range --normalize maps onto [0, 1]",
+    {"--value-range", "LOW HIGH", 2,
+     "the range --normalize maps onto [0, 1] (ignored without --normalize)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
-       const double low = parse_number(n, v[0]), high = parse_number(n, v[1]);
-       if (low > high) {
-         throw UsageError(n + ": expected LOW <= HIGH, got " + v[0] + " " + v[1]);
-       }
-       o.save.value_range(torchimage::ValueRange{low, high});
+       // Any number here; checked (check_value_range) only with --normalize,
+       // as the library and torchvision ignore value_range without it.
+       o.save.value_range(torchimage::ValueRange{parse_number(n, v[0], /*finite=*/false),
+                                                 parse_number(n, v[1], /*finite=*/false)});
      }},
     {"--scale-each", nullptr, 0, "normalize each image on its own range",
      kBoth,
@@ -290,7 +290,8 @@ void print_options(Command command) {
 
 const char kInputHelp[] =
     "INPUT: a tensor saved by Python's torch.save or C++'s torch::pickle_save or\n"
-    "torch::save, or a NumPy .npy file (float16/32/64, uint8 or bool).\n";
+    "torch::save, or a NumPy .npy file (float16/32/64, uint8, uint16 or bool).\n"
+    "uint16 (torch 2.x's torch.uint16, NumPy's <u2) is written with --bit-depth 16.\n";
 
 void print_save_help() {
   std::cout << "Usage: torchimage save INPUT OUTPUT [options]\n"
@@ -316,8 +317,10 @@ void print_save_each_help() {
             << kInputHelp
             << "PATTERN: the path of each file, where {index} becomes the sample's number\n"
                "and {index:05} the number zero-padded to 5 digits, e.g. out/{index:05}.png;\n"
-               "the number is --start-index plus the sample's position in the batch. A\n"
-               "PATTERN without a placeholder is an error unless the batch has one sample.\n"
+               "the number is --start-index plus the sample's position in the batch. {{ and\n"
+               "}} are literal braces; any other brace is an error (an unknown field such as\n"
+               "{epoch}, an unclosed '{'). A PATTERN without a placeholder is an error unless\n"
+               "the batch has one sample. (The grammar: include/torchimage/save_images.h.)\n"
                "Each file is written atomically; the grid options (--nrow, --padding,\n"
                "--pad-value) do nothing to a single image and are accepted for symmetry.\n"
                "\n"
@@ -332,6 +335,24 @@ void print_save_each_help() {
 
 // ---------------------------------------------------------------------------
 // Command lines.
+
+/// --value-range counts only with --normalize (torchvision's rule, and the
+/// library's): then it must be finite with LOW <= HIGH, said with the
+/// library's words before INPUT is read; without --normalize it is ignored.
+void check_value_range(const SaveImageOptions& o, const char* hint) {
+  if (!o.normalize() || !o.value_range()) return;
+  const torchimage::ValueRange& r = *o.value_range();
+  if (!std::isfinite(r.low) || !std::isfinite(r.high)) {
+    throw UsageError(c10::str("--value-range: value_range must be finite, got (", r.low, ", ",
+                              r.high, ")"),
+                     hint);
+  }
+  if (r.low > r.high) {
+    throw UsageError(c10::str("--value-range: value_range must have low <= high, got (", r.low,
+                              ", ", r.high, ")"),
+                     hint);
+  }
+}
 
 /// Parses `args` (the command's arguments) into `options` and `positional`.
 /// Returns false when --help was asked for (and printed).
@@ -386,6 +407,7 @@ bool parse_command_line(const std::vector<std::string>& args, Command command,
       throw UsageError(e.what(), hint);
     }
   }
+  check_value_range(options.save, hint);
   return true;
 }
 

@@ -143,4 +143,13 @@ class EncodeArgs {
 /// The encoding part of `SaveImageOptions`, on its own.
 class EncodeOptions : public detail::EncodeArgs<EncodeOptions> {};
 
+/// Checks encoding options as every encoding call does before any work:
+/// `bit_depth` one that some format writes, and every format's own options
+/// (quality 1-100, compression_level 0-9) whatever the format written.
+/// Throws c10::Error starting with `what`. The faces that hand a format to
+/// another encoder (Python's Pillow formats) check their options here, so
+/// that a bad value is refused with the library's message everywhere.
+TORCHIMAGE_API void check_encode_options(const EncodeOptions& options,
+                                         const char* what = "check_encode_options");
+
 }  // namespace torchimage

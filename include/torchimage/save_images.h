@@ -11,9 +11,31 @@
 
 namespace torchimage {
 
-/// The path of sample `index` in a `save_images` pattern: `{index}` becomes
-/// the number, `{index:05}` the number zero-padded to 5 digits; other text is
-/// kept verbatim. A pattern without a placeholder is an error when `count` > 1.
+/// Index patterns: the file name pattern of `save_images` (and of
+/// `ImageWriter::save_images`, the CLI's `save-each`, Python's `save_images`),
+/// the one definition of their grammar, a subset of Python's str.format:
+///
+///   pattern     := { text | "{{" | "}}" | placeholder }
+///   placeholder := "{index" [ ":" width ] "}"
+///   width       := [ "0" ] digits [ "d" ]      (a number of digits, 0-255)
+///
+/// - `{index}` becomes the sample's number (`start_index + i`) in decimal.
+/// - `{index:05}` becomes it zero-padded to at least 5 digits (`{index:5}` and
+///   `{index:05d}` mean the same: torchimage always pads with zeros, never
+///   with spaces); a longer number is written whole.
+/// - A pattern may hold several placeholders (`{index}/{index:03}.png`); each
+///   becomes the same number.
+/// - `{{` and `}}` are literal braces; every other character is kept as is
+///   (paths are bytes: any encoding passes through).
+/// - Errors (c10::Error naming the pattern, before any file is written):
+///   a `{` without its `}` ("unclosed placeholder"), a `}` alone ("unmatched
+///   '}'"), a field other than `index` (`{idx}`, `{}`, `{epoch}`: "unknown
+///   field"), a width that is not digits (`{index:-5}`, `{index:x}`, `{index:}`:
+///   "bad placeholder"), wider than a file name holds (255), and, when there
+///   is more than one image, a pattern without a placeholder.
+///
+/// The path of sample `index` in a pattern, by the grammar above. A pattern
+/// without a placeholder is an error when `count` > 1.
 TORCHIMAGE_API std::string format_index_path(const std::string& pattern, int64_t index,
                                              int64_t count = 2);
 

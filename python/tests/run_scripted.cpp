@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
 
     const auto read_image =
         c10::Dispatcher::singleton().findSchemaOrThrow("torchimage::read_image", "");
-    std::vector<c10::IValue> stack{std::string(argv[2]), int64_t{1} << 30};
+    // (path, max_pixels, keep_16_bit): a boxed call passes every argument.
+    std::vector<c10::IValue> stack{std::string(argv[2]), int64_t{1} << 30, false};
     read_image.callBoxed(&stack);
     const at::Tensor decoded = stack.at(0).toTensor().permute({1, 2, 0});
 

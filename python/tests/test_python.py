@@ -1099,3 +1099,321 @@ def test_out_of_int_range_values_are_refused_by_name(tmp_path):
     with pytest.raises(RuntimeError, match="quality must be in 1-100, got 0"):
         torch.ops.torchimage.encode_image(x, format="jpeg", quality=0)
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# Issue 29: Pillow's formats as torchvision writes them, and the faces agree
+
+
+def _pillow_save_extensions():
+    """Every extension Pillow maps to a format it can save."""
+    exts = Image.registered_extensions()
+    return sorted(e for e, f in exts.items() if f.upper() in Image.SAVE)
+
+
+_TABLE_EXTENSIONS = {"." + e for f in ti.formats() for e in f.extensions}
+
+
+def _outcome(save, path):
+    """The bytes save(path) leaves at path, or the exception it raised."""
+    try:
+        save(path)
+    except Exception as e:  # noqa: BLE001 - the refusal is the outcome compared
+        return e
+    return path.read_bytes()
+
+
+def _comparable(ext, data):
+    # A PDF holds the second it was written (/CreationDate, /ModDate): the
+    # only bytes two runs of the same call may differ in.
+    if ext == ".pdf":
+        import re
+        return re.sub(rb"D:\d{14}Z", b"D:(time)", data)
+    return data
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("ext", _pillow_save_extensions())
+def test_every_pillow_extension_writes_torchvisions_bytes(ext, channels, tmp_path):
+    """save_image(x, "<dir>/image<ext>") gives the file torchvision's call
+    gives (both with the same file name: some formats write it into the
+    file), or, where the format refuses the image, the same refusal and no
+    file. Extensions torchimage encodes itself (its table) are PNG and JPEG:
+    JPEG's bytes are Pillow's; PNG's are with compression_level=6 (the
+    default is a faster encoder of the same pixels)."""
+    x = rand(2, channels, 9, 7, seed=29)
+    (tmp_path / "tv").mkdir()
+    (tmp_path / "ti").mkdir()
+    extra = {"compression_level": 6} if ext in _TABLE_EXTENSIONS else {}
+    want = _outcome(lambda p: tv.save_image(x, p), tmp_path / "tv" / f"image{ext}")
+    got = _outcome(lambda p: ti.save_image(x, p, **extra), tmp_path / "ti" / f"image{ext}")
+    if isinstance(want, Exception):
+        assert isinstance(got, Exception), f"torchvision refuses ({want!r}); torchimage wrote a file"
+        assert not (tmp_path / "ti" / f"image{ext}").exists()
+        if ext not in _TABLE_EXTENSIONS:
+            # Pillow's own refusal, raised as torchvision raises it.
+            assert type(got) is type(want) and str(got) == str(want)
+        return
+    assert not isinstance(got, Exception), f"torchvision writes {ext}; torchimage raised {got!r}"
+    assert _comparable(ext, got) == _comparable(ext, want)
+
+
+def test_j2k_is_a_raw_codestream_like_torchvision(tmp_path):
+    """The issue's case: .j2k is a raw JPEG 2000 codestream (SOC marker
+    FF 4F FF 51), .jp2 a JP2 container (a signature box), as Pillow writes
+    for a path; with an explicit format too; and through a file object whose
+    name says .j2k."""
+    if ".j2k" not in _pillow_save_extensions():
+        pytest.skip("Pillow without JPEG 2000")
+    x = rand(3, 3, 16, 16, seed=5)
+    ti.save_image(x, tmp_path / "a.j2k")
+    ti.save_image(x, tmp_path / "b.jp2")
+    ti.save_image(x, tmp_path / "c.j2k", format="JPEG2000")
+    assert read(tmp_path / "a.j2k")[:4] == b"\xff\x4f\xff\x51"
+    assert read(tmp_path / "b.jp2")[4:8] == b"jP  "
+    tv.save_image(x, tmp_path / "tv.j2k", format="JPEG2000")
+    assert read(tmp_path / "c.j2k") == read(tmp_path / "tv.j2k")
+    with open(tmp_path / "d.j2k", "wb") as f:
+        ti.save_image(x, f, format="JPEG2000")
+    assert read(tmp_path / "d.j2k") == read(tmp_path / "tv.j2k")
+
+
+@pytest.mark.parametrize("ext", [".webp", ".bmp", ".tiff", ".gif"])
+@pytest.mark.parametrize("option,value", [("quality", 0), ("quality", 101), ("quality", -5),
+                                          ("compression_level", 10),
+                                          ("compression_level", -1), ("bit_depth", 12)])
+def test_pillow_formats_check_options_as_the_library(ext, option, value, tmp_path):
+    """A bad option is refused for a Pillow format with the library's rule
+    and message (those of PNG and JPEG, which torchimage encodes), before
+    anything is written; the same call through the TorchScript operator's
+    check says the same."""
+    if ext not in _pillow_save_extensions():
+        pytest.skip(f"Pillow without {ext}")
+    x = rand(2, 3, 8, 8, seed=3)
+    with pytest.raises(RuntimeError) as native:
+        ti.save_image(x, tmp_path / "n.png", **{option: value})
+    with pytest.raises(RuntimeError) as pillow:
+        ti.save_image(x, tmp_path / f"p{ext}", **{option: value})
+    assert str(pillow.value).splitlines()[0] == str(native.value).splitlines()[0]
+    assert f"{option} must be" in str(pillow.value) and str(value) in str(pillow.value)
+    assert os.listdir(tmp_path) == []
+    # A good value still reaches Pillow (quality for WebP: Pillow's bytes).
+    if ext == ".webp" and option == "quality":
+        ti.save_image(x, tmp_path / "q.webp", quality=90)
+        buf = io.BytesIO()
+        Image.fromarray(tv_pixels(x)).save(buf, format="WEBP", quality=90)
+        assert read(tmp_path / "q.webp") == buf.getvalue()
+
+
+def test_value_range_without_normalize_is_ignored_in_every_face(tmp_path):
+    """torchvision ignores value_range unless normalize=True, whatever it
+    holds (reversed, NaN, infinite, not even a pair): so do the Python face,
+    the TorchScript operators and the C++ library under them."""
+    x = rand(4, 3, 6, 5, seed=9, low=-0.5, high=1.5)
+    want = tv.make_grid(x)
+    for bad in [(1.0, -1.0), (float("nan"), 0.0), (0.0, float("inf"))]:
+        assert torch.equal(ti.make_grid(x, value_range=bad), want)
+        assert torch.equal(tv.make_grid(x, value_range=bad), want)
+        assert torch.equal(torch.ops.torchimage.make_grid(x, value_range=list(bad)), want)
+        assert torch.equal(torch.ops.torchimage.make_grid(x, value_range=list(bad),
+                                                          scale_each=True), want)
+        ti.save_image(x, tmp_path / "a.png", value_range=bad)
+        assert np.array_equal(pil_pixels(read(tmp_path / "a.png")), tv_pixels(x))
+        torch.ops.torchimage.save_image(x, str(tmp_path / "b.png"), value_range=list(bad))
+        assert np.array_equal(pil_pixels(read(tmp_path / "b.png")), tv_pixels(x))
+    # With normalize it counts, and a bad one is refused in every face alike.
+    msgs = set()
+    for call in (lambda: ti.make_grid(x, normalize=True, value_range=(1.0, -1.0)),
+                 lambda: torch.ops.torchimage.make_grid(x, normalize=True,
+                                                        value_range=[1.0, -1.0])):
+        with pytest.raises(RuntimeError, match="value_range must have low <= high") as e:
+            call()
+        msgs.add(str(e.value).splitlines()[0])
+    assert len(msgs) == 1
+
+
+def _png16(values, tmp_path):
+    """A 16-bit gray PNG of uint16 `values` (H, W), written by Pillow: the
+    independent side."""
+    arr = values.numpy().astype("<u2")
+    im = Image.frombytes("I;16", (arr.shape[1], arr.shape[0]), arr.tobytes())
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_decode_image_keep_16_bit(tmp_path):
+    """decode_image(keep_16_bit=True) as the C++ DecodeOptions: a 16-bit PNG
+    (written by Pillow) keeps its samples, in torch's uint16 where it exists
+    or int32 (1.13); by default they are reduced to 8 bits. read_image and
+    the TorchScript operators take it too."""
+    g = torch.Generator().manual_seed(16)
+    values = torch.randint(0, 65536, (5, 7), generator=g)
+    data = _png16(values, tmp_path)
+    tensor = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    wide = getattr(torch, "uint16", torch.int32)
+    kept = ti.decode_image(tensor, keep_16_bit=True)
+    assert kept.dtype == wide and kept.shape == (1, 5, 7)
+    assert torch.equal(kept.to(torch.int64)[0], values)
+    narrow = ti.decode_image(tensor)
+    assert narrow.dtype == torch.uint8 and narrow.shape == (1, 5, 7)
+    assert torch.equal(torch.ops.torchimage.decode_image(tensor, keep_16_bit=True), kept)
+    (tmp_path / "d.png").write_bytes(data)
+    assert torch.equal(ti.read_image(tmp_path / "d.png", keep_16_bit=True), kept)
+    assert torch.equal(torch.ops.torchimage.read_image(str(tmp_path / "d.png"), keep_16_bit=True),
+                       kept)
+    # A 16-bit PNG from torchimage itself round-trips its quantized samples
+    # (torchvision's rule: * 65535 + 0.5, clamp, truncate).
+    x = rand(1, 6, 4, seed=4)
+    png = ti.encode_image(x, bit_depth=16, grayscale=True)
+    want = (x * 65535 + 0.5).clamp(0, 65535).to(torch.int64)
+    assert torch.equal(ti.decode_image(png, keep_16_bit=True).to(torch.int64), want)
+
+
+# ---------------------------------------------------------------------------
+# Issue 29: file names that are not UTF-8 (paths are bytes on Linux)
+
+
+def _latin1_dir(tmp_path):
+    """A folder whose name is Latin-1 (b"caf\xe9"), not UTF-8; as bytes."""
+    d = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(d)
+    return d
+
+
+def test_bytes_paths_that_are_not_utf8(tmp_path):
+    """save_image, save_images, the writer, read_image and the Pillow formats
+    take bytes paths (and the str os.fsdecode makes of them), and write the
+    file of exactly those bytes, holding torchvision's pixels."""
+    d = _latin1_dir(tmp_path)
+    x = rand(3, 3, 8, 6, seed=8)
+    want = tv_pixels(x)
+    ti.save_image(x, d + b"/\xe9t\xe9.png")
+    assert np.array_equal(pil_pixels(read(d + b"/\xe9t\xe9.png")), want)
+    ti.save_image(x, os.fsdecode(d + b"/s\xe9.jpg"))  # the surrogate-escaped str
+    assert os.path.exists(d + b"/s\xe9.jpg")
+    assert read(d + b"/s\xe9.jpg") == tv_bytes(x, "jpeg")
+    ti.save_image(x, pathlib.Path(os.fsdecode(d)) / "p.png")
+    assert np.array_equal(pil_pixels(read(d + b"/p.png")), want)
+    # A Pillow format: torchvision writes the same bytes (given the format:
+    # Pillow takes no extension from a bytes path).
+    ti.save_image(x, d + b"/b\xe9.bmp")
+    tv.save_image(x, d + b"/tv\xe9.bmp", format="BMP")
+    assert read(d + b"/b\xe9.bmp") == read(d + b"/tv\xe9.bmp")
+    ti.save_images(x, d + b"/n\xe9{index}.png")
+    for i in range(3):
+        assert np.array_equal(pil_pixels(read(d + b"/n\xe9%d.png" % i)), tv_pixels(x[i]))
+    with ti.ImageWriter(threads=2) as w:
+        w.save_image(x, d + b"/w\xe9.png")
+        w.save_images(x, d + b"/v\xe9{index}.png")
+    assert np.array_equal(pil_pixels(read(d + b"/w\xe9.png")), want)
+    assert np.array_equal(pil_pixels(read(d + b"/v\xe92.png")), tv_pixels(x[2]))
+    assert np.array_equal(ti.read_image(d + b"/\xe9t\xe9.png").permute(1, 2, 0).numpy(), want)
+    # The TorchScript operators take the bytes as they are.
+    torch.ops.torchimage.save_image(x, d + b"/o\xe9.png")
+    assert np.array_equal(pil_pixels(read(d + b"/o\xe9.png")), want)
+    assert sorted(os.listdir(d)) == sorted(
+        [b"\xe9t\xe9.png", b"s\xe9.jpg", b"p.png", b"b\xe9.bmp", b"tv\xe9.bmp", b"w\xe9.png",
+         b"o\xe9.png"] + [b"n\xe9%d.png" % i for i in range(3)] +
+        [b"v\xe9%d.png" % i for i in range(3)])
+
+
+def test_errors_about_non_utf8_paths_are_readable(tmp_path):
+    """An error naming a path that is not UTF-8 is the library's error
+    (RuntimeError, ValueError), readable, not a UnicodeDecodeError."""
+    d = _latin1_dir(tmp_path)
+    x = rand(3, 3, 8, 6, seed=8)
+    missing = d + b"/no\xe9/x.png"
+    for call in (lambda: ti.save_image(x, missing),
+                 lambda: ti.save_image(x, d + b"/no\xe9/x.bmp"),
+                 lambda: ti.read_image(missing),
+                 lambda: ti.save_images(x, d + b"/no\xe9/{index}.png")):
+        with pytest.raises((RuntimeError, ValueError)) as e:
+            call()
+        assert "no" in str(e.value) and "x" in str(e.value) or "index" in str(e.value)
+    with pytest.raises(ValueError):
+        ti.save_image(x, d + b"/a\0.png")
+
+
+# ---------------------------------------------------------------------------
+# Issue 29: views with the negative or conjugate bit (z.conj().imag,
+# torch._neg_view(x)) hold -x in memory: every face must give x's pixels.
+
+
+def _neg_views():
+    base = rand(4, 3, 7, 6, seed=29, low=-1, high=1)
+    z = torch.complex(rand(4, 3, 7, 6, seed=30, low=-1, high=1), base)
+    conj_imag = z.conj().imag  # == -base, with is_neg() set
+    neg = torch._neg_view(base)  # == -base, with is_neg() set
+    assert conj_imag.is_neg() and neg.is_neg()
+    return [("conj-imag", conj_imag), ("neg-view", neg),
+            ("neg-view-noncontig", torch._neg_view(base.transpose(2, 3)))]
+
+
+@pytest.mark.parametrize("name,view", _neg_views(), ids=[n for n, _ in _neg_views()])
+@pytest.mark.parametrize("kw", [{}, NORM, {"normalize": True}, {"nrow": 2, "padding": 1}],
+                         ids=["plain", "norm-range", "norm-minmax", "nrow2"])
+def test_neg_and_conj_views_give_their_values_pixels(name, view, kw, tmp_path):
+    """Python's save_image, make_grid, encode_image, to_pixels and the
+    writer, and the TorchScript operators, against torchvision on the same
+    view (torchvision computes with ATen, which honours the bit) and on its
+    materialized copy."""
+    plain = view.resolve_neg().clone()
+    assert not plain.is_neg()
+    want = tv_pixels(plain, **kw)
+    assert np.array_equal(tv_pixels(view, **kw), want)
+    assert torch.equal(ti.make_grid(view, **kw), tv.make_grid(plain, **kw))
+    assert np.array_equal(ti.to_pixels(view, **kw).numpy(), want)
+    ti.save_image(view, tmp_path / "s.png", **kw)
+    assert np.array_equal(pil_pixels(read(tmp_path / "s.png")), want)
+    assert np.array_equal(pil_pixels(ti.encode_image(view, **kw).numpy().tobytes()), want)
+    assert ti.encode_image(view, format="jpeg", **kw).numpy().tobytes() == tv_bytes(plain, "jpeg", **kw)
+    ti.save_image(view, tmp_path / "s.bmp", **kw)  # Pillow's format: to_pixels
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "s.bmp")), want)
+    with ti.ImageWriter(threads=2) as w:
+        w.save_image(view, tmp_path / "w.png", **kw)
+        w.save_images(view, tmp_path / "w{index}.png", **kw)
+        w.save_image([view[0], view[1]], tmp_path / "l.png", **kw)
+    assert np.array_equal(pil_pixels(read(tmp_path / "w.png")), want)
+    for i in range(view.shape[0]):
+        assert np.array_equal(pil_pixels(read(tmp_path / f"w{i}.png")), tv_pixels(plain[i], **kw))
+    assert np.array_equal(pil_pixels(read(tmp_path / "l.png")), tv_pixels(plain[:2], **kw))
+    ti.save_images(view, tmp_path / "f{index}.png", threads=2, **kw)
+    for i in range(view.shape[0]):
+        assert np.array_equal(pil_pixels(read(tmp_path / f"f{i}.png")), tv_pixels(plain[i], **kw))
+    # The TorchScript operators, called directly and from a scripted function.
+    op_kw = dict(kw)
+    if "value_range" in op_kw:
+        op_kw["value_range"] = [float(v) for v in op_kw["value_range"]]
+    ops = torch.ops.torchimage
+    assert torch.equal(ops.make_grid(view, **op_kw), tv.make_grid(plain, **kw))
+    assert np.array_equal(ops.to_pixels(view, **op_kw).numpy(), want)
+    ops.save_image(view, str(tmp_path / "o.png"), **op_kw)
+    assert np.array_equal(pil_pixels(read(tmp_path / "o.png")), want)
+    assert np.array_equal(pil_pixels(ops.encode_image(view, **op_kw).numpy().tobytes()), want)
+    writer = ti.ImageWriter(threads=2).scripted
+    writer.save_image(view, str(tmp_path / "ow.png"), **op_kw).wait()
+    assert np.array_equal(pil_pixels(read(tmp_path / "ow.png")), want)
+
+    @torch.jit.script
+    def scripted(t: torch.Tensor, path: str):
+        torch.ops.torchimage.save_image(t, path, nrow=2, padding=1)
+
+    scripted(view, str(tmp_path / "js.png"))
+    assert np.array_equal(pil_pixels(read(tmp_path / "js.png")),
+                          tv_pixels(plain, nrow=2, padding=1))
+
+
+@pytest.mark.parametrize("name,view", _neg_views()[:2], ids=[n for n, _ in _neg_views()[:2]])
+def test_neg_views_at_16_bit(name, view, tmp_path):
+    """16-bit output (bit_depth=16) of a neg view holds its values' samples:
+    the same file as its materialized copy gives."""
+    plain = view.resolve_neg().clone().abs()
+    pos = torch._neg_view(-plain)  # values |x| in [0, 1], memory -|x|
+    assert pos.is_neg() and torch.equal(pos.resolve_neg(), plain)
+    want16 = ti.encode_image(plain, bit_depth=16)
+    assert torch.equal(ti.encode_image(pos, bit_depth=16), want16)
+    ti.save_image(pos, tmp_path / "a.png", bit_depth=16)
+    assert read(tmp_path / "a.png") == want16.numpy().tobytes()
+    torch.ops.torchimage.save_image(pos, str(tmp_path / "b.png"), bit_depth=16)
+    assert read(tmp_path / "b.png") == want16.numpy().tobytes()

@@ -26,6 +26,7 @@ than this folder.
 """
 import collections as _collections
 import glob as _glob
+import io as _io
 import operator as _operator
 import os as _os
 import warnings as _warnings
@@ -207,16 +208,48 @@ def _is_path(fp):
     return isinstance(fp, (str, bytes, _os.PathLike))
 
 
+def _name(fp):
+    """A path (str, bytes or os.PathLike) as text: what messages, extensions
+    and Pillow see. Bytes that are not UTF-8 become lone surrogates, as
+    os.fsdecode makes them (PEP 383)."""
+    return _os.fsdecode(_os.fspath(fp))
+
+
+def _path(fp):
+    """A path as the operators take it: its bytes (os.fsencode), which are
+    what the file system names on Linux. Any name passes, UTF-8 or not (a
+    Latin-1 b"caf\xe9.png", or the str os.fsdecode makes of it); the
+    operators' `str` arguments take bytes as they are."""
+    return _os.fsencode(_os.fspath(fp))
+
+
+class _NamedBuffer(_io.BytesIO):
+    """Pillow's output in memory under the target's name. Pillow's
+    Image.save(path) hands its plugins the path as `filename` (and the file
+    as `fp`), and some of them read it: JPEG 2000 writes a raw codestream for
+    .j2k and a JP2 container otherwise; IM, SGI and PDF write the name into
+    the file. A file object's `name` is what Pillow takes as `filename` when
+    it is given no path, so this buffer gets the plugins' output for the path
+    while the file itself is still written atomically."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+
 def _save_with_pillow(tensor, fp, format, grid, extra):
     """Formats torchimage does not encode (BMP, TIFF, WebP, ...), or an
     unknown extension: Pillow encodes torchimage's pixels, as in torchvision.
     To a path, Pillow encodes into memory and the bytes are written as every
     file is (atomically: a failure leaves no partial file and keeps an old
     one)."""
-    import io
     from PIL import Image
 
-    bit_depth = _int(extra.get("bit_depth", 8), "bit_depth")
+    # The library's rules and messages for the encoding options, as for the
+    # formats torchimage encodes (a quality of 0 is a mistake for WebP too).
+    encode = _encode_args(extra)
+    _ops.check_encode_options("save_image", **encode)
+    bit_depth = encode["bit_depth"]
     if bit_depth != 8:
         deep = [f.display_name for f in formats() if bit_depth in f.bit_depths]
         raise ValueError(f"bit_depth {bit_depth} is written for {' and '.join(deep) or 'no format'}"
@@ -226,7 +259,7 @@ def _save_with_pillow(tensor, fp, format, grid, extra):
         params["quality"] = extra["quality"]
     if extra.get("compression_level") is not None:
         params["compress_level"] = extra["compression_level"]
-    path = _os.fsdecode(_os.fspath(fp)) if _is_path(fp) else None
+    path = _name(fp) if _is_path(fp) else None
     if path is not None:
         if format is None:
             # What Pillow's save(path) does: the format from the extension.
@@ -240,10 +273,12 @@ def _save_with_pillow(tensor, fp, format, grid, extra):
     if path is None:
         Image.fromarray(pixels).save(fp, format=format, **params)
         return
-    buffer = io.BytesIO()
+    # torchvision calls im.save(path, format=format): Pillow's plugins see
+    # the path's name (see _NamedBuffer), whether or not `format` is given.
+    buffer = _NamedBuffer(path)
     Image.fromarray(pixels).save(buffer, format=format, **params)
     data = _torch.frombuffer(bytearray(buffer.getbuffer()), dtype=_torch.uint8)
-    _ops.write_file(data, path, **_file_args(extra))
+    _ops.write_file(data, _path(fp), **_file_args(extra))
 
 
 # ---------------------------------------------------------------------------
@@ -281,15 +316,14 @@ def save_image(tensor, fp, format=None, **kwargs):
     tensor = _check_tensor(tensor)
     grid, extra = _split("save_image", kwargs, _SAVE_EXTRAS)
     if _is_path(fp):
-        path = _os.fsdecode(_os.fspath(fp))
-        fmt = _format_of(format, path)
+        fmt = _format_of(format, _name(fp))
         if fmt is None:
-            return _save_with_pillow(tensor, path, format, grid, extra)
-        _ops.save_image(tensor, path, format=fmt, **grid, **_save_args(extra))
+            return _save_with_pillow(tensor, fp, format, grid, extra)
+        _ops.save_image(tensor, _path(fp), format=fmt, **grid, **_save_args(extra))
         return None
     # A file object: Pillow takes the format from its name when not given.
     name = getattr(fp, "name", None)
-    fmt = _format_of(format, _os.fsdecode(name) if _is_path(name) else "")
+    fmt = _format_of(format, _name(name) if _is_path(name) else "")
     if fmt is None:
         return _save_with_pillow(tensor, fp, format, grid, extra)
     data = _ops.encode_image(tensor, format=fmt, **grid, **_encode_args(extra))
@@ -306,13 +340,16 @@ def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs)
     """One file per sample of a (B, C, H, W) batch (or a list of images): file
     i is what ``save_image(batch[i], path_i, format, **kwargs)`` writes, path_i
     the pattern with ``{index}`` (or ``{index:05}``: zero-padded) replaced by
-    ``start_index + i``. Encoded on ``threads`` workers (0: all cores) with the
-    GIL released. Every file is attempted; then the first failure raises."""
+    ``start_index + i``; ``{{`` and ``}}`` are literal braces, any other brace
+    is an error (the grammar: include/torchimage/save_images.h). The pattern
+    may be str, bytes or os.PathLike. Encoded on ``threads`` workers (0: all
+    cores) with the GIL released. Every file is attempted; then the first
+    failure raises."""
     batch = _check_tensor(batch)
     grid, extra = _split("save_images", kwargs, _SAVE_EXTRAS)
     if format is not None:
         format = _FORMATS.get(str(format).upper(), str(format))
-    _ops.save_images(batch, _os.fsdecode(_os.fspath(pattern)), format=format, **grid,
+    _ops.save_images(batch, _path(pattern), format=format, **grid,
                      **_save_args(extra), start_index=_int(start_index, "start_index"),
                      threads=_int(threads, "threads"))
 
@@ -366,15 +403,15 @@ class ImageWriter:
         if not _is_path(fp):
             raise TypeError(f"ImageWriter.{fn} writes to a path (str or os.PathLike), got "
                             f"{type(fp)}")
-        path = _os.fsdecode(_os.fspath(fp))
-        fmt = _format_of(format, path.replace("{", "").replace("}", ""))
+        name = _name(fp)
+        fmt = _format_of(format, name.replace("{", "").replace("}", ""))
         if fmt is None:
             names = " and ".join(f.display_name for f in formats())
             raise ValueError(f"ImageWriter.{fn} writes {names}; format {format!r} and path "
-                             f"{path!r} name neither (torchimage.save_image hands other formats "
+                             f"{name!r} name neither (torchimage.save_image hands other formats "
                              "to Pillow)")
         grid, extra = _split(f"ImageWriter.{fn}", kwargs, _SAVE_EXTRAS)
-        return path, dict(format=fmt, **grid, **_save_args(extra))
+        return _path(fp), dict(format=fmt, **grid, **_save_args(extra))
 
     @_torch.no_grad()
     def save_image(self, tensor, fp, format=None, **kwargs):
@@ -425,14 +462,19 @@ def encode_jpeg(image, quality=75):
     return _ops.encode_jpeg(image, quality=_int(quality, "quality"))
 
 
-def decode_image(data, max_pixels=1 << 30):
-    """PNG or JPEG bytes (1-D uint8 tensor) to a uint8 (C, H, W) image."""
-    return _ops.decode_image(data, max_pixels=_int(max_pixels, "max_pixels"))
+def decode_image(data, max_pixels=1 << 30, keep_16_bit=False):
+    """PNG or JPEG bytes (1-D uint8 tensor) to a uint8 (C, H, W) image.
+    ``keep_16_bit``: a 16-bit PNG's samples stay 16-bit (uint16 where torch
+    has it, 2.3+, as torchvision 0.19+ decodes them; int32 values 0-65535 on
+    older torch) instead of being reduced to 8 bits (C++ DecodeOptions)."""
+    return _ops.decode_image(data, max_pixels=_int(max_pixels, "max_pixels"),
+                             keep_16_bit=bool(keep_16_bit))
 
 
-def read_image(path, max_pixels=1 << 30):
-    """decode_image of a file's bytes."""
-    return _ops.read_image(_os.fsdecode(_os.fspath(path)), max_pixels=_int(max_pixels, "max_pixels"))
+def read_image(path, max_pixels=1 << 30, keep_16_bit=False):
+    """decode_image of a file's bytes (the path: str, bytes or os.PathLike)."""
+    return _ops.read_image(_path(path), max_pixels=_int(max_pixels, "max_pixels"),
+                           keep_16_bit=bool(keep_16_bit))
 
 
 # In TorchScript, calls of these functions compile to the operators (keyword

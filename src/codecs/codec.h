@@ -52,8 +52,8 @@ const Codec* codec_of_data(const uint8_t* data, size_t size);
 // An error unless this build has the format's library.
 void check_available(const Codec& codec, const char* what);
 
-// Checks every format's options and the bit depth's range.
-void check_encode_options(const EncodeOptions& options, const char* what);
+// (check_encode_options, which checks every format's options and the bit
+// depth's range, is public: include/torchimage/formats.h.)
 
 // Whether the format writes samples of `bit_depth` bits.
 bool has_depth(const Codec& codec, int bit_depth);

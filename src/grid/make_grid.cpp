@@ -67,7 +67,9 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
               tensor.sizes());
   TORCH_CHECK(o.nrow() >= 1, what, ": nrow must be at least 1, got ", o.nrow());
   TORCH_CHECK(o.padding() >= 0, what, ": padding must be non-negative, got ", o.padding());
-  if (o.value_range()) {
+  // value_range only counts with normalize: torchvision ignores it otherwise
+  // (whatever it holds), and so does every face of torchimage.
+  if (o.value_range() && o.normalize()) {
     const auto& r = *o.value_range();
     TORCH_CHECK(std::isfinite(r.low) && std::isfinite(r.high), what,
                 ": value_range must be finite, got (", r.low, ", ", r.high, ")");

@@ -120,6 +120,12 @@ for name in ("oob_sheet", "leak_sheet", "negative_stride", "negative_offset", "h
         put(d, f"crafted_{name}", f.read())
 with open(os.path.join(CLI_DATA, "torch_cuda_f32.pt"), "rb") as f:
     put(d, "torch_cuda", f.read())
+# torch 2.x's uint16 (_rebuild_tensor_v3, read by the loader's own unpickler)
+# and NumPy's <u2 (issue 29).
+for name, seed in (("torch2_u16_view.pt", "torch2_u16_v3"), ("crafted_v3_oob.pt", "crafted_v3_oob"),
+                   ("numpy_u16.npy", "npy_u16")):
+    with open(os.path.join(CLI_DATA, name), "rb") as f:
+        put(d, seed, f.read())
 
 # --- roundtrip: the first byte picks image (0-2 mod 4) or deflate (3).
 d = "fuzz_roundtrip"
