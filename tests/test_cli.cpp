@@ -1279,6 +1279,33 @@ TEST_F(CliTest, StandardOutput) {
   EXPECT_EQ(list_dir(dir_), std::vector<std::string>{"in.npy"});
 }
 
+// Issue 29, bug 1: a shell's redirections of /dev/stdout and "-" hold:
+// `>> log` appends each image, `> f` leaves f holding exactly the image
+// (f was longer before), and a pipe gets exactly its bytes.
+TEST_F(CliTest, ShellRedirectionsOfStandardOutput) {
+  const torch::Tensor t = pattern({2, 3, 4, 4}, torch::kFloat);
+  const std::string in = write_npy("in.npy", t);
+  const torch::Tensor png = torchimage::encode_image(t, SaveImageOptions());
+  const std::string image(reinterpret_cast<const char*>(png.data_ptr<uint8_t>()),
+                          static_cast<size_t>(png.numel()));
+  auto sh = [&](const std::string& command) {
+    const std::string line = "'" + kCli + "' save '" + in + "' " + command;
+    EXPECT_EQ(std::system(("/bin/sh -c \"" + line + "\"").c_str()), 0) << line;
+  };
+  for (const std::string target : {"/dev/stdout", "-"}) {
+    const std::string log = path("log"), out = path("out.png"), piped = path("piped.png");
+    write_bytes(log, "head\n");
+    write_bytes(out, std::string(4 * image.size(), 'x'));
+    sh(target + " --format png >> '" + log + "'");
+    sh(target + " --format png >> '" + log + "'");
+    sh(target + " --format png > '" + out + "'");
+    sh(target + " --format png | cat > '" + piped + "'");
+    EXPECT_TRUE(read_bytes(log) == "head\n" + image + image) << target;
+    EXPECT_TRUE(read_bytes(out) == image) << target;
+    EXPECT_TRUE(read_bytes(piped) == image) << target;
+  }
+}
+
 // An existing file this user cannot write is kept (as open() refuses it),
 // unless --replace-read-only. Run as an unprivileged user (root may write
 // anything): as root, the CLI runs as nobody.

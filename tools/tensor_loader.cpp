@@ -388,21 +388,17 @@ torch::Tensor expect_tensor(const c10::IValue& value, const std::string& path) {
 // leave the storage. Every element a loaded tensor can address must lie in
 // its storage. Computed in 128 bits: a hostile size times a hostile stride
 // overflows 64.
-void check_geometry(const torch::Tensor& t, const std::string& path) {
-  TORCH_CHECK(t.layout() == torch::kStrided, "'", path, "': holds a ", t.layout(),
-              " tensor, expected a dense (strided) one");
-  TORCH_CHECK(t.has_storage(), "'", path, "': holds a tensor without storage");
-  const int64_t offset = t.storage_offset();
+// The rule for a view of `elements` storage elements, before it is made or
+// read: every element it addresses lies in the storage.
+void check_view_in_storage(int64_t elements, int64_t offset, c10::IntArrayRef sizes,
+                           c10::IntArrayRef strides, const std::string& path) {
   TORCH_CHECK(offset >= 0, "'", path, "': invalid tensor: negative storage offset ", offset);
-  const auto sizes = t.sizes();
-  const auto strides = t.strides();
-  bool empty = false;
   for (int64_t size : sizes) {
     TORCH_CHECK(size >= 0, "'", path, "': invalid tensor: negative size in ", sizes);
-    empty = empty || size == 0;
   }
-  if (empty) return;  // no element to address
-  const int64_t elements = static_cast<int64_t>(t.storage().nbytes()) / t.element_size();
+  for (int64_t size : sizes) {
+    if (size == 0) return;  // no element to address
+  }
   // The lowest and highest element addressed; checked after each dimension,
   // so that neither strays far enough to overflow 128 bits (|reach| < 2^126).
   __int128 low = offset, high = offset;
@@ -417,6 +413,14 @@ void check_geometry(const torch::Tensor& t, const std::string& path) {
               offset, " address elements outside its storage of ",
               elements, " elements (the file is corrupt or "
               "crafted; torch.load refuses it too)");
+}
+
+void check_geometry(const torch::Tensor& t, const std::string& path) {
+  TORCH_CHECK(t.layout() == torch::kStrided, "'", path, "': holds a ", t.layout(),
+              " tensor, expected a dense (strided) one");
+  TORCH_CHECK(t.has_storage(), "'", path, "': holds a tensor without storage");
+  check_view_in_storage(static_cast<int64_t>(t.storage().nbytes()) / t.element_size(),
+                        t.storage_offset(), t.sizes(), t.strides(), path);
 }
 
 // The archive's bytes for caffe2's zip reader. caffe2's own MemoryReadAdapter
@@ -780,27 +784,10 @@ class V3Unpickler {
     return std::string(static_cast<const char*>(data.get()), size) == "big";
   }
 
-  // The same rule as check_geometry, before the view is made: every element
-  // it addresses lies in the storage's `elements`.
+  // check_geometry's rule, before the view is made.
   void check_view(int64_t elements, int64_t offset, const std::vector<int64_t>& sizes,
                   const std::vector<int64_t>& strides) const {
-    TORCH_CHECK(offset >= 0, "'", path_, "': invalid tensor: negative storage offset ", offset);
-    for (int64_t size : sizes) {
-      TORCH_CHECK(size >= 0, "'", path_, "': invalid tensor: negative size in ",
-                  c10::IntArrayRef(sizes));
-      if (size == 0) return;
-    }
-    __int128 low = offset, high = offset;
-    bool inside = high < elements;
-    for (size_t d = 0; inside && d < sizes.size(); ++d) {
-      const __int128 reach = static_cast<__int128>(sizes[d] - 1) * strides[d];
-      if (reach < 0) low += reach; else high += reach;
-      inside = low >= 0 && high < elements;
-    }
-    TORCH_CHECK(inside, "'", path_, "': invalid tensor: sizes ", c10::IntArrayRef(sizes),
-                ", strides ", c10::IntArrayRef(strides), " and storage offset ", offset,
-                " address elements outside its storage of ", elements,
-                " elements (the file is corrupt or crafted; torch.load refuses it too)");
+    check_view_in_storage(elements, offset, sizes, strides, path_);
   }
 
   const std::string& data_;

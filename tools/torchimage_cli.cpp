@@ -436,19 +436,11 @@ int run_save(const std::vector<std::string>& args) {
     torchimage::save_image(tensor, output, options.save);
     return 0;
   }
+  // Written as /dev/stdout is (the library's file sink): through descriptor
+  // 1, whole, a closed pipe an error rather than SIGPIPE.
   SaveImageOptions encode = options.save;
   if (!encode.format()) encode.format(torchimage::ImageFormat::PNG);
-  const torch::Tensor bytes = torchimage::encode_image(tensor, encode);
-  const auto* p = bytes.data_ptr<uint8_t>();
-  size_t left = static_cast<size_t>(bytes.numel());
-  while (left > 0) {
-    const ssize_t w = ::write(STDOUT_FILENO, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    TORCH_CHECK(w > 0, "save: cannot write to standard output: ",
-                w < 0 ? std::strerror(errno) : "nothing written");
-    p += w;
-    left -= static_cast<size_t>(w);
-  }
+  torchimage::save_image(tensor, "/dev/fd/1", encode);
   return 0;
 }
 

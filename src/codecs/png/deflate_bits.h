@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "core/cpu_dispatch.h"
 
@@ -49,6 +50,12 @@ void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w);
 // The header of a dynamic-Huffman block (BFINAL, BTYPE 2, the code lengths of
 // both alphabets, run-length coded): `lit_len` has 286 entries, `dist_len` 30.
 void write_dynamic_header(Bits& w, bool final, const uint8_t* lit_len, const uint8_t* dist_len);
+
+// Writes the bits not yet written (`nbits` of `bits`, LSB first) to `out`
+// padded to a byte, and clears them. Unless `final`, first an empty stored
+// block (BFINAL 0, BTYPE 00, LEN 0, NLEN ~0), which ends the stream part on
+// a byte boundary so that independently deflated parts join.
+void flush_to_byte(uint64_t& bits, int& nbits, bool final, std::vector<uint8_t>& out);
 
 // Adler-32 (zlib's checksum; 1 for no data) continued over `data`.
 uint32_t adler32_update(uint32_t adler, const uint8_t* data, size_t size);

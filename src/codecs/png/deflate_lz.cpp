@@ -287,21 +287,8 @@ void LzDeflater::end(std::vector<uint8_t>& out, bool final) {
     // the end-of-block code (seven zero bits).
     bits_ |= uint64_t{0x3} << nbits_;
     nbits_ += 10;
-  } else {
-    // An empty stored block: BFINAL 0, BTYPE 00, pad to a byte, LEN 0, NLEN ~0.
-    nbits_ += 3;
   }
-  while (nbits_ > 0) {
-    out.push_back(static_cast<uint8_t>(bits_));
-    bits_ >>= 8;
-    nbits_ = nbits_ > 8 ? nbits_ - 8 : 0;
-  }
-  bits_ = 0;
-  nbits_ = 0;
-  if (!final) {
-    const uint8_t stored[4] = {0x00, 0x00, 0xff, 0xff};
-    out.insert(out.end(), stored, stored + 4);
-  }
+  flush_to_byte(bits_, nbits_, final, out);
 }
 
 namespace {

@@ -157,6 +157,7 @@ using deflate_detail::Code;
 using deflate_detail::code_bits;
 using deflate_detail::code_length;
 using deflate_detail::emit_literals;
+using deflate_detail::flush_to_byte;
 using deflate_detail::huffman_lengths;
 using deflate_detail::kMaxLiteralBits;
 using deflate_detail::LengthCode;
@@ -248,22 +249,7 @@ void RleDeflater::end(std::vector<uint8_t>& out, bool final) {
 }
 
 void RleDeflater::align(std::vector<uint8_t>& out, bool final) {
-  if (!final) {
-    // An empty stored block: BFINAL 0, BTYPE 00, pad to a byte, LEN 0, NLEN ~0.
-    bits_ |= uint64_t{0} << nbits_;
-    nbits_ += 3;
-  }
-  while (nbits_ > 0) {
-    out.push_back(static_cast<uint8_t>(bits_));
-    bits_ >>= 8;
-    nbits_ = nbits_ > 8 ? nbits_ - 8 : 0;
-  }
-  bits_ = 0;
-  nbits_ = 0;
-  if (!final) {
-    const uint8_t stored[4] = {0x00, 0x00, 0xff, 0xff};
-    out.insert(out.end(), stored, stored + 4);
-  }
+  flush_to_byte(bits_, nbits_, final, out);
 }
 
 void RleDeflater::finish(std::vector<uint8_t>& out) {
@@ -415,6 +401,21 @@ void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
   if (cpu_has_bmi2()) return emit_literals_bmi2(data, n, lit, w);
 #endif
   emit_literals_baseline(data, n, lit, w);
+}
+
+void flush_to_byte(uint64_t& bits, int& nbits, bool final, std::vector<uint8_t>& out) {
+  if (!final) nbits += 3;  // the stored block's header: BFINAL 0, BTYPE 00
+  while (nbits > 0) {
+    out.push_back(static_cast<uint8_t>(bits));
+    bits >>= 8;
+    nbits = nbits > 8 ? nbits - 8 : 0;
+  }
+  bits = 0;
+  nbits = 0;
+  if (!final) {
+    const uint8_t stored[4] = {0x00, 0x00, 0xff, 0xff};  // LEN 0, NLEN ~0
+    out.insert(out.end(), stored, stored + 4);
+  }
 }
 
 void write_dynamic_header(Bits& w, bool final, const uint8_t* lit_len, const uint8_t* dist_len) {
