@@ -15,6 +15,10 @@ packages=(
   build-essential cmake pkg-config
   libtorch-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libisal-dev
   googletest libgtest-dev libbenchmark-dev
+  # tests/test_distributed.cpp builds a c10d ProcessGroupGloo, whose header
+  # includes gloo's (Debian's libtorch-dev links libgloo0 but does not pull
+  # its headers).
+  libgloo-dev
   # benchmarks/content.py compares libdeflate's engine (torchimage_compare
   # links it when found; the library does not use it).
   libdeflate-dev
