@@ -439,7 +439,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {{"save", in, out, "--pad-value", "1,,0"}, "--pad-value: expected a number, got ''"},
       {{"save", in, out, "--normalize=1"}, "--normalize takes no value"},
       {{"save", in, out, "--value-range=0"}, "--value-range takes 2 values"},
-      {{"save", in, out, "--format", "gif"}, "gif"},
+      {{"save", in, out, "--format", "ppm"}, "ppm"},
       {{"save", in, out, "--format="}, "--format"},
   };
   int index = 0;
@@ -1015,7 +1015,7 @@ TEST_F(CliTest, BadOptionValuesAndOutputs) {
       {{"--normalize", "--value-range", "nan", "1"}, png, 2, "value_range must be finite"},
       // Values the library refuses (exit 1; the message names the parameter).
       {{"--pad-value", "1,0"}, png, 1, "pad_value"},
-      {{}, path("out.bmp"), 1, "bmp"},
+      {{}, path("out.ppm"), 1, "ppm"},
       {{}, path("out"), 1, "out"},
       {{}, path("no/such/dir/out.png"), 1, "no/such/dir"},
   };
@@ -1032,7 +1032,7 @@ TEST_F(CliTest, BadOptionValuesAndOutputs) {
   EXPECT_FALSE(fs::exists(path("no")));
   // The library's hints, said in the CLI's words.
   expect_error(run_cli({"save", in, path("no/out.png")}), 1, {"create_directories"});
-  expect_error(run_cli({"save", in, path("out.bmp")}), 1, {".bmp"});
+  expect_error(run_cli({"save", in, path("out.ppm")}), 1, {".ppm"});
   // A shape save_image refuses.
   const std::string five_d = write_npy("five.npy", pattern({1, 2, 3, 4, 4}, torch::kFloat));
   expect_failure_leaves_output({"save", five_d, png}, png, 1, {"5"});
@@ -1506,8 +1506,8 @@ TEST_F(SaveEachTest, ErrorsLeaveNoFiles) {
       {{"save-each", garbage, pat}, 1, {"garbage.pt", "unknown file format"}},
       {{"save-each", three_d, pat}, 1, {"4-D", "[3, 4, 4]", "torchimage save"}},
       {{"save-each", empty, pat}, 1, {"empty batch"}},
-      {{"save-each", in, (dir / "{index}.bmp").string()}, 1, {".bmp"}},
-      {{"save-each", in, (dir / "{index}").string()}, 1, {"set the format option (png, jpeg)"}},
+      {{"save-each", in, (dir / "{index}.ppm").string()}, 1, {".ppm"}},
+      {{"save-each", in, (dir / "{index}").string()}, 1, {"set the format option (png, jpeg"}},
       {{"save-each", in, (dir / "{index}.jpg").string(), "--quality", "0"}, 2, {"--quality"}},
       {{"save-each", in, pat, "--normalize", "--value-range", "1", "0"}, 2, {"--value-range"}},
       {{"save-each", in, pat, "--start-index", "-1"}, 2, {"--start-index: expected >= 0"}},
@@ -1641,10 +1641,10 @@ TEST_F(SaveEachTest, ProgressBarOnATerminal) {
   // An error found before the first file (here the format) comes alone, on
   // one line: no bar.
   const fs::path ro = out_dir("tty-error");
-  r = run_cli_on_pty({"save-each", in, (ro / "{index}.bmp").string()});
+  r = run_cli_on_pty({"save-each", in, (ro / "{index}.ppm").string()});
   EXPECT_EQ(r.status, 1) << describe(r);
   EXPECT_EQ(r.out.rfind("torchimage: error: ", 0), 0u) << describe(r);
-  EXPECT_NE(r.out.find(".bmp"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find(".ppm"), std::string::npos) << describe(r);
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << describe(r);
   EXPECT_EQ(list_dir(ro), std::vector<std::string>{});
 }
