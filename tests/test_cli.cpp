@@ -940,6 +940,32 @@ TEST_F(CliTest, OptionsMapToSaveImageOptions) {
                          O().bit_depth(16).compression_level(6));
   expect_error(run_cli({"save", in, path("x.png"), "--bit-depth", "12"}), 2, {"--bit-depth"});
 
+  // Every row of the table, by each of its extensions: the library's bytes,
+  // with torchvision's defaults (WebP lossy q80, TIFF uncompressed).
+  for (const torchimage::FormatInfo& f : torchimage::formats()) {
+    if (!f.available) continue;
+    for (const std::string& e : f.extensions) {
+      SCOPED_TRACE(e);
+      expect_same_as_library(in, batch, {"--nrow", "3", "--normalize"}, O().nrow(3).normalize(true),
+                             "." + e);
+    }
+  }
+  // The new rows' own options.
+  expect_same_as_library(in, batch, {"--lossless"},
+                         O().webp(torchimage::WebpOptions().lossless(true)), ".webp");
+  expect_same_as_library(in, batch, {"--quality", "55"}, O().quality(55), ".webp");
+  expect_same_as_library(in, batch, {"--tiff-compression", "lzw"},
+                         O().tiff(torchimage::TiffOptions().compression(torchimage::TiffCompression::Lzw)),
+                         ".tif");
+  expect_same_as_library(in, batch, {"--tiff-compression", "tiff_deflate", "--bit-depth", "16"},
+                         O().bit_depth(16).tiff(torchimage::TiffOptions().compression("deflate")),
+                         ".tiff");
+  expect_same_as_library(in, batch, {"--keep-values", "--pad-value", "-3"},
+                         O().keep_values(true).pad_value(-3.0), ".tif");
+  expect_error(run_cli({"save", in, path("x.tif"), "--tiff-compression", "jpeg"}), 2,
+               {"--tiff-compression", "jpeg"});
+  expect_error(run_cli({"save", in, path("x.png"), "--keep-values"}), 1, {"keep_values"});
+
   // "--" ends the options: a file named like one.
   const std::string dashed = path("-x.npy");
   fs::copy_file(in, dashed);
