@@ -314,10 +314,14 @@ torch::Tensor decode_tiff_row(const uint8_t* data, size_t size, const DecodeOpti
   }
   hwc = hwc.permute({2, 0, 1}).contiguous();
   if (bps != 16) return hwc;
-  // 16-bit samples: kept (uint16, or int32 on LibTorch 1.13), else reduced to
-  // 8 bits as libpng's png_set_scale_16 does for PNG: (v * 255 + 32895) >> 16.
+  // 16-bit samples: kept (uint16: the int16 storage reinterpreted, where
+  // LibTorch has it; int32 on 1.13), else reduced to 8 bits as libpng's
+  // png_set_scale_16 does for PNG: (v * 255 + 32895) >> 16.
+#if TORCHIMAGE_HAS_UINT16
+  if (o.keep_16_bit()) return hwc.view(compat::kSample16);
+#endif
   const torch::Tensor wide = hwc.to(torch::kInt).bitwise_and(0xffff);
-  if (o.keep_16_bit()) return wide.to(compat::kSample16);
+  if (o.keep_16_bit()) return wide;
   return (wide * 255 + 32895).div(65536, "floor").to(torch::kUInt8);
 }
 
