@@ -95,6 +95,11 @@ def main():
         ("64x3x64x64 sheet PNG", "sheet64", sheet64, dict(norm), "png", None, None, False),
         ("16x3x256x256 nrow 4 PNG", "big16", big16, dict(norm, nrow=4), "png", None, None, False),
         ("64x3x64x64 sheet JPEG q75", "sheet64", sheet64, dict(norm), "jpeg", None, None, True),
+        # issue 23's rows, at torchvision's defaults (Pillow's: TIFF
+        # uncompressed, WebP lossy q80 method 4).
+        ("64x3x64x64 sheet TIFF", "sheet64", sheet64, dict(norm), "tiff", None, None, False),
+        ("64x3x64x64 sheet WebP q80", "sheet64", sheet64, dict(norm), "webp", None, None, True),
+        ("64x3x64x64 sheet BMP", "sheet64", sheet64, dict(norm), "bmp", None, None, True),
     ]
     if args.levels:
         for level in range(10):
@@ -104,7 +109,7 @@ def main():
     lines = []
     rows = []
     for i, (name, inp, x, kw, fmt, quality, level, exact) in enumerate(workloads):
-        ext = "png" if fmt == "png" else "jpg"
+        ext = {"png": "png", "jpeg": "jpg", "tiff": "tif", "webp": "webp", "bmp": "bmp"}[fmt]
         tv_path = os.path.join(work, f"tv{i}.{ext}")
         ti_out = f"ti{i}.{ext}"
         tv_ms = median_ms(lambda: torchvision_save(x, tv_path, kw, fmt, quality, level), args.repeats)

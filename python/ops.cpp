@@ -166,9 +166,12 @@ int to_int(int64_t v, const char* what, const char* name) {
 // The encoding arguments, in schema order (TI_ENCODE_ARGS but the grid's).
 struct Encode {
   const c10::optional<std::string>& format;
-  int64_t quality;
+  c10::optional<int64_t> quality;
   c10::optional<int64_t> compression_level;
   int64_t bit_depth;
+  bool lossless;
+  const c10::optional<std::string>& compression;
+  bool keep_values;
 };
 
 // The file arguments (TI_FILE_ARGS).
@@ -189,7 +192,11 @@ SaveImageOptions save_options(const Grid& g, const Encode& e, const File& f, con
   SaveImageOptions o = grid_options<SaveImageOptions>(g, what);
   if (e.format) o.format(parse_format(*e.format, what));
   o.bit_depth(to_int(e.bit_depth, what, "bit_depth"));
-  o.jpeg(JpegOptions().quality(to_int(e.quality, what, "quality")));
+  // Unset, each lossy format keeps its own default (JPEG 75, WebP 80).
+  if (e.quality) o.quality(to_int(*e.quality, what, "quality"));
+  o.webp(WebpOptions(o.webp()).lossless(e.lossless));
+  if (e.compression) o.tiff(TiffOptions().compression(parse_tiff_compression(*e.compression, what)));
+  o.keep_values(e.keep_values);
   if (e.compression_level) {
     const int level = to_int(*e.compression_level, what, "compression_level");
     o.png(PngOptions().compression_level(level));
@@ -213,12 +220,13 @@ torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, b
 template <typename Input>
 void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int64_t padding,
                    bool normalize, const FloatList& value_range, bool scale_each,
-                   double pad_value, const c10::optional<std::string>& format, int64_t quality,
+                   double pad_value, const c10::optional<std::string>& format, c10::optional<int64_t> quality,
                    c10::optional<int64_t> compression_level, bool grayscale,
-                   const FloatList& pad_color, int64_t bit_depth, bool create_directories,
+                   const FloatList& pad_color, int64_t bit_depth, bool lossless,
+    const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
                    bool durable, bool replace_read_only) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const Encode e{format, quality, compression_level, bit_depth};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   utf8_errors([&] {
     torchimage::save_image(
         tensor, fp,
@@ -229,11 +237,12 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
 template <typename Input>
 torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                               const FloatList& value_range, bool scale_each, double pad_value,
-                              const c10::optional<std::string>& format, int64_t quality,
+                              const c10::optional<std::string>& format, c10::optional<int64_t> quality,
                               c10::optional<int64_t> compression_level, bool grayscale,
-                              const FloatList& pad_color, int64_t bit_depth) {
+                              const FloatList& pad_color, int64_t bit_depth, bool lossless,
+    const c10::optional<std::string>& compression, bool keep_values) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const Encode e{format, quality, compression_level, bit_depth};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return torchimage::encode_image(tensor, save_options(g, e, {}, "encode_image"));
 }
 
@@ -251,11 +260,12 @@ template <typename Input>
 void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow,
                     int64_t padding, bool normalize, const FloatList& value_range,
                     bool scale_each, double pad_value, const c10::optional<std::string>& format,
-                    int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
-                    const FloatList& pad_color, int64_t bit_depth, bool create_directories,
+                    c10::optional<int64_t> quality, c10::optional<int64_t> compression_level, bool grayscale,
+                    const FloatList& pad_color, int64_t bit_depth, bool lossless,
+    const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
                     bool durable, bool replace_read_only, int64_t start_index, int64_t threads) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const Encode e{format, quality, compression_level, bit_depth};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   const SaveImageOptions o =
       save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
   TORCH_CHECK(threads >= 0 && threads <= 4096, "save_images: threads must be in 0-4096, got ",
@@ -314,12 +324,13 @@ template <typename Input>
 JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::string& fp,
                        int64_t nrow, int64_t padding, bool normalize,
                        const FloatList& value_range, bool scale_each, double pad_value,
-                       const c10::optional<std::string>& format, int64_t quality,
+                       const c10::optional<std::string>& format, c10::optional<int64_t> quality,
                        c10::optional<int64_t> compression_level, bool grayscale,
-                       const FloatList& pad_color, int64_t bit_depth, bool create_directories,
+                       const FloatList& pad_color, int64_t bit_depth, bool lossless,
+    const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
                        bool durable, bool replace_read_only) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const Encode e{format, quality, compression_level, bit_depth};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_image(
         tensor, fp,
@@ -333,12 +344,13 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         const std::string& pattern, int64_t nrow, int64_t padding,
                         bool normalize, const FloatList& value_range, bool scale_each,
                         double pad_value, const c10::optional<std::string>& format,
-                        int64_t quality, c10::optional<int64_t> compression_level,
-                        bool grayscale, const FloatList& pad_color, int64_t bit_depth,
+                        c10::optional<int64_t> quality, c10::optional<int64_t> compression_level,
+                        bool grayscale, const FloatList& pad_color, int64_t bit_depth, bool lossless,
+    const c10::optional<std::string>& compression, bool keep_values,
                         bool create_directories, bool durable, bool replace_read_only,
                         int64_t start_index) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const Encode e{format, quality, compression_level, bit_depth};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_images(
         batch, pattern,
@@ -354,9 +366,11 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
   torch::arg(first), torch::arg(second), torch::arg("nrow") = 8, torch::arg("padding") = 2,    \
       torch::arg("normalize") = false, torch::arg("value_range") = torch::arg::none(),         \
       torch::arg("scale_each") = false, torch::arg("pad_value") = 0.0,                         \
-      torch::arg("format") = torch::arg::none(), torch::arg("quality") = 75,                   \
+      torch::arg("format") = torch::arg::none(), torch::arg("quality") = torch::arg::none(),   \
       torch::arg("compression_level") = torch::arg::none(), torch::arg("grayscale") = false,  \
       torch::arg("pad_color") = torch::arg::none(), torch::arg("bit_depth") = 8,              \
+      torch::arg("lossless") = false, torch::arg("compression") = torch::arg::none(),          \
+      torch::arg("keep_values") = false,                                                       \
       torch::arg("create_directories") = false, torch::arg("durable") = false,                 \
       torch::arg("replace_read_only") = false
 
@@ -390,10 +404,10 @@ torch::Tensor read_image_op(const std::string& path, int64_t max_pixels, bool ke
 // The library's checks of the encoding options (torchimage::check_encode_options),
 // for the Python package's Pillow formats: the same rules and messages as
 // the formats torchimage encodes. `what` starts each message.
-void check_encode_options_op(const std::string& what, int64_t quality,
+void check_encode_options_op(const std::string& what, c10::optional<int64_t> quality,
                              c10::optional<int64_t> compression_level, int64_t bit_depth) {
   EncodeOptions o;
-  o.quality(to_int(quality, what.c_str(), "quality"));
+  if (quality) o.quality(to_int(*quality, what.c_str(), "quality"));
   o.bit_depth(to_int(bit_depth, what.c_str(), "bit_depth"));
   if (compression_level) {
     o.compression_level(to_int(*compression_level, what.c_str(), "compression_level"));
@@ -417,14 +431,15 @@ std::vector<std::string> formats_op() {
 }
 
 // ...and a row, by name or alias: (display_name, aliases, extensions,
-// channels, bit_depths, max_side, lossy, animated, available).
+// channels, bit_depths, max_side, lossy, animated, available, float_samples).
 using FormatRow = std::tuple<std::string, std::vector<std::string>, std::vector<std::string>,
-                             std::vector<int64_t>, std::vector<int64_t>, int64_t, bool, bool, bool>;
+                             std::vector<int64_t>, std::vector<int64_t>, int64_t, bool, bool, bool,
+                             bool>;
 FormatRow format_info_op(const std::string& name) {
   const FormatInfo& f = torchimage::format_info(parse_format(name, "format_info"));
   return {f.display_name, f.aliases, f.extensions, f.channels,
           std::vector<int64_t>(f.bit_depths.begin(), f.bit_depths.end()), f.max_side, f.lossy,
-          f.animated, f.available};
+          f.animated, f.available, f.float_samples};
 }
 
 std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
@@ -435,8 +450,9 @@ std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
   "int nrow=8, int padding=2, bool normalize=False, float[]? value_range=None, "           \
   "bool scale_each=False, float pad_value=0."
 #define TI_ENCODE_ARGS \
-  "str? format=None, int quality=75, int? compression_level=None, bool grayscale=False, "  \
-  "float[]? pad_color=None, int bit_depth=8"
+  "str? format=None, int? quality=None, int? compression_level=None, bool grayscale=False, " \
+  "float[]? pad_color=None, int bit_depth=8, bool lossless=False, str? compression=None, "   \
+  "bool keep_values=False"
 #define TI_FILE_ARGS \
   "bool create_directories=False, bool durable=False, bool replace_read_only=False"
 #define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False"
@@ -523,7 +539,7 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("encode_jpeg(Tensor image, int quality=75) -> Tensor", &encode_jpeg_op);
   m.def("decode_image(Tensor data, " TI_DECODE_ARGS ") -> Tensor", &decode_image_op);
   m.def("read_image(str path, " TI_DECODE_ARGS ") -> Tensor", &read_image_op);
-  m.def("check_encode_options(str what, int quality=75, int? compression_level=None, "
+  m.def("check_encode_options(str what, int? quality=None, int? compression_level=None, "
         "int bit_depth=8) -> ()",
         &check_encode_options_op);
   // Bytes (1-D uint8) written atomically, as every file of torchimage's
@@ -531,7 +547,7 @@ TORCH_LIBRARY(torchimage, m) {
   m.def(torch::schema("write_file(Tensor data, str path, " TI_FILE_ARGS ") -> ()", side_effects),
         &write_file_op);
   m.def("formats() -> str[]", &formats_op);
-  m.def("format_info(str name) -> (str, str[], str[], int[], int[], int, bool, bool, bool)",
+  m.def("format_info(str name) -> (str, str[], str[], int[], int[], int, bool, bool, bool, bool)",
         &format_info_op);
   m.def("version() -> str", &version_op);
 }

@@ -14,6 +14,10 @@ esac
 packages=(
   build-essential cmake pkg-config
   libtorch-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libisal-dev
+  # TIFF and WebP (each optional: without it the format is "not in this
+  # build"); GIF's library for the GIF row to come. tifffile reads TIFF back
+  # in the Python tests.
+  libtiff-dev libwebp-dev libgif-dev python3-tifffile
   googletest libgtest-dev libbenchmark-dev
   # tests/test_distributed.cpp builds a c10d ProcessGroupGloo, whose header
   # includes gloo's (Debian's libtorch-dev links libgloo0 but does not pull

@@ -68,12 +68,16 @@ MANIFEST_HEADER = """\
 #                    what it claims; for list=1 shape/dtype are the stacked ones).
 #   nrow= padding= normalize=0|1 scale_each=0|1 pad_value=FLOAT
 #   value_range=none|LOW,HIGH    make_grid's arguments (value_range a tuple).
-#   format=png|jpeg
+#   format=png|jpeg|tiff|bmp|webp
 #   compression_level=none|0..9  PNG: 'none' = Pillow's default (compress_level
 #                    -1, i.e. zlib's level 6): the script asserts those bytes
 #                    equal compress_level=6's and torchvision.utils.save_image's.
 #   quality=1..100   JPEG quality (75 = Pillow's default; then the script asserts
-#                    the bytes equal torchvision.utils.save_image's).
+#                    the bytes equal torchvision.utils.save_image's); WebP's
+#                    (80 = Pillow's default, asserted the same way).
+#   format=tiff|bmp|webp too: torchvision's save_image with that extension.
+#   bytes=exact|pixels  whether torchimage writes Pillow's bytes, or the same
+#                    pixels (TIFF: Pillow's own writer vs libtiff).
 # float16 inputs: torch 1.13 cannot clamp float16 on CPU, so save_image raises
 # for them; their golden does clamp_(0, 255) through float32 (exact), see the script.
 # NaN: torchvision 0.14.1 on this x86-64 build maps NaN through
@@ -83,7 +87,7 @@ MANIFEST_HEADER = """\
 
 FIELDS = ["input", "stacked", "output", "shape", "dtype", "layout", "nrow", "padding",
           "normalize", "value_range", "scale_each", "pad_value", "format",
-          "compression_level", "quality", "list"]
+          "compression_level", "quality", "list", "bytes"]
 
 # ----------------------------------------------------------------------------
 # Content
@@ -178,7 +182,10 @@ def quantize(grid):
 #              must equal those of the explicit defaults (asserted);
 #   lossless   whether Pillow must read the file back to the same pixels
 #              (asserted).
-Oracle = collections.namedtuple("Oracle", "extension args defaults lossless")
+# same_bytes: torchimage writes Pillow's bytes (the manifest's bytes=exact);
+# else the same pixels (bytes=pixels: TIFF, whose uncompressed files Pillow
+# writes with its own writer and torchimage with libtiff).
+Oracle = collections.namedtuple("Oracle", "extension args defaults lossless same_bytes")
 
 
 def _set(key, value, default):
@@ -188,9 +195,18 @@ def _set(key, value, default):
 ORACLES = {
     # Pillow's compress_level default is -1: zlib's level 6.
     "png": Oracle(".png", lambda level, quality: dict(format="PNG", **_set("compress_level", level, None)),
-                  defaults={"compress_level": 6}, lossless=True),
+                  defaults={"compress_level": 6}, lossless=True, same_bytes=True),
     "jpeg": Oracle(".jpg", lambda level, quality: dict(format="JPEG", **_set("quality", quality, 75)),
-                   defaults={"quality": 75}, lossless=False),
+                   defaults={"quality": 75}, lossless=False, same_bytes=True),
+    # Pillow's default compression is raw (uncompressed).
+    "tiff": Oracle(".tif", lambda level, quality: dict(format="TIFF"),
+                   defaults={"compression": "raw"}, lossless=True, same_bytes=False),
+    "bmp": Oracle(".bmp", lambda level, quality: dict(format="BMP"),
+                  defaults={}, lossless=True, same_bytes=True),
+    # Pillow 9.4's WebP defaults: lossy, quality 80, method 4.
+    "webp": Oracle(".webp", lambda level, quality: dict(format="WEBP", **_set("quality", quality, 80)),
+                   defaults={"quality": 80, "method": 4, "lossless": False}, lossless=False,
+                   same_bytes=True),
 }
 
 
@@ -228,9 +244,23 @@ def golden(tensor, grid_kwargs, fmt, level, quality):
             assert direct == data, "save_image bytes differ from the explicit path"
         explicit = pillow_save(ndarr, dict(args, **oracle.defaults))
         assert explicit == data, f"Pillow's default != {oracle.defaults}"
-    if oracle.lossless:
+    if fmt == "bmp":
+        # Pillow 9.4 reads a 32-bit BMP as RGB (alpha dropped): the rows are
+        # read here from the layout instead (bottom-up BGR(A), 4-byte rows).
+        off, w, h, bits = (int.from_bytes(data[a:a + n], "little")
+                           for a, n in ((10, 4), (18, 4), (22, 4), (28, 2)))
+        c = bits // 8
+        stride = (w * c + 3) & ~3
+        rows = np.frombuffer(data[off:off + stride * h], np.uint8).reshape(h, stride)
+        px = rows[::-1, :w * c].reshape(h, w, c)
+        px = px[..., [2, 1, 0, 3][:c]]
+        assert np.array_equal(px, ndarr.reshape(h, w, -1))
+    elif oracle.lossless:
         back = np.array(Image.open(io.BytesIO(data)))
         assert np.array_equal(back.reshape(ndarr.shape), ndarr)
+    if fmt == "tiff":
+        import tifffile  # an independent reader of the golden TIFF
+        assert np.array_equal(tifffile.imread(io.BytesIO(data)).reshape(ndarr.shape), ndarr)
     return data, ndarr
 
 
@@ -345,6 +375,17 @@ def define_cases():
          pad_value=0.5)
     # 2 x 16500 LA image: 4 * width = 66000 > 65536 decides the chunk size.
     case("png_wide_chunks", rand(1, 2, 2, 1).expand(1, 2, 2, 16500), level=0)
+    # --- TIFF, BMP, WebP: torchvision's save_image(t, "x.tif" / ".bmp" / ".webp") ---
+    # 1-channel inputs become RGB (make_grid), 4 stay RGBA.
+    for fmt, quality in (("tiff", 75), ("bmp", 75), ("webp", 80)):
+        case(f"{fmt}_1ch", photo_crops(5, 14, 18, channels=1, signed=False), fmt=fmt,
+             quality=quality, nrow=3)
+        case(f"{fmt}_3ch", photo_crops(6, 16, 12), fmt=fmt, quality=quality, nrow=4,
+             normalize=True, value_range=(-1, 1), padding=3, pad_value=0.5)
+        case(f"{fmt}_4ch", photo_crops(4, 13, 15, channels=4, signed=False), fmt=fmt,
+             quality=quality, nrow=2)
+    case("webp_q30", photo_crops(4, 24, 24), fmt="webp", quality=30, nrow=2, normalize=True,
+         value_range=(-1, 1))
 
 
 # ----------------------------------------------------------------------------
@@ -435,6 +476,7 @@ def main():
             "compression_level": "none" if c["level"] is None else c["level"],
             "quality": c["quality"],
             "list": int(is_list),
+            "bytes": "exact" if ORACLES[c["fmt"]].same_bytes else "pixels",
         }
         lines.append(name + " " + " ".join(f"{k}={fields[k]}" for k in FIELDS))
         print(f"{name:24s} {out_file:28s} {len(data):7d} bytes  {ndarr.shape}")

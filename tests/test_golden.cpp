@@ -396,8 +396,12 @@ TEST_P(Golden, MatchesTorchvision) {
   torchimage::ImageFormat format{};
   GOLDEN_RUN(format = torchimage::parse_format(c.get("format")), "parse_format");
   const bool png = format == torchimage::ImageFormat::PNG;
-  ASSERT_TRUE(png || format == torchimage::ImageFormat::JPEG)
-      << "format=" << c.get("format") << ": this test checks PNG and JPEG files only";
+  const bool jpeg = format == torchimage::ImageFormat::JPEG;
+  // The other rows are checked by what their row says (lossy or not) and the
+  // manifest's bytes=exact|pixels: no code per format.
+  const torchimage::FormatInfo& row = torchimage::format_info(format);
+  if (!row.available) GTEST_SKIP() << row.name << " is not in this build";
+  const bool exact_bytes = !c.has("bytes") || c.get("bytes") == "exact";
   const bool explicit_level = c.get("compression_level") != "none";
   const bool is_list = ParseBool(c, "list");
 
@@ -483,11 +487,26 @@ TEST_P(Golden, MatchesTorchvision) {
       EXPECT_TRUE(d.empty()) << "case " << c.name << ": encode_image with compression_level 6 "
                              << "differs from Pillow's default PNG bytes: " << d;
     }
-  } else {
+  } else if (jpeg) {
     // (c) JPEG bytes
     std::string d = DiffBytes(ours, golden);
     EXPECT_TRUE(d.empty()) << "case " << c.name << ": JPEG bytes differ from Pillow's at quality "
                            << c.get("quality") << ": " << d;
+  } else {
+    // (d) any other row: Pillow's bytes where the manifest says so, and
+    // always the pixels Pillow's file decodes to.
+    if (exact_bytes) {
+      std::string d = DiffBytes(ours, golden);
+      EXPECT_TRUE(d.empty()) << "case " << c.name << ": " << row.display_name
+                             << " bytes differ from Pillow's: " << d;
+    }
+    torch::Tensor from_golden, from_ours;
+    GOLDEN_RUN(from_golden = torchimage::decode_image(golden_tensor), "decode_image(golden)");
+    GOLDEN_RUN(from_ours = torchimage::decode_image(torchimage::read_file(out_path)),
+               "decode_image(ours)");
+    EXPECT_TRUE(from_golden.sizes() == from_ours.sizes() && torch::equal(from_golden, from_ours))
+        << "case " << c.name << ": the file decodes to other pixels than Pillow's ("
+        << from_ours.sizes() << " vs " << from_golden.sizes() << ")";
   }
 
   // --- consistency of encode_image / to_pixels / encoders / decoder ----------
@@ -531,6 +550,21 @@ TEST_P(Golden, MatchesTorchvision) {
     d = DiffHwc(decoded.permute({1, 2, 0}), golden_img);
     EXPECT_TRUE(d.empty()) << "case " << c.name << ": decode_image(golden) differs from libpng: "
                            << d;
+  } else if (!jpeg) {
+    // Lossless rows: Pillow's file holds exactly torchvision's pixels (the
+    // generator asserts it with Pillow, and tifffile for TIFF), so ours do.
+    torch::Tensor decoded;
+    GOLDEN_RUN(decoded = torchimage::decode_image(golden_tensor), "decode_image(golden)");
+    ASSERT_EQ(pixels.dim(), 3);
+    if (!row.lossy) {
+      EXPECT_TRUE(decoded.sizes() == pixels.permute({2, 0, 1}).sizes() &&
+                  torch::equal(decoded, pixels.permute({2, 0, 1})))
+          << "case " << c.name << ": to_pixels differs from torchvision's pixels in Pillow's "
+          << row.display_name;
+    } else {
+      EXPECT_EQ(decoded.sizes().vec(),
+                (std::vector<int64_t>{pixels.size(2), pixels.size(0), pixels.size(1)}));
+    }
   } else {
     ASSERT_EQ(pixels.dim(), 3);
     ASSERT_EQ(pixels.scalar_type(), torch::kUInt8);

@@ -128,6 +128,47 @@ const char* format_names() {
   return names.c_str();
 }
 
+// "8|16" and "bits per sample: 16 for PNG or TIFF": from the table.
+const std::vector<int>& all_depths() {
+  static const std::vector<int> depths = [] {
+    std::vector<int> d;
+    for (const torchimage::FormatInfo& f : torchimage::formats()) {
+      for (const int b : f.bit_depths) {
+        if (std::find(d.begin(), d.end(), b) == d.end()) d.push_back(b);
+      }
+    }
+    std::sort(d.begin(), d.end());
+    return d;
+  }();
+  return depths;
+}
+
+const char* depth_names() {
+  static const std::string names = [] {
+    std::string s;
+    for (const int d : all_depths()) s += (s.empty() ? "" : "|") + std::to_string(d);
+    return s;
+  }();
+  return names.c_str();
+}
+
+const char* depth_help() {
+  static const std::string help = [] {
+    std::string s = "bits per sample (default 8)";
+    for (const int d : all_depths()) {
+      if (d == 8) continue;
+      std::string names;
+      for (const torchimage::FormatInfo& f : torchimage::formats()) {
+        if (std::find(f.bit_depths.begin(), f.bit_depths.end(), d) == f.bit_depths.end()) continue;
+        names += (names.empty() ? "" : " or ") + f.display_name;
+      }
+      s += "; " + std::to_string(d) + " for " + names;
+    }
+    return s;
+  }();
+  return help.c_str();
+}
+
 using Values = std::vector<std::string>;
 using torchimage::SaveImageOptions;
 
@@ -196,7 +237,7 @@ const OptionSpec kOptions[] = {
          throw UsageError(e.what_without_backtrace());
        }
      }},
-    {"--quality", "Q", 1, "JPEG quality 1-100 (default 75)",
+    {"--quality", "Q", 1, "quality of the lossy formats 1-100 (default: JPEG 75, WebP 80)",
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.quality(static_cast<int>(parse_in_range(n, v[0], 1, 100)));
@@ -206,16 +247,35 @@ const OptionSpec kOptions[] = {
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.compression_level(static_cast<int>(parse_in_range(n, v[0], 0, 9)));
      }},
-    {"--bit-depth", "8|16", 1, "bits per sample: 16 for 16-bit PNG (default 8)",
+    {"--bit-depth", depth_names(), 1, depth_help(),
      kBoth,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        const int64_t bits = parse_in_range(n, v[0], 1, 64);
-       bool known = false;
-       for (const torchimage::FormatInfo& f : torchimage::formats()) {
-         for (const int d : f.bit_depths) known = known || d == bits;
+       const auto& d = all_depths();
+       if (std::find(d.begin(), d.end(), bits) == d.end()) {
+         std::string names = depth_names();
+         std::replace(names.begin(), names.end(), '|', ' ');
+         throw UsageError(n + ": expected one of " + names + ", got " + v[0]);
        }
-       if (!known) throw UsageError(n + ": expected 8 or 16, got " + v[0]);
        o.save.bit_depth(static_cast<int>(bits));
+     }},
+    {"--keep-values", nullptr, 0, "write the grid's values as float32 samples (TIFF)",
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) { o.save.keep_values(true); }},
+    {"--lossless", nullptr, 0, "lossless WebP",
+     kBoth,
+     [](CommandOptions& o, const std::string&, const Values&) {
+       o.save.webp(torchimage::WebpOptions(o.save.webp()).lossless(true));
+     }},
+    {"--tiff-compression", "none|deflate|lzw|zstd", 1, "TIFF compression (default none)",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       try {
+         o.save.tiff(torchimage::TiffOptions().compression(
+             torchimage::parse_tiff_compression(v[0], n.c_str())));
+       } catch (const c10::Error& e) {
+         throw UsageError(e.what_without_backtrace());
+       }
      }},
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
      kBoth,

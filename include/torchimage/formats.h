@@ -9,8 +9,9 @@
 
 namespace torchimage {
 
-/// Image file formats. The values are fixed: they may be stored or sent.
-enum class ImageFormat : uint8_t { PNG = 0, JPEG = 1 };
+/// Image file formats. The values are fixed: they may be stored or sent
+/// (5 is kept for GIF).
+enum class ImageFormat : uint8_t { PNG = 0, JPEG = 1, TIFF = 2, WEBP = 3, BMP = 4 };
 
 /// One row of torchimage's table of formats: what every face (C++, the CLI,
 /// Python) knows of a format. Messages that list formats, `parse_format`,
@@ -29,8 +30,10 @@ struct FormatInfo {
   std::vector<std::string> extensions;
   /// Channel counts it writes: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
   std::vector<int64_t> channels;
-  /// Bits per sample it writes: {8} or {8, 16}.
+  /// Bits per integer sample it writes: {8} or {8, 16}.
   std::vector<int> bit_depths;
+  /// Whether it writes float32 samples as they are (`keep_values(true)`).
+  bool float_samples = false;
   /// The largest width or height it writes.
   int64_t max_side = 0;
   /// Whether encoding loses information (quality settings apply).
@@ -88,6 +91,53 @@ class JpegOptions {
   int quality_ = 75;
 };
 
+/// TIFF's compression: Pillow's `compression` values are `raw`, `tiff_deflate`,
+/// `tiff_lzw` and `zstd` (`parse_tiff_compression` takes both spellings).
+enum class TiffCompression : uint8_t { None = 0, Deflate = 1, Lzw = 2, Zstd = 3 };
+
+/// "none", "deflate", "lzw" or "zstd", or Pillow's "raw", "tiff_deflate",
+/// "tiff_adobe_deflate", "tiff_lzw" (any case); anything else is an error
+/// that lists them. `what` names the caller.
+TORCHIMAGE_API TiffCompression parse_tiff_compression(const std::string& name,
+                                                      const char* what = "tiff compression");
+
+/// Options of the TIFF encoder (libtiff).
+/// Example: `SaveImageOptions().tiff(TiffOptions().compression(TiffCompression::Lzw))`
+class TiffOptions {
+ public:
+  /// Default none (uncompressed), as Pillow writes.
+  TiffOptions& compression(TiffCompression v) { compression_ = v; return *this; }
+  TiffOptions& compression(const std::string& name) {
+    compression_ = parse_tiff_compression(name, "compression");
+    return *this;
+  }
+  TiffCompression compression() const noexcept { return compression_; }
+
+ private:
+  TiffCompression compression_ = TiffCompression::None;
+};
+
+/// Options of the WebP encoder (libwebp), Pillow's settings: a preset of the
+/// quality, the method, RGB(A) imported as ARGB, `exact` off.
+/// Example: `SaveImageOptions().webp(WebpOptions().lossless(true))`
+class WebpOptions {
+ public:
+  /// 1-100, default 80 (Pillow's). For lossless files, the effort.
+  WebpOptions& quality(int v) { quality_ = v; return *this; }
+  int quality() const noexcept { return quality_; }
+  /// Lossless instead of lossy. Default false.
+  WebpOptions& lossless(bool v) { lossless_ = v; return *this; }
+  bool lossless() const noexcept { return lossless_; }
+  /// 0 (fast) to 6 (slow, smaller), default 4 (Pillow's).
+  WebpOptions& method(int v) { method_ = v; return *this; }
+  int method() const noexcept { return method_; }
+
+ private:
+  int quality_ = 80;
+  bool lossless_ = false;
+  int method_ = 4;
+};
+
 namespace detail {
 
 /// The encoding arguments shared by EncodeOptions and SaveImageOptions: the
@@ -113,6 +163,14 @@ class EncodeArgs {
   Derived& bit_depth(int v) { bit_depth_ = v; return self(); }
   int bit_depth() const noexcept { return bit_depth_; }
 
+  /// Write the grid's values as float32 samples, as they are: no `* 255`, no
+  /// clamp, no quantization (the padding is `pad_value` itself), for formats
+  /// with float samples (`FormatInfo::float_samples`: TIFF). `normalize` and
+  /// `value_range` still apply, as in make_grid. Excludes bit_depth(16).
+  /// Default false.
+  Derived& keep_values(bool v) { keep_values_ = v; return self(); }
+  bool keep_values() const noexcept { return keep_values_; }
+
   /// PNG's options.
   Derived& png(const PngOptions& v) { png_ = v; return self(); }
   const PngOptions& png() const noexcept { return png_; }
@@ -121,12 +179,28 @@ class EncodeArgs {
   Derived& jpeg(const JpegOptions& v) { jpeg_ = v; return self(); }
   const JpegOptions& jpeg() const noexcept { return jpeg_; }
 
+  /// TIFF's options.
+  Derived& tiff(const TiffOptions& v) { tiff_ = v; return self(); }
+  const TiffOptions& tiff() const noexcept { return tiff_; }
+
+  /// WebP's options.
+  Derived& webp(const WebpOptions& v) { webp_ = v; return self(); }
+  const WebpOptions& webp() const noexcept { return webp_; }
+
   /// Shorthand for `png(PngOptions().compression_level(v))`.
   Derived& compression_level(std::optional<int> v) { png_.compression_level(v); return self(); }
   const std::optional<int>& compression_level() const noexcept { return png_.compression_level(); }
 
-  /// Shorthand for `jpeg(JpegOptions().quality(v))`.
-  Derived& quality(int v) { jpeg_.quality(v); return self(); }
+  /// The quality of every lossy format (JPEG's and WebP's), whichever is
+  /// written: shorthand for `jpeg(JpegOptions().quality(v))` and
+  /// `webp(WebpOptions().quality(v))`. Unset, each keeps its default (JPEG 75,
+  /// WebP 80, as Pillow).
+  Derived& quality(int v) {
+    jpeg_.quality(v);
+    webp_.quality(v);
+    return self();
+  }
+  /// JPEG's quality.
   int quality() const noexcept { return jpeg_.quality(); }
 
  private:
@@ -134,8 +208,11 @@ class EncodeArgs {
 
   std::optional<ImageFormat> format_;
   int bit_depth_ = 8;
+  bool keep_values_ = false;
   PngOptions png_;
   JpegOptions jpeg_;
+  TiffOptions tiff_;
+  WebpOptions webp_;
 };
 
 }  // namespace detail

@@ -7,7 +7,9 @@ A drop-in replacement::
 ``save_image`` and ``make_grid`` keep torchvision 0.14's signatures, keyword
 names and defaults, and write the same pixels (JPEG: the same bytes; PNG: the
 same bytes when ``compression_level=6`` is passed, else a faster encoder's).
-Extras: ``quality`` (JPEG, 1-100, default 75), ``compression_level`` (PNG zlib
+Extras: ``quality`` (every lossy format, 1-100; unset: JPEG 75, WebP 80), ``lossless``
+(WebP), ``compression`` (TIFF: raw, tiff_lzw, tiff_deflate, zstd), ``keep_values`` (float32
+TIFF samples), ``compression_level`` (PNG zlib
 level 0-9, default: the fast engine), ``grayscale`` (keep one-channel images
 one channel), ``pad_value`` as a colour (one value per channel),
 ``bit_depth`` (16: 16-bit PNG), ``create_directories``, ``durable`` (fsync) and
@@ -75,7 +77,7 @@ __version__ = _ops.version()
 
 FormatInfo = _collections.namedtuple(
     "FormatInfo", "name display_name aliases extensions channels bit_depths max_side lossy "
-    "animated available")
+    "animated available float_samples")
 FormatInfo.__doc__ = """A row of torchimage's table of formats (C++ ``torchimage::formats()``):
 the formats torchimage encodes itself; others go to Pillow, as in torchvision."""
 
@@ -89,7 +91,10 @@ def formats():
 # The format names (and aliases, upper case) and extensions the table knows.
 _FORMATS = {n.upper(): f.name for f in formats() for n in [f.name, *f.aliases]}
 _EXTENSIONS = {"." + e: f.name for f in formats() for e in f.extensions}
-_ENCODE_EXTRAS = ("quality", "compression_level", "bit_depth")
+# Pillow's keywords where they exist (quality, lossless, compression),
+# torchimage's otherwise.
+_ENCODE_EXTRAS = ("quality", "compression_level", "bit_depth", "lossless", "compression",
+                  "keep_values")
 _FILE_EXTRAS = ("create_directories", "durable", "replace_read_only")
 _SAVE_EXTRAS = _ENCODE_EXTRAS + ("grayscale",) + _FILE_EXTRAS
 
@@ -158,14 +163,27 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
 
 
 def _encode_args(extra):
-    """The operators' encode arguments, from the extras (quality,
-    compression_level, bit_depth)."""
+    """The operators' encode arguments, from the extras (quality: unset keeps
+    each lossy format's default, JPEG 75 and WebP 80; compression_level,
+    bit_depth, lossless (WebP), compression (TIFF: Pillow's raw, tiff_lzw,
+    tiff_deflate, zstd), keep_values (float32 TIFF))."""
     level = extra.get("compression_level")
+    quality = extra.get("quality")
+    compression = extra.get("compression")
     return {
-        "quality": _int(extra.get("quality", 75), "quality"),
+        "quality": None if quality is None else _int(quality, "quality"),
         "compression_level": None if level is None else _int(level, "compression_level"),
         "bit_depth": _int(extra.get("bit_depth", 8), "bit_depth"),
+        "lossless": bool(extra.get("lossless", False)),
+        "compression": None if compression is None else str(compression),
+        "keep_values": bool(extra.get("keep_values", False)),
     }
+
+
+def _check_args(extra):
+    """The encode arguments check_encode_options takes."""
+    e = _encode_args(extra)
+    return {k: e[k] for k in ("quality", "compression_level", "bit_depth")}
 
 
 def _file_args(extra):
@@ -248,7 +266,7 @@ def _save_with_pillow(tensor, fp, format, grid, extra):
     # The library's rules and messages for the encoding options, as for the
     # formats torchimage encodes (a quality of 0 is a mistake for WebP too).
     encode = _encode_args(extra)
-    _ops.check_encode_options("save_image", **encode)
+    _ops.check_encode_options("save_image", **_check_args(extra))
     bit_depth = encode["bit_depth"]
     if bit_depth != 8:
         deep = [f.display_name for f in formats() if bit_depth in f.bit_depths]

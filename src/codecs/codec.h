@@ -24,6 +24,7 @@ struct Codec {
   // What the public table says of the format (formats()).
   FormatInfo info;
   // The first bytes of the format's files, by which decode_image knows them.
+  // A '?' in a signature matches any byte (WebP's: "RIFF", a size, "WEBP").
   std::vector<std::string> signatures;
   // The format's own options (its nested options in EncodeOptions), checked
   // whatever the format written. `what` starts each message.
@@ -34,7 +35,8 @@ struct Codec {
                       const char* what) = nullptr;
   // A complete file of the pixels into `out` (its contents replaced, its
   // capacity reused). Called only with a shape and depth that passed
-  // check_image. Null where the build lacks the format's library.
+  // check_image (float samples only where info.float_samples). Null where
+  // the build lacks the format's library.
   void (*encode)(const PixelView& pixels, const EncodeOptions& options, Bytes& out) = nullptr;
   // The file's image as (C, H, W). Null where the build lacks the library.
   torch::Tensor (*decode)(const uint8_t* data, size_t size, const DecodeOptions& options) = nullptr;
@@ -69,8 +71,14 @@ void check_image(const Codec& codec, int64_t height, int64_t width, int64_t chan
 // "PNG" or "PNG and TIFF": the formats whose row holds `bit_depth`.
 std::string formats_with_depth(int bit_depth);
 
+// "TIFF": the formats that write float32 samples (keep_values).
+std::string formats_with_float_samples();
+
 // The rows, one per file.
 Codec png_codec();
 Codec jpeg_codec();
+Codec tiff_codec();
+Codec webp_codec();
+Codec bmp_codec();
 
 }  // namespace torchimage

@@ -68,7 +68,8 @@ std::string extensions_list() {
 
 const std::vector<Codec>& codecs() {
   // Adding a format: its file in codecs/ defines its row; list it here.
-  static const std::vector<Codec> table = {png_codec(), jpeg_codec()};
+  static const std::vector<Codec> table = {png_codec(), jpeg_codec(), tiff_codec(),
+                                           webp_codec(), bmp_codec()};
   return table;
 }
 
@@ -83,8 +84,9 @@ const Codec& codec_of(ImageFormat format) {
 const Codec* codec_of_data(const uint8_t* data, size_t size) {
   for (const Codec& c : codecs()) {
     for (const std::string& sig : c.signatures) {
-      if (size >= sig.size() && std::equal(sig.begin(), sig.end(), data,
-                                           [](char a, uint8_t b) { return uint8_t(a) == b; })) {
+      if (size >= sig.size() &&
+          std::equal(sig.begin(), sig.end(), data,
+                     [](char a, uint8_t b) { return a == '?' || uint8_t(a) == b; })) {
         return &c;
       }
     }
@@ -142,6 +144,14 @@ std::string formats_with_depth(int bit_depth) {
   std::vector<std::string> names;
   for (const Codec& c : codecs()) {
     if (contains(c.info.bit_depths, bit_depth)) names.push_back(c.info.display_name);
+  }
+  return join(names, " or ");
+}
+
+std::string formats_with_float_samples() {
+  std::vector<std::string> names;
+  for (const Codec& c : codecs()) {
+    if (c.info.float_samples) names.push_back(c.info.display_name);
   }
   return join(names, " or ");
 }

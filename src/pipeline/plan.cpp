@@ -58,6 +58,13 @@ SavePlan make_plan(const SaveImageOptions& options, ImageFormat format, const ch
   // The depth is known before the tensor; the rest of the row's limits are
   // checked on its shape (check_input).
   check_depth(*plan.codec, plan.bit_depth(), what);
+  if (plan.keep_values()) {
+    TORCH_CHECK(plan.codec->info.float_samples, what,
+                ": keep_values (float32 samples) needs ", formats_with_float_samples(), " (",
+                plan.codec->info.display_name, " has no float samples)");
+    TORCH_CHECK(plan.bit_depth() == 8, what,
+                ": keep_values writes float32 samples: it excludes bit_depth ", plan.bit_depth());
+  }
   return plan;
 }
 
@@ -71,12 +78,26 @@ void check_input(const SavePlan& plan, const torch::Tensor& tensor) {
   check_image(*plan.codec, s.height, s.width, s.channels, plan.bit_depth(), what);
   // Then the memory the pixels need (after the format's own limits, whose
   // messages say more): 16-bit samples are made on an int32 grid, then
-  // written as 2 bytes each.
-  check_output_memory(s, plan.bit_depth() == 16 ? 4 + 2 : 1, what, "image");
+  // written as 2 bytes each; float32 samples are a grid and its HWC copy.
+  check_output_memory(s, plan.keep_values() ? 4 + 4 : plan.bit_depth() == 16 ? 4 + 2 : 1, what,
+                      "image");
 }
 
 Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
   check_input(plan, tensor);
+  if (plan.keep_values()) {
+    // The grid's values as float32 samples: make_grid's tensor, no quantization.
+    const torch::Tensor grid =
+        make_grid_impl(readable(tensor), plan.grid, /*sample_bits=*/8, plan.what);
+    const torch::Tensor hwc =
+        grid.to(torch::kCPU).to(torch::kFloat).permute({1, 2, 0}).contiguous();
+    PixelView view = view_of(reinterpret_cast<const uint8_t*>(hwc.data_ptr<float>()),
+                             hwc.size(0), hwc.size(1), hwc.size(2), 32);
+    view.float_samples = true;
+    Bytes out;
+    plan.codec->encode(view, plan.encode, out);
+    return out;
+  }
   if (plan.bit_depth() == 16) {
     // uint16 samples are widened to int32 (the same values) before the grid:
     // ATen implements few operators for uint16.
@@ -95,7 +116,8 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
 
 const Bytes& render_sample(const SavePlan& plan, const torch::Tensor& batch, int64_t i,
                            RenderBuffers& buffers) {
-  if (plan.bit_depth() != 8 || !SampleQuantizer::applies(batch, plan.grid)) {
+  if (plan.bit_depth() != 8 || plan.keep_values() ||
+      !SampleQuantizer::applies(batch, plan.grid)) {
     buffers.bytes = render(plan, batch[i]);
     return buffers.bytes;
   }

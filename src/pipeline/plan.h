@@ -30,6 +30,7 @@ struct SavePlan {
   WriteFileOptions file;
 
   int bit_depth() const { return encode.bit_depth(); }
+  bool keep_values() const { return encode.keep_values(); }
 };
 
 // Checks the options and resolves them for `format`; nothing about the

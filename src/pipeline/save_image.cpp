@@ -24,7 +24,8 @@ MakeGridOptions SaveImageOptions::grid_options() const {
 
 EncodeOptions SaveImageOptions::encode_options() const {
   EncodeOptions e;
-  e.format(format()).bit_depth(bit_depth()).png(png()).jpeg(jpeg());
+  e.format(format()).bit_depth(bit_depth()).keep_values(keep_values()).png(png()).jpeg(jpeg())
+      .tiff(tiff()).webp(webp());
   return e;
 }
 

@@ -3,6 +3,7 @@
 // max_pixels (1 Mi pixels here, so hostile headers cannot exhaust memory).
 // A decoded image must survive a PNG round trip exactly.
 #include <torchimage/io.h>
+#include <torchimage/save_image.h>
 
 #include "fuzz_common.h"
 
@@ -16,10 +17,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       })) {
     return 0;
   }
-  FUZZ_CHECK(image.scalar_type() == torch::kUInt8 && image.dim() == 3 && image.is_contiguous(),
+  // uint8, or float32 for a float TIFF (encode_image with keep_values
+  // writes it back: the same values).
+  const bool floats = image.scalar_type() == torch::kFloat;
+  FUZZ_CHECK((image.scalar_type() == torch::kUInt8 || floats) && image.dim() == 3 &&
+                 image.is_contiguous(),
              "decoded ", image.scalar_type(), " ", image.sizes());
   const int64_t c = image.size(0), h = image.size(1), w = image.size(2);
   FUZZ_CHECK(c >= 1 && c <= 4 && h >= 1 && w >= 1 && h * w <= kMaxPixels, "shape ", image.sizes());
+  if (floats) {
+    const auto o = torchimage::SaveImageOptions().format(torchimage::ImageFormat::TIFF)
+                       .keep_values(true).grayscale(true);
+    const torch::Tensor again = torchimage::decode_image(torchimage::encode_image(image, o));
+    FUZZ_CHECK(again.sizes() == image.sizes() &&
+                   again.view({-1}).view(torch::kInt).equal(image.view({-1}).view(torch::kInt)),
+               "float TIFF round trip of a decoded ", image.sizes(), " image differs");
+    return 0;
+  }
   // Re-encoding what was decoded is lossless (the default engine; and zlib
   // level 1 on small images).
   const torch::Tensor again = torchimage::decode_image(torchimage::encode_png(image));

@@ -72,6 +72,19 @@ put(d, "jpeg_progressive",
 put(d, "jpeg_cmyk", pil_bytes(Image.fromarray(small, "RGBA").convert("CMYK"), "JPEG"))
 put(d, "jpeg_truncated", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "JPEG")[:-40])
 put(d, "not_an_image", b"GIF89a\x01\x00\x01\x00")
+# TIFF (8-bit, 16-bit, float32, compressed), WebP (lossy, lossless, alpha),
+# BMP (Pillow's layouts, and a truncated one): issue 23's decoders. (No rng
+# draws here: the seeds below stay the same bytes.)
+put(d, "tiff_rgb", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "TIFF"))
+put(d, "tiff_rgba_lzw", pil_bytes(Image.fromarray(small, "RGBA"), "TIFF", compression="tiff_lzw"))
+put(d, "tiff_gray16", pil_bytes(Image.fromarray(small[..., 0].astype(np.uint16) * 257, "I;16"), "TIFF"))
+put(d, "tiff_float", pil_bytes(Image.fromarray(small[..., 0].astype(np.float32) / 7, "F"), "TIFF"))
+put(d, "webp_lossy", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "WEBP"))
+put(d, "webp_lossless_rgba", pil_bytes(Image.fromarray(small, "RGBA"), "WEBP", lossless=True))
+put(d, "bmp_rgb", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "BMP"))
+put(d, "bmp_rgba", pil_bytes(Image.fromarray(small, "RGBA"), "BMP"))
+put(d, "bmp_gray", pil_bytes(Image.fromarray(small[..., 0], "L"), "BMP"))
+put(d, "bmp_truncated", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "BMP")[:-9])
 
 # --- npy: every supported dtype and order, versions, and broken headers.
 d = "fuzz_npy"
