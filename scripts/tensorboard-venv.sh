@@ -25,7 +25,8 @@ if [ -z "${TORCHIMAGE_CACHE:-}" ]; then
     TORCHIMAGE_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/torchimage
   fi
 fi
-VENV=${TENSORBOARD_VENV:-$TORCHIMAGE_CACHE/venv-tensorboard-$TB_PIN}
+# One venv per base interpreter (the default's: ...-python3).
+VENV=${TENSORBOARD_VENV:-$TORCHIMAGE_CACHE/venv-tensorboard-$TB_PIN-$(basename "$PY_BASE")}
 say() { echo "tensorboard-venv: $*" >&2; }
 reqs=("tensorboard==$TB_PIN" "protobuf>=$PROTOBUF_PIN")
 stamp="$VENV/torchimage-venv.stamp"

@@ -567,3 +567,82 @@ TEST(SummaryWriter, KilledMidRunLeavesReadableFile) {
   std::cout << records.size() << " whole records, " << tail << " bytes after them\n";
 }
 #endif
+
+#ifdef TORCHIMAGE_CLI
+namespace {
+
+// Runs the CLI; its exit status, stderr to `err`.
+int run_cli(const std::vector<std::string>& args, std::string* err) {
+  TempDir scratch("summary-cli");
+  const std::string err_path = scratch / "stderr";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!std::freopen(err_path.c_str(), "w", stderr)) ::_exit(126);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(TORCHIMAGE_CLI));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(TORCHIMAGE_CLI, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const auto bytes = bytes_of(err_path);
+  *err = std::string(bytes.begin(), bytes.end());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+// torchimage tensorboard INPUT LOGDIR --tag T --step S [save options]: one
+// new event file holding the version record and encode_image's bytes.
+TEST(SummaryWriterCli, LogsOneImage) {
+  TempDir dir("summary");
+  torch::manual_seed(3);
+  const auto batch = torch::rand({6, 3, 10, 12}) * 2 - 1;
+  const std::vector<char> pickled = torch::pickle_save(batch);
+  { std::ofstream(dir / "in.pt", std::ios::binary).write(pickled.data(), pickled.size()); }
+  const std::string logdir = dir / "logs/run1";
+  std::string err;
+  ASSERT_EQ(run_cli({"tensorboard", dir / "in.pt", logdir, "--tag", "samples", "--step", "7",
+                     "--nrow", "3", "--normalize", "--value-range", "-1", "1"},
+                    &err),
+            0)
+      << err;
+  ASSERT_EQ(run_cli({"tensorboard", dir / "in.pt", logdir, "--tag", "samples", "--step", "8"},
+                    &err),
+            0)
+      << err;
+  const auto files = event_files(logdir);
+  ASSERT_EQ(files.size(), 2u);  // one per run
+  const auto options = SaveImageOptions().nrow(3).normalize(true).value_range({-1.0, 1.0});
+  for (const auto& f : files) {
+    size_t tail = 0;
+    const auto records = read_records(bytes_of(f), &tail);
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(view(records[0]).file_version, "brain.Event:2");
+    const EventView v = view(records[1]);
+    EXPECT_EQ(v.tag, "samples");
+    if (v.step != 7) continue;
+    const auto value = fields(
+        field(fields(field(fields(std::string(records[1].begin(), records[1].end())), 5)->bytes),
+              1)
+            ->bytes);
+    const std::string png = field(fields(field(value, 4)->bytes), 4)->bytes;
+    EXPECT_EQ(std::vector<uint8_t>(png.begin(), png.end()),
+              to_bytes(encode_image(batch, options)));
+  }
+  // Usage errors (exit 2) before INPUT is read; a bad INPUT (exit 1).
+  EXPECT_EQ(run_cli({"tensorboard", dir / "in.pt", logdir}, &err), 2);
+  EXPECT_NE(err.find("missing --tag T"), std::string::npos) << err;
+  EXPECT_EQ(run_cli({"tensorboard", dir / "in.pt", logdir, "--tag", "t", "--step", "-1"}, &err),
+            2);
+  EXPECT_EQ(run_cli({"tensorboard", dir / "in.pt"}, &err), 2);
+  EXPECT_NE(err.find("missing LOGDIR"), std::string::npos) << err;
+  EXPECT_EQ(run_cli({"tensorboard", dir / "in.pt", logdir, "--tag", "t", "--replace-read-only"},
+                    &err),
+            2);
+  EXPECT_EQ(run_cli({"tensorboard", dir / "missing.pt", logdir, "--tag", "t"}, &err), 1);
+  EXPECT_EQ(event_files(logdir).size(), 2u);
+}
+#endif

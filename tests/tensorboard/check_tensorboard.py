@@ -4,7 +4,12 @@ of every record) and compares them with independent truth: torchvision's
 save_image pixels, the C++ to_pixels, the scalar values as 32-bit floats,
 and torch.utils.tensorboard's own make_histogram of the same values.
 
-  check_tensorboard.py SUMMARY_FIXTURE OUT_DIR
+  check_tensorboard.py SUMMARY_FIXTURE OUT_DIR [PYTHON_PACKAGE_DIR]
+
+With PYTHON_PACKAGE_DIR (the build's python/ folder), the Python face is
+read back too: torchimage.SummaryWriter with torch.utils.tensorboard's
+argument names (dataformats HWC/NHWC, add_images), and the TorchScript class
+torch.classes.torchimage.SummaryWriter from a scripted function.
 """
 import io
 import os
@@ -22,6 +27,7 @@ from tensorboard.backend.event_processing import event_accumulator as ea_module
 from tensorboard.backend.event_processing import event_file_loader
 
 fixture, out = sys.argv[1], sys.argv[2]
+package_dir = sys.argv[3] if len(sys.argv) > 3 else None
 shutil.rmtree(out, ignore_errors=True)
 os.makedirs(out)
 failures = []
@@ -168,6 +174,53 @@ check(len(sc) > 10 and sc == list(range(len(sc))), f"killed: scalar steps 0..{le
 check(im == list(range(len(im))) and len(im) in (len(sc), len(sc) - 1),
       f"killed: {len(im)} images for {len(sc)} scalars")
 print(f"killed mid-run: {len(sc)} scalars and {len(im)} images read back")
+
+# ---- 3. the Python package and TorchScript ----
+if package_dir:
+    sys.path.insert(0, package_dir)
+    import torchimage
+
+    pydir = os.path.join(out, "python")
+    torch.manual_seed(5)
+    hwc = torch.rand(9, 13, 3)
+    nhwc = torch.rand(5, 8, 6, 3) * 2 - 1
+    with torchimage.SummaryWriter(pydir) as w:
+        w.add_scalar("py/loss", torch.tensor(0.1), global_step=2, walltime=1000.5)
+        w.add_image("py/hwc", hwc, global_step=2, dataformats="HWC")
+        w.add_images("py/batch", nhwc, 2, dataformats="NHWC", nrow=2, normalize=True,
+                     value_range=(-1, 1))
+        w.add_text("py/text", "hello", 2)
+        w.add_histogram("py/hist", np.arange(10.0), 2)
+        check(w.get_logdir() == pydir, "get_logdir")
+
+    @torch.jit.script
+    def log(w: torch.classes.torchimage.SummaryWriter, x: torch.Tensor, step: int):
+        w.add_scalar("jit/value", 2.5, step)
+        w.add_image("jit/image", x, step, normalize=True)
+        w.flush()
+
+    log(torch.classes.torchimage.SummaryWriter(pydir), hwc.permute(2, 0, 1), 3)
+    acc = accumulator(pydir)
+    s = acc.Scalars("py/loss")
+    check([(e.step, e.wall_time, e.value) for e in s] == [(2, 1000.5, float(np.float32(0.1)))],
+          f"py/loss {s}")
+    img = acc.Images("py/hwc")[0]
+    check(np.array_equal(png_pixels(img.encoded_image_string),
+                         torchvision_pixels(hwc.permute(2, 0, 1))), "py/hwc pixels")
+    img = acc.Images("py/batch")[0]
+    check(np.array_equal(png_pixels(img.encoded_image_string),
+                         torchvision_pixels(nhwc.permute(0, 3, 1, 2), nrow=2, normalize=True,
+                                            value_range=(-1, 1))), "py/batch pixels")
+    check(acc.Tensors("py/text/text_summary")[0].tensor_proto.string_val[0] == b"hello", "py text")
+    h = acc.Histograms("py/hist")[0].histogram_value
+    ref = make_histogram(np.arange(10.0), bins)
+    check(list(h.bucket) == list(ref.bucket) and list(h.bucket_limit) == list(ref.bucket_limit),
+          "py/hist buckets")
+    check([e.value for e in acc.Scalars("jit/value")] == [2.5], "jit scalar")
+    img = acc.Images("jit/image")[0]
+    check(np.array_equal(png_pixels(img.encoded_image_string),
+                         torchvision_pixels(hwc.permute(2, 0, 1), normalize=True)), "jit image")
+    print("python package and TorchScript: read back")
 
 if failures:
     print(f"{len(failures)} failed")
