@@ -368,6 +368,27 @@ TEST(SummaryWriter, ImageIsEncodeImage) {
   EXPECT_EQ(jpeg.width, 23);
 }
 
+// durable: synced on every append (flush_every 0) and on flush(); the same
+// records.
+TEST(SummaryWriter, DurableWriter) {
+  TempDir dir("summary");
+  SummaryWriter w(dir.path.string(), SummaryWriterOptions().durable(true).flush_every(0));
+  for (int64_t step = 0; step < 5; ++step) {
+    w.add_scalar("s", static_cast<double>(step), step);
+    w.add_image("i", torch::rand({3, 8, 8}), step);
+  }
+  w.flush();
+  const auto events = events_of(w.file_path());
+  ASSERT_EQ(events.size(), 11u);
+  for (int64_t step = 0; step < 5; ++step) {
+    EXPECT_EQ(events[1 + 2 * step].tag, "s");
+    EXPECT_EQ(events[2 + 2 * step].tag, "i");
+    EXPECT_EQ(events[2 + 2 * step].step, step);
+  }
+  EXPECT_THROW_MSG(SummaryWriter(dir / "x", SummaryWriterOptions().flush_every(-1)),
+                   "flush_every must be a number of seconds >= 0, got -1");
+}
+
 TEST(SummaryWriter, TwoWritersInOneFolder) {
   TempDir dir("summary");
   {

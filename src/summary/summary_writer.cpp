@@ -140,18 +140,18 @@ void sync_directory(const std::string& dir) {
 class EventSink {
  public:
   EventSink(std::unique_ptr<AppendFile> file, const SummaryWriterOptions& options)
-      : file_(std::move(file)), options_(options), last_sync_(std::chrono::steady_clock::now()) {}
+      : file_(std::move(file)), options_(options), last_sync_ns_(now_ns()) {}
 
   // The next call's number.
   uint64_t take_number() { return next_number_.fetch_add(1); }
 
   // Files record `number` (or its absence) and appends whatever is then in
   // order, unless another thread is appending (which then takes it too), as
-  // one batch. Throws this thread's append failures.
-  void post(uint64_t number, std::optional<Record> record) {
+  // one batch. Returns this thread's append failures (empty: none).
+  std::string post(uint64_t number, std::optional<Record> record) {
     std::unique_lock<std::mutex> lock(mu_);
     finished_.emplace(number, std::move(record));
-    if (appending_) return;
+    if (appending_) return std::string();
     appending_ = true;
     std::string failure;
     for (;;) {
@@ -174,15 +174,13 @@ class EventSink {
       lock.lock();
     }
     appending_ = false;
-    lock.unlock();
-    TORCH_CHECK(failure.empty(), failure);
+    return failure;
   }
 
-  // fsync, when no append is under way.
+  // fsync (flush(): after the queue is empty, so no append is under way).
   void sync() {
-    std::lock_guard<std::mutex> lock(mu_);
     file_->sync();
-    last_sync_ = std::chrono::steady_clock::now();
+    last_sync_ns_.store(now_ns());
   }
 
   const AppendFile& file() const { return *file_; }
@@ -195,10 +193,10 @@ class EventSink {
     for (const Record& r : batch) pieces.push_back({r.data(), r.size()});
     file_->append(pieces);
     if (options_.durable()) {
-      const auto now = std::chrono::steady_clock::now();
-      if (std::chrono::duration<double>(now - last_sync_).count() >= options_.flush_every()) {
+      const int64_t now = now_ns();
+      if (static_cast<double>(now - last_sync_ns_.load()) * 1e-9 >= options_.flush_every()) {
         file_->sync();
-        last_sync_ = now;
+        last_sync_ns_.store(now);
       }
     }
   }
@@ -210,7 +208,15 @@ class EventSink {
   uint64_t next_append_ = 0;                            // guarded by mu_
   std::map<uint64_t, std::optional<Record>> finished_;  // guarded by mu_; nullopt: no record
   bool appending_ = false;                              // guarded by mu_
-  std::chrono::steady_clock::time_point last_sync_;     // by the appending thread
+  // When the file was last synced (steady clock; an appending thread and
+  // flush() may both sync).
+  std::atomic<int64_t> last_sync_ns_;
+
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 }  // namespace
@@ -263,21 +269,22 @@ class SummaryJob final : public WorkQueue::Job {
     number_ = number;
   }
 
+  // Makes the record and posts it: a failed rendering leaves its number
+  // empty (the records after it still go). The job's failure names the tag
+  // and step for the rendering, the file for an append this thread made.
   void run() override {
     std::optional<Record> record;
+    std::string failure;
     try {
       record = make();
+    } catch (const std::exception& e) {
+      failure = c10::str("tag '", tag_, "' at step ", step_, ": ", message_of(e));
     } catch (...) {
-      sink_->post(number_, std::nullopt);  // the records after it still go
-      throw;
+      failure = c10::str("tag '", tag_, "' at step ", step_, ": unknown error");
     }
-    append_failed_ = true;  // from here on, a failure is the file's
-    sink_->post(number_, std::move(record));
-  }
-
-  std::string describe(const std::string& message) const override {
-    if (append_failed_) return message;
-    return c10::str("tag '", tag_, "' at step ", step_, ": ", message);
+    const std::string append_failure = sink_->post(number_, std::move(record));
+    if (!append_failure.empty()) failure += (failure.empty() ? "" : "; ") + append_failure;
+    TORCH_CHECK(failure.empty(), failure);
   }
 
  private:
@@ -309,7 +316,6 @@ class SummaryJob final : public WorkQueue::Job {
   Snapshots* recycle_into_ = nullptr;
   EventSink* sink_ = nullptr;
   uint64_t number_ = 0;
-  bool append_failed_ = false;
 };
 
 // Numbers the job and queues it: the number is taken last, when nothing

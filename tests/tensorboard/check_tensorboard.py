@@ -200,7 +200,23 @@ if package_dir:
         w.flush()
 
     log(torch.classes.torchimage.SummaryWriter(pydir), hwc.permute(2, 0, 1), 3)
+
+    # A scripted module holding a writer survives torch.jit.save (def_pickle):
+    # the loaded one opens a new event file in the same folder.
+    class Logger(torch.nn.Module):
+        def __init__(self, w: torch.classes.torchimage.SummaryWriter):
+            super().__init__()
+            self.w = w
+
+        def forward(self, step: int) -> None:
+            self.w.add_scalar("jit/saved", float(step), step)
+            self.w.flush()
+
+    saved = os.path.join(out, "logger.pt")
+    torch.jit.save(torch.jit.script(Logger(torch.classes.torchimage.SummaryWriter(pydir))), saved)
+    torch.jit.load(saved)(4)
     acc = accumulator(pydir)
+    check([(e.step, e.value) for e in acc.Scalars("jit/saved")] == [(4, 4.0)], "jit/saved")
     s = acc.Scalars("py/loss")
     check([(e.step, e.wall_time, e.value) for e in s] == [(2, 1000.5, float(np.float32(0.1)))],
           f"py/loss {s}")
