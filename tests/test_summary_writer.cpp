@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <regex>
 #include <string>
@@ -333,6 +335,31 @@ TEST(SummaryWriter, ZeroScalarAndStepZero) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].value_field, 2u);
   EXPECT_EQ(events[1].simple_value, 0.0f);
+}
+
+// Doubles past float32's range are logged as numpy's float32 has them:
+// infinite (no undefined cast); NaN stays NaN; the largest float is kept.
+TEST(SummaryWriter, ScalarsOutsideFloatRange) {
+  TempDir dir("summary");
+  const double fmax = static_cast<double>(std::numeric_limits<float>::max());
+  const std::vector<double> values = {1e300, -1e300, std::nan(""), fmax, -fmax,
+                                      std::numeric_limits<double>::infinity(), 1e-300};
+  std::string path;
+  {
+    SummaryWriter w(dir.path.string());
+    path = w.file_path();
+    for (size_t i = 0; i < values.size(); ++i) w.add_scalar("v", values[i], static_cast<int64_t>(i));
+  }
+  const auto events = events_of(path);
+  ASSERT_EQ(events.size(), values.size() + 1);
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(events[1].simple_value, inf);
+  EXPECT_EQ(events[2].simple_value, -inf);
+  EXPECT_TRUE(std::isnan(events[3].simple_value));
+  EXPECT_EQ(events[4].simple_value, std::numeric_limits<float>::max());
+  EXPECT_EQ(events[5].simple_value, -std::numeric_limits<float>::max());
+  EXPECT_EQ(events[6].simple_value, inf);
+  EXPECT_EQ(events[7].simple_value, 0.0f);
 }
 
 // Image sizes come from the grid (make_grid's), gray stays gray in JPEG only

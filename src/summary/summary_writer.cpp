@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -103,6 +104,20 @@ void check_tag(const std::string& tag, const char* what) {
 
 void check_step(int64_t step, const char* what) {
   TORCH_CHECK(step >= 0, what, ": expected a step >= 0, got ", step);
+}
+
+// A double as the float32 that simple_value holds, rounded to nearest as
+// IEEE conversion (and numpy's float32) does: past the largest float it is
+// infinite, as in numpy, without the undefined behaviour of a C++ cast of an
+// out-of-range value. NaN stays NaN.
+float to_float32(double v) {
+  const double max = static_cast<double>(std::numeric_limits<float>::max());
+  if (std::fabs(v) <= max || std::isnan(v)) return static_cast<float>(v);
+  // Below max + half its ulp (2^103) rounds down to max; from there, to infinity.
+  const double halfway = max + std::ldexp(1.0, 103);
+  const float out = std::fabs(v) < halfway ? std::numeric_limits<float>::max()
+                                           : std::numeric_limits<float>::infinity();
+  return v < 0 ? -out : out;
 }
 
 double wall_time_of(std::optional<double> walltime, const char* what) {
@@ -404,7 +419,7 @@ void SummaryWriter::add_scalar(const std::string& tag, double value, int64_t ste
   check_step(step, what);
   const double wall = wall_time_of(walltime, what);
   auto job = std::make_unique<SummaryJob>(SummaryJob::Kind::kReady, tag, step, wall);
-  job->set_record(scalar_record(tag, static_cast<float>(value), step, wall));
+  job->set_record(scalar_record(tag, to_float32(value), step, wall));
   queue.reserve(job->bytes, 1);
   queue_job(*state_->sink, queue, std::move(job));
 }
