@@ -9,7 +9,9 @@
 // through an ImageWriter (the call only snapshots the tensor; quantization,
 // PNG encoding and the atomic write run on a worker thread). At the end,
 // OUT/samples/00000.png ... holds one file per sample (an FID-style folder),
-// written by save_images.
+// written by save_images. A SummaryWriter logs both losses and the same
+// sheet every epoch to OUT/runs/, for TensorBoard (the demo prints the
+// `tensorboard --logdir` command).
 //
 //   gan_demo [--epochs N] [--batches-per-epoch N] [--samples N] [--out DIR]
 #include <torchimage/torchimage.h>
@@ -251,9 +253,13 @@ int run(const Flags& flags) {
 
   // One worker thread is plenty: a 274x274 sheet takes a few milliseconds.
   torchimage::ImageWriter writer(torchimage::ImageWriterOptions().threads(1));
+  // TensorBoard: the losses and the sheet, in OUT/runs/events.out.tfevents.*
+  torchimage::SummaryWriter board((out / "runs").string(),
+                                  torchimage::SummaryWriterOptions().threads(1));
 
   double total_train_ms = 0;
   std::vector<double> stalls_ms;
+  std::vector<double> board_stalls_ms;  // the SummaryWriter's three calls
   for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
     const auto train_start = Clock::now();
     const auto order = torch::randperm(dataset_size);
@@ -298,19 +304,28 @@ int run(const Flags& flags) {
       fake = generator->forward(fixed_noise);  // 64 x 3 x 32 x 32, tanh: [-1, 1]
     }
     const std::string path = (out / epoch_name(epoch)).string();  // OUT/epoch_001.png
+    const auto sheet = torchimage::SaveImageOptions().nrow(8).normalize(true).value_range({-1.0, 1.0});
+    const auto board_start = Clock::now();
+    board.add_scalar("loss/discriminator", sum_d / flags.batches_per_epoch, epoch);
+    board.add_scalar("loss/generator", sum_g / flags.batches_per_epoch, epoch);
+    board.add_image("samples", fake, epoch, sheet);  // copied: `fake` is still used below
+    const double board_ms = ms_since(board_start);
+    board_stalls_ms.push_back(board_ms);
     const auto call_start = Clock::now();
-    writer.save_image(std::move(fake), path,
-                      torchimage::SaveImageOptions().nrow(8).normalize(true).value_range({-1.0, 1.0}));
+    writer.save_image(std::move(fake), path, sheet);
     const double stall_ms = ms_since(call_start);
     stalls_ms.push_back(stall_ms);
 
-    std::printf("epoch %d/%d  loss D %.3f  G %.3f  train %.1f s  save_image blocked %.3f ms  -> %s\n",
+    std::printf("epoch %d/%d  loss D %.3f  G %.3f  train %.1f s  save_image blocked %.3f ms  "
+                "tensorboard %.3f ms  -> %s\n",
                 epoch, flags.epochs, sum_d / flags.batches_per_epoch,
-                sum_g / flags.batches_per_epoch, train_ms / 1000, stall_ms, path.c_str());
+                sum_g / flags.batches_per_epoch, train_ms / 1000, stall_ms, board_ms,
+                path.c_str());
     std::fflush(stdout);
   }
   const auto flush_start = Clock::now();
   writer.flush();  // throws if any sheet failed to write
+  board.flush();   // the same for the event file
   const double flush_ms = ms_since(flush_start);
 
   // The FID-style folder: one PNG per sample, samples/00000.png, ... made in
@@ -343,6 +358,10 @@ int run(const Flags& flags) {
   std::printf("sample sheets: %s/epoch_001.png ... %s\n", dir.c_str(),
               epoch_name(flags.epochs).c_str());
   std::printf("training data: %s/real_samples.png\n", dir.c_str());
+  std::sort(board_stalls_ms.begin(), board_stalls_ms.end());
+  std::printf("TensorBoard (losses and sheets; add_scalar x2 + add_image blocked the loop %.3f ms "
+              "median): tensorboard --logdir %s/runs\n",
+              board_stalls_ms[(board_stalls_ms.size() - 1) / 2], dir.c_str());
   if (flags.samples > 0) {
     std::printf("%d samples (FID folder): %s/samples/00000.png ... %05d.png, written in %.0f ms\n",
                 flags.samples, dir.c_str(), flags.samples - 1, samples_ms);

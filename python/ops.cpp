@@ -24,6 +24,7 @@
 #include <torchimage/io.h>
 #include <torchimage/make_grid.h>
 #include <torchimage/save_image.h>
+#include <torchimage/summary_writer.h>
 #include <torchimage/version.h>
 #include <torchimage/writer.h>
 
@@ -360,6 +361,106 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
   });
 }
 
+// ---- SummaryWriter ----------------------------------------------------------
+
+// torch.classes.torchimage.SummaryWriter: the C++ SummaryWriter for Python
+// and TorchScript, with torch.utils.tensorboard's argument names (tag,
+// scalar_value, img_tensor, global_step, walltime, dataformats, values,
+// text_string) and save_image's keywords as extras. Dropping the last
+// reference flushes.
+struct Summary : torch::CustomClassHolder {
+  Summary(std::string log_dir, int64_t threads, int64_t max_pending_bytes, double flush_every,
+          bool durable)
+      : log_dir(std::move(log_dir)),
+        threads(threads),
+        max_pending_bytes(max_pending_bytes),
+        flush_every(flush_every),
+        durable(durable),
+        writer(utf8_errors([&] { return make(); })) {}
+
+  std::unique_ptr<SummaryWriter> make() const {
+    TORCH_CHECK(threads >= 0 && threads <= 4096, "SummaryWriter: threads must be in 0-4096, got ",
+                threads);
+    return std::make_unique<SummaryWriter>(
+        log_dir, SummaryWriterOptions()
+                     .threads(static_cast<int>(threads))
+                     .max_pending_bytes(max_pending_bytes)
+                     .flush_every(flush_every)
+                     .durable(durable));
+  }
+
+  // The configuration, which is what a saved module keeps of a writer (a
+  // loaded one opens a new event file in the same folder).
+  const std::string log_dir;
+  const int64_t threads;
+  const int64_t max_pending_bytes;
+  const double flush_every;
+  const bool durable;
+  const std::unique_ptr<SummaryWriter> writer;
+};
+
+using SummaryPtr = c10::intrusive_ptr<Summary>;
+using SummaryState = std::tuple<std::string, int64_t, int64_t, double, bool>;
+
+// torch.utils.tensorboard's dataformats, as the (C, H, W) / (B, C, H, W) /
+// (H, W) layouts save_image takes (a view, no copy).
+torch::Tensor from_dataformats(const torch::Tensor& t, const std::string& dataformats) {
+  const char* what = "SummaryWriter.add_image";
+  TORCH_CHECK(t.defined(), what, ": expected a tensor, got an undefined one");
+  const std::string f = dataformats;
+  TORCH_CHECK(f == "CHW" || f == "HWC" || f == "HW" || f == "NCHW" || f == "NHWC", what,
+              ": dataformats must be one of CHW, HWC, HW, NCHW, NHWC, got '", f, "'");
+  TORCH_CHECK(t.dim() == static_cast<int64_t>(f.size()), what, ": dataformats '", f,
+              "' expects a ", f.size(), "-D tensor, got ", t.dim(), "-D with shape ", t.sizes());
+  if (f == "HWC") return t.permute({2, 0, 1});
+  if (f == "NHWC") return t.permute({0, 3, 1, 2});
+  return t;
+}
+
+int64_t step_of(c10::optional<int64_t> global_step) { return global_step.value_or(0); }
+
+std::optional<double> wall_of(c10::optional<double> walltime) {
+  return walltime ? std::optional<double>(*walltime) : std::nullopt;
+}
+
+void summary_add_scalar(const SummaryPtr& self, const std::string& tag, double scalar_value,
+                        c10::optional<int64_t> global_step, c10::optional<double> walltime) {
+  utf8_errors([&] {
+    self->writer->add_scalar(tag, scalar_value, step_of(global_step), wall_of(walltime));
+  });
+}
+
+void summary_add_image(const SummaryPtr& self, const std::string& tag,
+                       const torch::Tensor& img_tensor, c10::optional<int64_t> global_step,
+                       c10::optional<double> walltime, const std::string& dataformats,
+                       int64_t nrow, int64_t padding, bool normalize, const FloatList& value_range,
+                       bool scale_each, double pad_value, const c10::optional<std::string>& format,
+                       int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
+                       const FloatList& pad_color, int64_t bit_depth) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  const Encode e{format, quality, compression_level, bit_depth};
+  utf8_errors([&] {
+    self->writer->add_image(tag, from_dataformats(img_tensor, dataformats), step_of(global_step),
+                            save_options(g, e, {}, "SummaryWriter.add_image"), wall_of(walltime));
+  });
+}
+
+void summary_add_text(const SummaryPtr& self, const std::string& tag,
+                      const std::string& text_string, c10::optional<int64_t> global_step,
+                      c10::optional<double> walltime) {
+  utf8_errors([&] {
+    self->writer->add_text(tag, text_string, step_of(global_step), wall_of(walltime));
+  });
+}
+
+void summary_add_histogram(const SummaryPtr& self, const std::string& tag,
+                           const torch::Tensor& values, c10::optional<int64_t> global_step,
+                           c10::optional<double> walltime) {
+  utf8_errors([&] {
+    self->writer->add_histogram(tag, values, step_of(global_step), wall_of(walltime));
+  });
+}
+
 // The names and defaults of the methods' arguments after the image and the
 // path (the operators' TI_GRID_ARGS, TI_ENCODE_ARGS and TI_FILE_ARGS).
 #define TI_WRITER_ARGS(first, second)                                                          \
@@ -533,6 +634,49 @@ TORCH_LIBRARY(torchimage, m) {
                         "ImageWriter: a saved writer holds (threads, max_pending_bytes), got ",
                         state.size(), " values");
             return c10::make_intrusive<Writer>(state[0], state[1]);
+          });
+
+  m.class_<Summary>("SummaryWriter")
+      .def(torch::init<std::string, int64_t, int64_t, double, bool>(), "",
+           {torch::arg("log_dir"), torch::arg("threads") = 0,
+            torch::arg("max_pending_bytes") = int64_t{256} << 20,
+            torch::arg("flush_every") = 120.0, torch::arg("durable") = false})
+      .def("add_scalar", &summary_add_scalar, "",
+           {torch::arg("tag"), torch::arg("scalar_value"),
+            torch::arg("global_step") = torch::arg::none(),
+            torch::arg("walltime") = torch::arg::none()})
+      .def("add_image", &summary_add_image, "",
+           {torch::arg("tag"), torch::arg("img_tensor"),
+            torch::arg("global_step") = torch::arg::none(),
+            torch::arg("walltime") = torch::arg::none(),
+            torch::arg("dataformats") = std::string("CHW"), torch::arg("nrow") = 8,
+            torch::arg("padding") = 2, torch::arg("normalize") = false,
+            torch::arg("value_range") = torch::arg::none(), torch::arg("scale_each") = false,
+            torch::arg("pad_value") = 0.0, torch::arg("format") = torch::arg::none(),
+            torch::arg("quality") = 75, torch::arg("compression_level") = torch::arg::none(),
+            torch::arg("grayscale") = false, torch::arg("pad_color") = torch::arg::none(),
+            torch::arg("bit_depth") = 8})
+      .def("add_text", &summary_add_text, "",
+           {torch::arg("tag"), torch::arg("text_string"),
+            torch::arg("global_step") = torch::arg::none(),
+            torch::arg("walltime") = torch::arg::none()})
+      .def("add_histogram", &summary_add_histogram, "",
+           {torch::arg("tag"), torch::arg("values"),
+            torch::arg("global_step") = torch::arg::none(),
+            torch::arg("walltime") = torch::arg::none()})
+      .def("flush", [](const SummaryPtr& self) { utf8_errors([&] { self->writer->flush(); }); })
+      .def("pending", [](const SummaryPtr& self) { return self->writer->pending(); })
+      .def("get_logdir", [](const SummaryPtr& self) { return self->writer->log_dir(); })
+      .def("file_path", [](const SummaryPtr& self) { return self->writer->file_path(); })
+      .def_pickle(
+          [](const SummaryPtr& self) {
+            return SummaryState(self->log_dir, self->threads, self->max_pending_bytes,
+                                self->flush_every, self->durable);
+          },
+          [](SummaryState state) {
+            return c10::make_intrusive<Summary>(std::get<0>(state), std::get<1>(state),
+                                                std::get<2>(state), std::get<3>(state),
+                                                std::get<4>(state));
           });
 
   m.def("encode_png(Tensor image, int? compression_level=None) -> Tensor", &encode_png_op);

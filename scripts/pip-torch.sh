@@ -149,6 +149,9 @@ reqs=(
   "numpy==2.3.5" "pillow==11.3.0" "pytest==8.4.2"
   # pip install --no-build-isolation . : the build backend and its build tool.
   "scikit-build-core==1.1.*" "ninja==1.13.*"
+  # ctest's tensorboard_readback reads SummaryWriter's files with the real
+  # tensorboard (it needs a protobuf newer than Debian's).
+  "tensorboard==2.21.0" "protobuf>=6.31.1"
 )
 stamp="$VENV_DIR/torchimage-venv.stamp"
 venv_ok() {  # the venv's interpreter runs, its stamp and every pin match, torch (and torchvision) import

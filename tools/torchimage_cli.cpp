@@ -8,6 +8,11 @@
 //
 // does torchimage::save_images(load_tensor(INPUT), PATTERN, options, ...):
 // one file per sample, with a progress bar on a terminal.
+//
+//   torchimage tensorboard INPUT LOGDIR --tag T [--step S] [options]
+//
+// does torchimage::SummaryWriter(LOGDIR).add_image(T, load_tensor(INPUT), S,
+// options): one image event in a new event file of LOGDIR.
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
 
 #include <unistd.h>
@@ -175,13 +180,22 @@ using torchimage::SaveImageOptions;
 /// Everything a command line sets: save_image's options and save-each's own.
 struct CommandOptions {
   SaveImageOptions save;
+  std::string tag;  // tensorboard's
+  int64_t step = 0;
+  bool durable = false;
   int64_t start_index = 0;
   int threads = 0;
   bool quiet = false;
 };
 
 /// The commands an option belongs to (a bit mask).
-enum Command : unsigned { kSave = 1u, kSaveEach = 2u, kBoth = kSave | kSaveEach };
+enum Command : unsigned {
+  kSave = 1u,
+  kSaveEach = 2u,
+  kTensorboard = 4u,
+  kBoth = kSave | kSaveEach,                // the file options
+  kImage = kSave | kSaveEach | kTensorboard  // the grid and encoding options
+};
 
 struct OptionSpec {
   const char* name;
@@ -194,21 +208,21 @@ struct OptionSpec {
 
 const OptionSpec kOptions[] = {
     {"--nrow", "N", 1, "images per row of the grid (default 8)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.nrow(parse_in_range(n, v[0], 1, std::numeric_limits<int64_t>::max()));
      }},
     {"--padding", "P", 1, "pixels of padding around and between images (default 2)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.padding(parse_in_range(n, v[0], 0, std::numeric_limits<int64_t>::max()));
      }},
     {"--normalize", nullptr, 0, "map the value range (default: min to max) onto [0, 1]",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.normalize(true); }},
     {"--value-range", "LOW HIGH", 2,
      "the range --normalize maps onto [0, 1] (ignored without --normalize)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        // Any number here; checked (check_value_range) only with --normalize,
        // as the library and torchvision ignore value_range without it.
@@ -216,10 +230,10 @@ const OptionSpec kOptions[] = {
                                                  parse_number(n, v[1], /*finite=*/false)});
      }},
     {"--scale-each", nullptr, 0, "normalize each image on its own range",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.scale_each(true); }},
     {"--pad-value", "V", 1, "padding value, or one per channel: 1,0,0 (default 0)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        std::vector<double> values = parse_numbers(n, v[0]);
        if (values.size() == 1) {
@@ -229,7 +243,7 @@ const OptionSpec kOptions[] = {
        }
      }},
     {"--format", format_names(), 1, "file format (default: from the output's extension)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        try {
          o.save.format(torchimage::parse_format(v[0], n.c_str()));
@@ -238,17 +252,17 @@ const OptionSpec kOptions[] = {
        }
      }},
     {"--quality", "Q", 1, "quality of the lossy formats 1-100 (default: JPEG 75, WebP 80)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.quality(static_cast<int>(parse_in_range(n, v[0], 1, 100)));
      }},
     {"--compression-level", "L", 1, "PNG zlib level 0-9, as Pillow's (default: fast)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.save.compression_level(static_cast<int>(parse_in_range(n, v[0], 0, 9)));
      }},
     {"--bit-depth", depth_names(), 1, depth_help(),
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        const int64_t bits = parse_in_range(n, v[0], 1, 64);
        const auto& d = all_depths();
@@ -278,7 +292,7 @@ const OptionSpec kOptions[] = {
        }
      }},
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.grayscale(true); }},
     {"--create-directories", nullptr, 0, "create missing parent directories of the output",
      kBoth,
@@ -297,6 +311,17 @@ const OptionSpec kOptions[] = {
      [](CommandOptions& o, const std::string& n, const Values& v) {
        o.threads = static_cast<int>(parse_in_range(n, v[0], 0, 4096));
      }},
+    {"--tag", "T", 1, "the image's tag in TensorBoard (required)", kTensorboard,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       if (v[0].empty()) throw UsageError(n + ": expected a non-empty tag");
+       o.tag = v[0];
+     }},
+    {"--step", "S", 1, "the image's step (default 0)", kTensorboard,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.step = parse_in_range(n, v[0], 0, std::numeric_limits<int64_t>::max());
+     }},
+    {"--durable", nullptr, 0, "fsync the event file and its folder before exiting",
+     kTensorboard, [](CommandOptions& o, const std::string&, const Values&) { o.durable = true; }},
     {"--quiet", nullptr, 0, "print nothing but errors (no progress, no summary)", kSaveEach,
      [](CommandOptions& o, const std::string&, const Values&) { o.quiet = true; }},
 };
@@ -319,14 +344,15 @@ void print_main_help() {
                "Commands:\n"
                "  save INPUT OUTPUT [options]         write the tensor in INPUT as an image grid\n"
                "  save-each INPUT PATTERN [options]   write one file per sample of a batch\n"
+               "  tensorboard INPUT LOGDIR [options]  log the tensor's image as a TensorBoard event\n"
                "  help [COMMAND]                      show the help of torchimage or of COMMAND\n"
                "\n"
                "Options:\n"
                "  -h, --help                          show this help\n"
                "  --version                           show the version\n"
                "\n"
-               "Run 'torchimage save --help' or 'torchimage save-each --help' for the options\n"
-               "of each command.\n";
+               "Run 'torchimage save --help', 'torchimage save-each --help' or\n"
+               "'torchimage tensorboard --help' for the options of each command.\n";
 }
 
 void print_options(Command command) {
@@ -393,6 +419,24 @@ void print_save_each_help() {
   print_options(kSaveEach);
 }
 
+void print_tensorboard_help() {
+  std::cout << "Usage: torchimage tensorboard INPUT LOGDIR --tag T [--step S] [options]\n"
+               "\n"
+               "Logs the tensor in INPUT as one image event for TensorBoard, as\n"
+               "torchimage::SummaryWriter(LOGDIR).add_image(T, tensor, S, options) does:\n"
+               "LOGDIR (and its parents) is created, and a new event file\n"
+               "LOGDIR/events.out.tfevents.<seconds>.<host>.<pid>.<n> holds the version\n"
+               "record and the image: the PNG (or JPEG, --format jpeg) that save_image\n"
+               "writes. Run it again to log more steps; TensorBoard reads every file of\n"
+               "the folder (tensorboard --logdir LOGDIR).\n"
+               "\n"
+            << kInputHelp
+            << "Shapes (H, W), (C, H, W) or (B, C, H, W) (a batch is logged as its grid).\n"
+               "\n"
+               "Options:\n";
+  print_options(kTensorboard);
+}
+
 // ---------------------------------------------------------------------------
 // Command lines.
 
@@ -418,7 +462,9 @@ void check_value_range(const SaveImageOptions& o, const char* hint) {
 /// Returns false when --help was asked for (and printed).
 bool parse_command_line(const std::vector<std::string>& args, Command command,
                         CommandOptions& options, std::vector<std::string>& positional) {
-  const char* hint = command == kSave ? "torchimage save --help" : "torchimage save-each --help";
+  const char* hint = command == kSave       ? "torchimage save --help"
+                     : command == kSaveEach ? "torchimage save-each --help"
+                                            : "torchimage tensorboard --help";
   bool options_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -433,8 +479,10 @@ bool parse_command_line(const std::vector<std::string>& args, Command command,
     if (arg == "-h" || arg == "--help") {
       if (command == kSave) {
         print_save_help();
-      } else {
+      } else if (command == kSaveEach) {
         print_save_each_help();
+      } else {
+        print_tensorboard_help();
       }
       return false;
     }
@@ -501,6 +549,29 @@ int run_save(const std::vector<std::string>& args) {
   SaveImageOptions encode = options.save;
   if (!encode.format()) encode.format(torchimage::ImageFormat::PNG);
   torchimage::save_image(tensor, "/dev/fd/1", encode);
+  return 0;
+}
+
+int run_tensorboard(const std::vector<std::string>& args) {
+  CommandOptions options;
+  std::vector<std::string> positional;
+  if (!parse_command_line(args, kTensorboard, options, positional)) return 0;
+  const char* hint = "torchimage tensorboard --help";
+  if (positional.size() < 2) {
+    throw UsageError(positional.empty() ? "tensorboard: missing INPUT and LOGDIR"
+                                        : "tensorboard: missing LOGDIR",
+                     hint);
+  }
+  if (positional.size() > 2) {
+    throw UsageError("tensorboard: unexpected argument '" + positional[2] + "'", hint);
+  }
+  if (options.tag.empty()) throw UsageError("tensorboard: missing --tag T", hint);
+  const torch::Tensor tensor = torchimage::cli::load_tensor(positional[0]);
+  torchimage::SummaryWriter writer(positional[1],
+                                   torchimage::SummaryWriterOptions().threads(1).durable(
+                                       options.durable));
+  writer.add_image(options.tag, tensor, options.step, options.save);
+  writer.flush();
   return 0;
 }
 
@@ -641,6 +712,8 @@ int run(const std::vector<std::string>& args) {
       print_save_help();
     } else if (args.size() == 2 && args[1] == "save-each") {
       print_save_each_help();
+    } else if (args.size() == 2 && args[1] == "tensorboard") {
+      print_tensorboard_help();
     } else {
       throw UsageError("help: unknown command '" + args[1] + "'", "torchimage --help");
     }
@@ -649,6 +722,7 @@ int run(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "save") return run_save(rest);
   if (command == "save-each") return run_save_each(rest);
+  if (command == "tensorboard") return run_tensorboard(rest);
   throw UsageError(
       command[0] == '-' ? "unknown option '" + command + "'" : "unknown command '" + command + "'",
       "torchimage --help");

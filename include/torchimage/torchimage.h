@@ -7,5 +7,6 @@
 #include <torchimage/make_grid.h>
 #include <torchimage/save_image.h>
 #include <torchimage/save_images.h>
+#include <torchimage/summary_writer.h>
 #include <torchimage/version.h>
 #include <torchimage/writer.h>

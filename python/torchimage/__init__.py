@@ -40,6 +40,7 @@ __all__ = [
     "make_grid",
     "save_images",
     "ImageWriter",
+    "SummaryWriter",
     "encode_image",
     "to_pixels",
     "encode_png",
@@ -460,6 +461,125 @@ class ImageWriter:
     def pending(self):
         """Images queued or being written."""
         return self.scripted.pending()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.flush()
+        return False
+
+
+class SummaryWriter:
+    """TensorBoard event files, as ``torch.utils.tensorboard.SummaryWriter``
+    writes them, from the C++ ``torchimage::SummaryWriter``: the same method
+    and argument names (``tag``, ``scalar_value``, ``img_tensor``,
+    ``global_step``, ``walltime``, ``dataformats``, ``values``,
+    ``text_string``), with save_image's keywords as extras of ``add_image``
+    and ``add_images`` (``nrow``, ``normalize``, ``value_range``, ...)::
+
+        with torchimage.SummaryWriter("runs/gan") as writer:
+            writer.add_scalar("loss/g", loss_g, epoch)
+            writer.add_images("samples", fake, epoch, normalize=True, value_range=(-1, 1))
+
+    Calls return once the tensor is copied; images are rendered on
+    ``threads`` workers and the records appended in call order. A failure is
+    raised by the next call or ``flush()``, once.
+
+    One difference: torch.utils.tensorboard quantizes a float image as
+    ``(x * 255).astype(uint8)`` (no rounding, no clamp); torchimage logs the
+    pixels save_image writes (``x * 255 + 0.5``, clamped), and a batch as
+    make_grid's grid. ``max_queue`` is accepted and ignored: records reach the
+    file as soon as they are rendered. ``flush_secs`` is how often a
+    ``durable`` writer syncs the file. TorchScript code takes ``.scripted``
+    (a ``torch.classes.torchimage.SummaryWriter``)."""
+
+    def __init__(self, log_dir=None, comment="", max_queue=10, flush_secs=120, threads=0,
+                 max_pending_bytes=256 << 20, durable=False):
+        if log_dir is None:
+            import datetime
+            import socket
+            stamp = datetime.datetime.now().strftime("%b%d_%H-%M-%S")
+            log_dir = _os.path.join("runs", stamp + "_" + socket.gethostname() + comment)
+        self.scripted = _torch.classes.torchimage.SummaryWriter(
+            _os.fspath(log_dir), _int(threads, "threads"),
+            _int(max_pending_bytes, "max_pending_bytes"), float(flush_secs), bool(durable))
+
+    @staticmethod
+    def _step(global_step):
+        return None if global_step is None else _int(global_step, "global_step")
+
+    @staticmethod
+    def _wall(walltime):
+        return None if walltime is None else float(walltime)
+
+    @staticmethod
+    def _tensor(t, name):
+        if _torch.is_tensor(t):
+            return t
+        try:
+            return _torch.as_tensor(t)
+        except Exception:
+            raise TypeError(f"SummaryWriter: {name} must be a tensor or an array, got {type(t)}")
+
+    def add_scalar(self, tag, scalar_value, global_step=None, walltime=None):
+        """A scalar, logged as a 32-bit float (Summary.Value.simple_value)."""
+        if _torch.is_tensor(scalar_value):
+            scalar_value = scalar_value.item()
+        self.scripted.add_scalar(tag, float(scalar_value), self._step(global_step),
+                                 self._wall(walltime))
+
+    @_torch.no_grad()
+    def add_image(self, tag, img_tensor, global_step=None, walltime=None, dataformats="CHW",
+                  **kwargs):
+        """An image (CHW, HWC or HW; a batch, NCHW or NHWC, as its grid): the PNG
+        save_image writes (JPEG with ``format="jpeg"``)."""
+        img = self._tensor(img_tensor, "img_tensor")
+        format = kwargs.pop("format", None)
+        fmt = None if format is None else _FORMATS.get(str(format).upper())
+        if format is not None and fmt is None:
+            raise ValueError(f"SummaryWriter.add_image logs PNG or JPEG, got format {format!r}")
+        grid, extra = _split("SummaryWriter.add_image", kwargs, _ENCODE_EXTRAS + ("grayscale",))
+        self.scripted.add_image(tag, img, self._step(global_step), self._wall(walltime),
+                                str(dataformats).upper(), format=fmt, **grid,
+                                **_encode_args(extra))
+
+    def add_images(self, tag, img_tensor, global_step=None, walltime=None, dataformats="NCHW",
+                   **kwargs):
+        """A batch of images as one grid (make_grid's, ``nrow`` per row)."""
+        self.add_image(tag, img_tensor, global_step, walltime, dataformats, **kwargs)
+
+    def add_text(self, tag, text_string, global_step=None, walltime=None):
+        """Text, under ``tag + "/text_summary"`` (the text plugin)."""
+        self.scripted.add_text(tag, str(text_string), self._step(global_step),
+                               self._wall(walltime))
+
+    @_torch.no_grad()
+    def add_histogram(self, tag, values, global_step=None, bins="tensorflow", walltime=None,
+                      max_bins=None):
+        """A histogram with torch.utils.tensorboard's default bins (only
+        ``bins="tensorflow"``, no ``max_bins``)."""
+        if bins != "tensorflow" or max_bins is not None:
+            raise NotImplementedError(
+                "torchimage.SummaryWriter.add_histogram takes bins='tensorflow' (the default) "
+                f"and no max_bins, got bins={bins!r}, max_bins={max_bins!r}")
+        self.scripted.add_histogram(tag, self._tensor(values, "values"), self._step(global_step),
+                                    self._wall(walltime))
+
+    def flush(self):
+        """Waits until every record is in the file; raises failures not yet reported."""
+        self.scripted.flush()
+
+    def close(self):
+        self.flush()
+
+    def get_logdir(self):
+        return self.scripted.get_logdir()
+
+    @property
+    def file_path(self):
+        """The event file this writer appends to."""
+        return self.scripted.file_path()
 
     def __enter__(self):
         return self

@@ -14,9 +14,10 @@ std::string failure_of(const std::string& path, const std::string& message) {
   return c10::str("'", path, "': ", message);
 }
 
-std::string failure_summary(const std::string& what, const std::vector<std::string>& failures) {
-  if (failures.size() == 1) return c10::str(what, ": 1 image failed: ", failures[0]);
-  std::string s = c10::str(what, ": ", failures.size(), " images failed: ", failures[0]);
+std::string failure_summary(const std::string& what, const std::vector<std::string>& failures,
+                            const std::string& unit) {
+  if (failures.size() == 1) return c10::str(what, ": 1 ", unit, " failed: ", failures[0]);
+  std::string s = c10::str(what, ": ", failures.size(), " ", unit, "s failed: ", failures[0]);
   for (size_t i = 1; i < failures.size() && i < 5; ++i) s += "; " + failures[i];
   if (failures.size() > 5) s += c10::str("; and ", failures.size() - 5, " more");
   return s;

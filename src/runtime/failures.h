@@ -16,7 +16,8 @@ std::string message_of(const std::exception& e);
 std::string failure_of(const std::string& path, const std::string& message);
 
 // "W: 1 image failed: ..." / "W: 3 images failed: a; b; c" (the first five,
-// then how many more) for a list of failures.
-std::string failure_summary(const std::string& what, const std::vector<std::string>& failures);
+// then how many more) for a list of failures; `unit` names what failed.
+std::string failure_summary(const std::string& what, const std::vector<std::string>& failures,
+                            const std::string& unit = "image");
 
 }  // namespace torchimage

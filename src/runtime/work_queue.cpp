@@ -19,10 +19,11 @@
 namespace torchimage {
 
 struct WorkQueue::State {
-  State(std::string name, int64_t max_pending_bytes)
-      : name(std::move(name)), max_pending_bytes(max_pending_bytes) {}
+  State(std::string name, std::string unit, int64_t max_pending_bytes)
+      : name(std::move(name)), unit(std::move(unit)), max_pending_bytes(max_pending_bytes) {}
 
   const std::string name;
+  const std::string unit;  // of the failure summaries
   const int64_t max_pending_bytes;
   // The process whose threads these are. A forked child has a copy of this
   // state but none of the threads, and its mutexes and condition variables
@@ -86,7 +87,7 @@ struct WorkQueue::State {
   }
 
   void throw_failures(const std::vector<std::string>& failures) const {
-    TORCH_CHECK(failures.empty(), failure_summary(name, failures));
+    TORCH_CHECK(failures.empty(), failure_summary(name, failures, unit));
   }
 
   void wait_idle() {
@@ -108,7 +109,7 @@ struct WorkQueue::State {
 };
 
 WorkQueue::WorkQueue(const Options& options)
-    : state_(new State(options.name, options.max_pending_bytes)) {
+    : state_(new State(options.name, options.unit, options.max_pending_bytes)) {
   std::unique_ptr<State> owned(state_);
   State* s = state_;
   const int n = options.threads;
@@ -141,7 +142,7 @@ WorkQueue::~WorkQueue() {
   // A destructor cannot throw: failures nobody collected go to stderr.
   if (!state_->unreported.empty()) {
     std::fprintf(stderr, "torchimage: %s\n",
-                 failure_summary(state_->name + " (at destruction)", state_->unreported).c_str());
+                 failure_summary(state_->name + " (at destruction)", state_->unreported, state_->unit).c_str());
   }
   delete state_;
 }

@@ -37,6 +37,7 @@ class WorkQueue {
 
   struct Options {
     std::string name = "WorkQueue";  // starts every message: "ImageWriter"
+    std::string unit = "image";      // what a failed job made: "1 image failed"
     int threads = 1;                 // how many to start (> 0)
     int64_t max_pending_bytes = 0;   // the bound (> 0)
     bool background_priority = false;
