@@ -19,6 +19,7 @@
 #include <torch/library.h>
 #include <torch/types.h>
 
+#include <torchimage/draw.h>
 #include <torchimage/files.h>
 #include <torchimage/formats.h>
 #include <torchimage/io.h>
@@ -429,6 +430,73 @@ FormatRow format_info_op(const std::string& name) {
 
 std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
 
+// ---- drawing -------------------------------------------------------------------
+
+// Colours reach the operators as RGB ints, three per colour (the Python
+// package turns names, hex strings and tuples into them: a schema has no
+// str-or-tuple union); `what` names the call.
+std::vector<Color> rgb_colors(const std::vector<int64_t>& flat, const char* what) {
+  TORCH_CHECK_VALUE(flat.size() % 3 == 0, what,
+                    ": colors must hold three values (R, G, B) per colour, got ", flat.size(),
+                    " values");
+  std::vector<Color> colors;
+  for (size_t i = 0; i < flat.size(); i += 3) colors.emplace_back(flat[i], flat[i + 1], flat[i + 2]);
+  return colors;
+}
+
+torch::Tensor draw_bounding_boxes_op(const torch::Tensor& image, const torch::Tensor& boxes,
+                                     const c10::optional<std::vector<std::string>>& labels,
+                                     const c10::optional<std::vector<int64_t>>& colors,
+                                     bool fill, int64_t width,
+                                     const c10::optional<std::string>& font,
+                                     c10::optional<int64_t> font_size) {
+  DrawBoundingBoxesOptions o;
+  o.fill(fill).width(width);
+  if (labels) o.labels(*labels);
+  if (colors) o.colors(rgb_colors(*colors, "draw_bounding_boxes"));
+  if (font) o.font(*font);
+  if (font_size) o.font_size(*font_size);
+  return utf8_errors([&] { return torchimage::draw_bounding_boxes(image, boxes, o); });
+}
+
+torch::Tensor draw_segmentation_masks_op(const torch::Tensor& image, const torch::Tensor& masks,
+                                         double alpha,
+                                         const c10::optional<std::vector<int64_t>>& colors) {
+  DrawSegmentationMasksOptions o;
+  o.alpha(alpha);
+  if (colors) o.colors(rgb_colors(*colors, "draw_segmentation_masks"));
+  return torchimage::draw_segmentation_masks(image, masks, o);
+}
+
+torch::Tensor draw_keypoints_op(const torch::Tensor& image, const torch::Tensor& keypoints,
+                                const c10::optional<std::vector<int64_t>>& connectivity,
+                                const c10::optional<std::vector<int64_t>>& colors,
+                                int64_t radius, int64_t width) {
+  DrawKeypointsOptions o;
+  o.radius(radius).width(width);
+  if (connectivity) {
+    TORCH_CHECK_VALUE(connectivity->size() % 2 == 0,
+                      "draw_keypoints: connectivity must hold pairs of indices, got ",
+                      connectivity->size(), " values");
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (size_t i = 0; i < connectivity->size(); i += 2) {
+      pairs.emplace_back((*connectivity)[i], (*connectivity)[i + 1]);
+    }
+    o.connectivity(pairs);
+  }
+  if (colors) {
+    const std::vector<Color> c = rgb_colors(*colors, "draw_keypoints");
+    TORCH_CHECK_VALUE(c.size() == 1, "draw_keypoints: colors is one colour, got ", c.size());
+    o.colors(c[0]);
+  }
+  return torchimage::draw_keypoints(image, keypoints, o);
+}
+
+std::vector<int64_t> color_rgb_op(const std::string& spec) {
+  const auto rgb = torchimage::parse_color(spec);
+  return {rgb[0], rgb[1], rgb[2]};
+}
+
 // Schema fragments. Arguments follow torchvision 0.14 and the C++ options;
 // torchimage's extras come last so positional calls keep torchvision's order.
 #define TI_GRID_ARGS                                                                        \
@@ -534,6 +602,23 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("format_info(str name) -> (str, str[], str[], int[], int[], int, bool, bool, bool)",
         &format_info_op);
   m.def("version() -> str", &version_op);
+
+  // torchvision.utils' drawing functions; colours as flat RGB ints (three a
+  // colour), connectivity as flat index pairs. With no box or mask, the
+  // image itself is returned (as torchvision does): declared as an alias.
+  m.def("draw_bounding_boxes(Tensor(a) image, Tensor boxes, str[]? labels=None, int[]? colors=None, "
+        "bool fill=False, int width=1, str? font=None, int? font_size=None) -> Tensor(a)",
+        &draw_bounding_boxes_op);
+  m.def("draw_segmentation_masks(Tensor(a) image, Tensor masks, float alpha=0.8, "
+        "int[]? colors=None) -> Tensor(a)",
+        &draw_segmentation_masks_op);
+  m.def("draw_keypoints(Tensor image, Tensor keypoints, int[]? connectivity=None, "
+        "int[]? colors=None, int radius=2, int width=3) -> Tensor",
+        &draw_keypoints_op);
+  m.def("flow_to_image(Tensor flow) -> Tensor", [](const torch::Tensor& flow) {
+    return torchimage::flow_to_image(flow);
+  });
+  m.def("color_rgb(str color) -> int[]", &color_rgb_op);
 }
 
 /// A symbol a C++ program can call to make sure this library is loaded (and
