@@ -1,6 +1,7 @@
 #include "grid/colormap.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 namespace torchimage {
