@@ -134,6 +134,8 @@ struct Grid {
   double pad_value;
   const FloatList& pad_color;
   bool grayscale;
+  const std::string& layout;
+  const c10::optional<std::string>& colormap;
 };
 
 template <typename Options>
@@ -141,6 +143,8 @@ Options grid_options(const Grid& g, const char* what) {
   Options o;
   o.nrow(g.nrow).padding(g.padding).normalize(g.normalize).scale_each(g.scale_each);
   o.grayscale(g.grayscale);
+  o.layout(parse_layout(g.layout, what));
+  if (g.colormap) o.colormap(*g.colormap);
   if (g.value_range) {
     TORCH_CHECK(g.value_range->size() == 2, what,
                 ": value_range must be (min, max), got ", g.value_range->size(), " values");
@@ -204,8 +208,10 @@ SaveImageOptions save_options(const Grid& g, const Encode& e, const File& f, con
 template <typename Input>
 torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                            const FloatList& value_range, bool scale_each, double pad_value,
-                           bool grayscale, const FloatList& pad_color) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                           bool grayscale, const FloatList& pad_color,
+                   const std::string& layout, const c10::optional<std::string>& colormap) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   return torchimage::make_grid(tensor, grid_options<MakeGridOptions>(g, "make_grid"));
 }
 
@@ -217,8 +223,10 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
                    double pad_value, const c10::optional<std::string>& format, int64_t quality,
                    c10::optional<int64_t> compression_level, bool grayscale,
                    const FloatList& pad_color, int64_t bit_depth, bool create_directories,
-                   bool durable, bool replace_read_only) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                   bool durable, bool replace_read_only,
+                   const std::string& layout, const c10::optional<std::string>& colormap) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   const Encode e{format, quality, compression_level, bit_depth};
   utf8_errors([&] {
     torchimage::save_image(
@@ -232,8 +240,10 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
                               const FloatList& value_range, bool scale_each, double pad_value,
                               const c10::optional<std::string>& format, int64_t quality,
                               c10::optional<int64_t> compression_level, bool grayscale,
-                              const FloatList& pad_color, int64_t bit_depth) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                              const FloatList& pad_color, int64_t bit_depth,
+                   const std::string& layout, const c10::optional<std::string>& colormap) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   const Encode e{format, quality, compression_level, bit_depth};
   return torchimage::encode_image(tensor, save_options(g, e, {}, "encode_image"));
 }
@@ -241,8 +251,10 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
 template <typename Input>
 torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                            const FloatList& value_range, bool scale_each, double pad_value,
-                           bool grayscale, const FloatList& pad_color) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                           bool grayscale, const FloatList& pad_color,
+                   const std::string& layout, const c10::optional<std::string>& colormap) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   return torchimage::to_pixels(tensor, grid_options<SaveImageOptions>(g, "to_pixels"));
 }
 
@@ -254,8 +266,10 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
                     bool scale_each, double pad_value, const c10::optional<std::string>& format,
                     int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
                     const FloatList& pad_color, int64_t bit_depth, bool create_directories,
-                    bool durable, bool replace_read_only, int64_t start_index, int64_t threads) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                    bool durable, bool replace_read_only, int64_t start_index, int64_t threads,
+                   const std::string& layout, const c10::optional<std::string>& colormap) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   const Encode e{format, quality, compression_level, bit_depth};
   const SaveImageOptions o =
       save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
@@ -318,8 +332,10 @@ JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::
                        const c10::optional<std::string>& format, int64_t quality,
                        c10::optional<int64_t> compression_level, bool grayscale,
                        const FloatList& pad_color, int64_t bit_depth, bool create_directories,
-                       bool durable, bool replace_read_only) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                       bool durable, bool replace_read_only,
+                   const std::string& layout, const c10::optional<std::string>& colormap) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   const Encode e{format, quality, compression_level, bit_depth};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_image(
@@ -337,8 +353,10 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         int64_t quality, c10::optional<int64_t> compression_level,
                         bool grayscale, const FloatList& pad_color, int64_t bit_depth,
                         bool create_directories, bool durable, bool replace_read_only,
+                        const std::string& layout, const c10::optional<std::string>& colormap,
                         int64_t start_index) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap};
   const Encode e{format, quality, compression_level, bit_depth};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_images(
@@ -359,7 +377,8 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
       torch::arg("compression_level") = torch::arg::none(), torch::arg("grayscale") = false,  \
       torch::arg("pad_color") = torch::arg::none(), torch::arg("bit_depth") = 8,              \
       torch::arg("create_directories") = false, torch::arg("durable") = false,                 \
-      torch::arg("replace_read_only") = false
+      torch::arg("replace_read_only") = false, torch::arg("layout") = std::string("CHW"),         \
+      torch::arg("colormap") = torch::arg::none()
 
 // ---- codecs ------------------------------------------------------------------
 
@@ -507,6 +526,8 @@ std::vector<int64_t> color_rgb_op(const std::string& spec) {
   "float[]? pad_color=None, int bit_depth=8"
 #define TI_FILE_ARGS \
   "bool create_directories=False, bool durable=False, bool replace_read_only=False"
+// The layout and colormap (last, so that positional calls keep the order above).
+#define TI_VIEW_ARGS "str layout=\"CHW\", str? colormap=None"
 #define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False"
 
 }  // namespace
@@ -518,45 +539,45 @@ TORCH_LIBRARY(torchimage, m) {
   // make_grid returns its input's own storage for a batch of one without
   // normalize (as torchvision does: a squeezed view): declared as an alias.
   m.def("make_grid(Tensor(a) tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor(a)",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor(a)",
         &make_grid_op<torch::Tensor>);
   m.def("make_grid.list(Tensor[] tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor",
         &make_grid_op<TensorList>);
 
   // Writers have side effects the graph cannot see: CONSERVATIVE keeps
   // TorchScript from eliminating or reordering them.
   const auto side_effects = c10::AliasAnalysisKind::CONSERVATIVE;
   m.def(torch::schema("save_image(Tensor tensor, str fp, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
-                      ", " TI_FILE_ARGS ") -> ()",
+                      ", " TI_FILE_ARGS ", " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_image_op<torch::Tensor>);
   m.def(torch::schema("save_image.list(Tensor[] tensor, str fp, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
-                      ", " TI_FILE_ARGS ") -> ()",
+                      ", " TI_FILE_ARGS ", " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_image_op<TensorList>);
   m.def(torch::schema("save_images(Tensor batch, str pattern, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
-                      ", " TI_FILE_ARGS ", int start_index=0, int threads=0) -> ()",
+                      ", " TI_FILE_ARGS ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_images_op<torch::Tensor>);
   m.def(torch::schema("save_images.list(Tensor[] batch, str pattern, " TI_GRID_ARGS ", "
-                      TI_ENCODE_ARGS ", " TI_FILE_ARGS ", int start_index=0, int threads=0) -> ()",
+                      TI_ENCODE_ARGS ", " TI_FILE_ARGS ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_images_op<TensorList>);
 
   // What save_image would write, as a 1-D uint8 tensor of file bytes (PNG
   // unless `format` says otherwise).
-  m.def("encode_image(Tensor tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ") -> Tensor",
+  m.def("encode_image(Tensor tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ", " TI_VIEW_ARGS ") -> Tensor",
         &encode_image_op<torch::Tensor>);
-  m.def("encode_image.list(Tensor[] tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ") -> Tensor",
+  m.def("encode_image.list(Tensor[] tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ", " TI_VIEW_ARGS ") -> Tensor",
         &encode_image_op<TensorList>);
   // The uint8 (H, W, C) pixels save_image would encode (uint8 input with one
   // channel may come back as a view of it).
   m.def("to_pixels(Tensor(a) tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor(a)",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor(a)",
         &to_pixels_op<torch::Tensor>);
   m.def("to_pixels.list(Tensor[] tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor",
         &to_pixels_op<TensorList>);
 
   m.class_<Job>("ImageWriterJob").def("wait", &Job::wait).def("done", &Job::done);
@@ -602,6 +623,7 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("format_info(str name) -> (str, str[], str[], int[], int[], int, bool, bool, bool)",
         &format_info_op);
   m.def("version() -> str", &version_op);
+  m.def("colormaps() -> str[]", []() { return torchimage::colormaps(); });
 
   // torchvision.utils' drawing functions; colours as flat RGB ints (three a
   // colour), connectivity as flat index pairs. With no box or mask, the

@@ -220,6 +220,28 @@ const OptionSpec kOptions[] = {
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.grayscale(true); }},
+    {"--layout", "CHW|HWC|NHWC|HW", 1,
+     "how the tensor's dimensions are ordered (default CHW; HWC/NHWC: channels last)",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       try {
+         o.save.layout(torchimage::parse_layout(v[0], n.c_str()));
+       } catch (const c10::Error& e) {
+         throw UsageError(e.what_without_backtrace());
+       }
+     }},
+    {"--colormap", "NAME", 1,
+     "colormap for one-channel images: viridis, magma, inferno, plasma, cividis, turbo, gray, jet",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       const auto names = torchimage::colormaps();
+       if (std::find(names.begin(), names.end(), v[0]) == names.end()) {
+         std::string list;
+         for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+         throw UsageError(n + ": unknown colormap '" + v[0] + "' (expected one of " + list + ")");
+       }
+       o.save.colormap(v[0]);
+     }},
     {"--create-directories", nullptr, 0, "create missing parent directories of the output",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},
@@ -503,7 +525,17 @@ int run_save_each(const std::vector<std::string>& args) {
     throw UsageError("save-each: PATTERN cannot be '-': it writes one file per sample", hint);
   }
 
-  const torch::Tensor batch = torchimage::cli::load_tensor(positional[0]);
+  torch::Tensor batch = torchimage::cli::load_tensor(positional[0]);
+  // The layout turns the file's tensor into (B, C, H, W) here (a view), as
+  // the library would: the chunks below are then handed over as CHW.
+  const torchimage::Layout layout = options.save.layout();
+  if ((layout == torchimage::Layout::HWC || layout == torchimage::Layout::NHWC) &&
+      batch.dim() == 4) {
+    batch = batch.permute({0, 3, 1, 2});
+  } else if (layout == torchimage::Layout::HW && batch.dim() == 3) {
+    batch = batch.unsqueeze(1);
+  }
+  options.save.layout(torchimage::Layout::CHW);
   TORCH_CHECK(batch.dim() == 4, "save-each: expected a 4-D (B, C, H, W) batch, got ", batch.dim(),
               "-D with shape ", batch.sizes(), " (for one image or a grid use 'torchimage save')");
   const int64_t n = batch.size(0);

@@ -45,6 +45,7 @@ __all__ = [
     "decode_image",
     "read_image",
     "formats",
+    "colormaps",
     "FormatInfo",
     "library_path",
     "draw_bounding_boxes",
@@ -82,6 +83,12 @@ FormatInfo = _collections.namedtuple(
     "animated available")
 FormatInfo.__doc__ = """A row of torchimage's table of formats (C++ ``torchimage::formats()``):
 the formats torchimage encodes itself; others go to Pillow, as in torchvision."""
+
+
+def colormaps():
+    """The colormaps ``colormap=`` takes (matplotlib's tables): viridis,
+    magma, inferno, plasma, cividis, turbo, gray, jet."""
+    return list(_ops.colormaps())
 
 
 def formats():
@@ -132,8 +139,9 @@ def _int(value, name, clamp=False):
 
 
 def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
-          pad_value=0.0, grayscale=False):
-    """make_grid's keyword arguments as the operators take them."""
+          pad_value=0.0, grayscale=False, dataformats="CHW", colormap=None):
+    """make_grid's keyword arguments as the operators take them (with
+    torchimage's: grayscale, dataformats as the layout, colormap)."""
     # torchvision tests `normalize is True` and `scale_each is True`: a truthy
     # non-bool does not normalize there, and does not here.
     normalize = normalize is True
@@ -145,6 +153,8 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
         "value_range": None,
         "scale_each": scale_each is True,
         "grayscale": bool(grayscale),
+        "layout": str(dataformats),
+        "colormap": None if colormap is None else str(colormap),
     }
     if normalize and value_range is not None:
         if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
@@ -193,7 +203,7 @@ def _split(fn, kwargs, extras):
     """make_grid's and `extras`' keyword arguments; the rest are ignored, as
     torchvision's make_grid(**kwargs) ignores them (with a warning here)."""
     grid_keys = ("nrow", "padding", "normalize", "value_range", "scale_each", "pad_value",
-                 "grayscale")
+                 "grayscale", "dataformats", "colormap")
     grid = {k: kwargs.pop(k) for k in grid_keys if k in kwargs}
     extra = {k: kwargs.pop(k) for k in extras if k in kwargs}
     _unknown(fn, kwargs)
@@ -297,13 +307,18 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     the input's dtype and device (a batch of one: that image, unpadded).
 
     Extras: ``grayscale=True`` keeps one channel; ``pad_value`` may be a
-    sequence (one value per channel). Other keyword arguments are ignored, as
-    torchvision ignores them."""
+    sequence (one value per channel); ``dataformats`` ("CHW" default, "HWC",
+    "NHWC", "HW": TensorBoard's names; a permuted view, not a copy);
+    ``colormap`` (one of ``colormaps()``, for one-channel images: the RGB
+    entries / 255 of the 8-bit gray values save_image would write). Other
+    keyword arguments are ignored, as torchvision ignores them."""
     grayscale = kwargs.pop("grayscale", False)
+    dataformats = kwargs.pop("dataformats", "CHW")
+    colormap = kwargs.pop("colormap", None)
     _unknown("make_grid", kwargs)
     return _ops.make_grid(_check_tensor(tensor),
                           **_grid(nrow, padding, normalize, value_range, scale_each, pad_value,
-                                  grayscale))
+                                  grayscale, dataformats, colormap))
 
 
 @_torch.no_grad()

@@ -7,6 +7,7 @@
 
 #include "core/prepare.h"
 #include "core/torch_compat.h"
+#include "grid/colormap.h"
 #include "grid/fused_quantize.h"
 #include "grid/grid_shape.h"
 #include "grid/quantize.h"
@@ -38,6 +39,11 @@ Bytes encode16(const Codec& codec, const torch::Tensor& chw, const EncodeOptions
 
 torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
                           const char* what) {
+  if (!grid.colormap().empty()) {
+    // The gray pixels, then the colormap's entries for them.
+    return apply_colormap(grid_pixels(tensor, gray_grid_options(grid), what), grid.colormap(),
+                          what);
+  }
   const torch::Tensor values = readable(tensor);
   torch::Tensor hwc = fused_grid_pixels(values, grid);
   if (!hwc.defined()) {
@@ -95,7 +101,8 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
 
 const Bytes& render_sample(const SavePlan& plan, const torch::Tensor& batch, int64_t i,
                            RenderBuffers& buffers) {
-  if (plan.bit_depth() != 8 || !SampleQuantizer::applies(batch, plan.grid)) {
+  if (plan.bit_depth() != 8 || !plan.grid.colormap().empty() ||
+      !SampleQuantizer::applies(batch, plan.grid)) {
     buffers.bytes = render(plan, batch[i]);
     return buffers.bytes;
   }
