@@ -5,6 +5,7 @@
 // Each operator is a thin adapter from schema arguments to the C++ options;
 // the library's c10::Error messages pass through unchanged (RuntimeError in
 // Python). Only API present in both LibTorch 1.13 and 2.x is used.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -136,6 +137,7 @@ struct Grid {
   bool grayscale;
   const std::string& layout;
   const c10::optional<std::string>& colormap;
+  const c10::optional<std::vector<int64_t>>& palette;
 };
 
 template <typename Options>
@@ -145,6 +147,23 @@ Options grid_options(const Grid& g, const char* what) {
   o.grayscale(g.grayscale);
   o.layout(parse_layout(g.layout, what));
   if (g.colormap) o.colormap(*g.colormap);
+  if (g.palette) {
+    // Flat RGB values, three a class (the Python package spells "voc" so).
+    TORCH_CHECK_VALUE(g.palette->size() % 3 == 0, what,
+                      ": palette must hold three values (R, G, B) per class, got ",
+                      g.palette->size(), " values");
+    Palette palette;
+    for (size_t i = 0; i < g.palette->size(); i += 3) {
+      std::array<uint8_t, 3> c{};
+      for (size_t k = 0; k < 3; ++k) {
+        const int64_t v = (*g.palette)[i + k];
+        TORCH_CHECK_VALUE(v >= 0 && v <= 255, what, ": palette values must be in 0-255, got ", v);
+        c[k] = static_cast<uint8_t>(v);
+      }
+      palette.push_back(c);
+    }
+    o.palette(std::move(palette));
+  }
   if (g.value_range) {
     TORCH_CHECK(g.value_range->size() == 2, what,
                 ": value_range must be (min, max), got ", g.value_range->size(), " values");
@@ -209,9 +228,10 @@ template <typename Input>
 torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                            const FloatList& value_range, bool scale_each, double pad_value,
                            bool grayscale, const FloatList& pad_color,
-                   const std::string& layout, const c10::optional<std::string>& colormap) {
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   return torchimage::make_grid(tensor, grid_options<MakeGridOptions>(g, "make_grid"));
 }
 
@@ -224,9 +244,10 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
                    c10::optional<int64_t> compression_level, bool grayscale,
                    const FloatList& pad_color, int64_t bit_depth, bool create_directories,
                    bool durable, bool replace_read_only,
-                   const std::string& layout, const c10::optional<std::string>& colormap) {
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth};
   utf8_errors([&] {
     torchimage::save_image(
@@ -241,9 +262,10 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
                               const c10::optional<std::string>& format, int64_t quality,
                               c10::optional<int64_t> compression_level, bool grayscale,
                               const FloatList& pad_color, int64_t bit_depth,
-                   const std::string& layout, const c10::optional<std::string>& colormap) {
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth};
   return torchimage::encode_image(tensor, save_options(g, e, {}, "encode_image"));
 }
@@ -252,9 +274,10 @@ template <typename Input>
 torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                            const FloatList& value_range, bool scale_each, double pad_value,
                            bool grayscale, const FloatList& pad_color,
-                   const std::string& layout, const c10::optional<std::string>& colormap) {
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   return torchimage::to_pixels(tensor, grid_options<SaveImageOptions>(g, "to_pixels"));
 }
 
@@ -267,9 +290,10 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
                     int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
                     const FloatList& pad_color, int64_t bit_depth, bool create_directories,
                     bool durable, bool replace_read_only, int64_t start_index, int64_t threads,
-                   const std::string& layout, const c10::optional<std::string>& colormap) {
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth};
   const SaveImageOptions o =
       save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
@@ -333,9 +357,10 @@ JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::
                        c10::optional<int64_t> compression_level, bool grayscale,
                        const FloatList& pad_color, int64_t bit_depth, bool create_directories,
                        bool durable, bool replace_read_only,
-                   const std::string& layout, const c10::optional<std::string>& colormap) {
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_image(
@@ -354,9 +379,10 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         bool grayscale, const FloatList& pad_color, int64_t bit_depth,
                         bool create_directories, bool durable, bool replace_read_only,
                         const std::string& layout, const c10::optional<std::string>& colormap,
+                        const c10::optional<std::vector<int64_t>>& palette,
                         int64_t start_index) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap};
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_images(
@@ -378,7 +404,7 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
       torch::arg("pad_color") = torch::arg::none(), torch::arg("bit_depth") = 8,              \
       torch::arg("create_directories") = false, torch::arg("durable") = false,                 \
       torch::arg("replace_read_only") = false, torch::arg("layout") = std::string("CHW"),         \
-      torch::arg("colormap") = torch::arg::none()
+      torch::arg("colormap") = torch::arg::none(), torch::arg("palette") = torch::arg::none()
 
 // ---- codecs ------------------------------------------------------------------
 
@@ -395,15 +421,19 @@ torch::Tensor encode_jpeg_op(const torch::Tensor& image, int64_t quality) {
                                  JpegOptions().quality(to_int(quality, "encode_jpeg", "quality")));
 }
 
-torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels, bool keep_16_bit) {
+torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels, bool keep_16_bit,
+                              bool keep_indices) {
   return torchimage::decode_image(
-      data, DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit));
+      data,
+      DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit).keep_indices(keep_indices));
 }
 
-torch::Tensor read_image_op(const std::string& path, int64_t max_pixels, bool keep_16_bit) {
+torch::Tensor read_image_op(const std::string& path, int64_t max_pixels, bool keep_16_bit,
+                            bool keep_indices) {
   return utf8_errors([&] {
     return torchimage::read_image(
-        path, DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit));
+        path,
+        DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit).keep_indices(keep_indices));
   });
 }
 
@@ -527,8 +557,8 @@ std::vector<int64_t> color_rgb_op(const std::string& spec) {
 #define TI_FILE_ARGS \
   "bool create_directories=False, bool durable=False, bool replace_read_only=False"
 // The layout and colormap (last, so that positional calls keep the order above).
-#define TI_VIEW_ARGS "str layout=\"CHW\", str? colormap=None"
-#define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False"
+#define TI_VIEW_ARGS "str layout=\"CHW\", str? colormap=None, int[]? palette=None"
+#define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False, bool keep_indices=False"
 
 }  // namespace
 }  // namespace ops
@@ -624,6 +654,11 @@ TORCH_LIBRARY(torchimage, m) {
         &format_info_op);
   m.def("version() -> str", &version_op);
   m.def("colormaps() -> str[]", []() { return torchimage::colormaps(); });
+  m.def("voc_palette() -> int[]", []() {
+    std::vector<int64_t> flat;
+    for (const auto& c : torchimage::voc_palette()) flat.insert(flat.end(), c.begin(), c.end());
+    return flat;
+  });
 
   // torchvision.utils' drawing functions; colours as flat RGB ints (three a
   // colour), connectivity as flat index pairs. With no box or mask, the

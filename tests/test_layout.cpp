@@ -13,6 +13,8 @@
 
 #include <torchimage/torchimage.h>
 
+#include "reference_png.h"
+
 namespace {
 
 using torchimage::Layout;
@@ -134,6 +136,37 @@ TEST(Colormap, IndexesTheGrayPixels) {
   EXPECT_NE(error_of([&] {
               torchimage::to_pixels(x, SaveImageOptions().colormap("rainbow"));
             }).find("unknown colormap 'rainbow'"),
+            std::string::npos);
+}
+
+TEST(LabelMap, IndexedPngHasPlteAndKeepsIds) {
+  const auto labels = torch::randint(0, 21, {2, 1, 6, 7}, torch::kLong);
+  const auto o = SaveImageOptions().palette("voc").padding(1).nrow(2);
+  const auto file = torchimage::encode_image(labels, o);
+  // libpng (the tests' independent decoder): colour type 3, the palette's colours.
+  const auto ref = torchimage_test::decode_reference_png(file);
+  ASSERT_TRUE(ref.ok()) << ref.describe();
+  EXPECT_EQ(ref.color_type, 3);
+  const auto ids = torchimage::decode_image(file, torchimage::DecodeOptions().keep_indices(true));
+  ASSERT_EQ(ids.size(0), 1);
+  const auto palette = torchimage::voc_palette();
+  const auto rgb = ref.hwc();
+  ASSERT_EQ(rgb.size(2), 3);
+  for (int64_t y = 0; y < ids.size(1); ++y) {
+    for (int64_t x = 0; x < ids.size(2); ++x) {
+      const auto c = palette[static_cast<size_t>(ids[0][y][x].item<int64_t>())];
+      for (int k = 0; k < 3; ++k) EXPECT_EQ(rgb[y][x][k].item<int>(), c[static_cast<size_t>(k)]);
+    }
+  }
+  // The ids of the grid: the tiles' own, and class 0 in the padding.
+  EXPECT_TRUE(torch::equal(ids[0].slice(0, 1, 7).slice(1, 1, 8), labels[0][0].to(torch::kByte)));
+  EXPECT_TRUE(torch::equal(ids[0].slice(0, 1, 7).slice(1, 9, 16), labels[1][0].to(torch::kByte)));
+  EXPECT_EQ(ids[0][0].sum().item<int64_t>(), 0);
+  // 257 classes are refused, naming the count.
+  EXPECT_NE(error_of([&] {
+              torchimage::encode_image(labels,
+                                       SaveImageOptions().palette(torchimage::Palette(257)));
+            }).find("257 classes"),
             std::string::npos);
 }
 

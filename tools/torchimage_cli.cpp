@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <new>
@@ -241,6 +242,35 @@ const OptionSpec kOptions[] = {
          throw UsageError(n + ": unknown colormap '" + v[0] + "' (expected one of " + list + ")");
        }
        o.save.colormap(v[0]);
+     }},
+    {"--palette", "voc|FILE", 1,
+     "write INPUT's integer class indices in a palette's colours (PNG: indexed colour): the "
+     "Pascal VOC palette, or a FILE of one colour a line (a name, #RRGGBB or rgb(r, g, b))",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       if (v[0] == "voc") {
+         o.save.palette(torchimage::voc_palette());
+         return;
+       }
+       std::ifstream file(v[0]);
+       if (!file) throw UsageError(n + ": cannot read the palette file '" + v[0] + "'");
+       torchimage::Palette palette;
+       std::string line;
+       while (std::getline(file, line)) {
+         const auto begin = line.find_first_not_of(" \t\r");
+         if (begin == std::string::npos) continue;
+         const auto end = line.find_last_not_of(" \t\r");
+         try {
+           palette.push_back(torchimage::parse_color(line.substr(begin, end - begin + 1)));
+         } catch (const c10::Error& e) {
+           throw UsageError(n + ": " + e.what_without_backtrace());
+         }
+       }
+       if (palette.empty() || palette.size() > 256) {
+         throw UsageError(n + ": a palette holds 1 to 256 colours, '" + v[0] + "' has " +
+                          std::to_string(palette.size()));
+       }
+       o.save.palette(std::move(palette));
      }},
     {"--create-directories", nullptr, 0, "create missing parent directories of the output",
      kBoth,

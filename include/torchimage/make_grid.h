@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,6 +40,15 @@ TORCHIMAGE_API const char* layout_name(Layout layout);
 /// The colormaps `colormap(...)` knows, matplotlib's: viridis, magma,
 /// inferno, plasma, cividis, turbo, gray, jet.
 TORCHIMAGE_API std::vector<std::string> colormaps();
+
+/// The colours of a label map's classes: entry i is class i's RGB (at most 256).
+using Palette = std::vector<std::array<uint8_t, 3>>;
+
+/// The Pascal VOC palette: 256 colours, class 0 black, class 1 (128, 0, 0), ...
+TORCHIMAGE_API Palette voc_palette();
+
+/// The palette named `name`: "voc" (voc_palette()); a c10::Error otherwise.
+TORCHIMAGE_API Palette named_palette(const std::string& name);
 
 namespace detail {
 
@@ -92,6 +102,18 @@ class GridArgs {
   Derived& colormap(std::string v) { colormap_ = std::move(v); return self(); }
   const std::string& colormap() const noexcept { return colormap_; }
 
+  /// Takes the tensor as a label map: integer class indices (uint8, int16,
+  /// int32 or int64; one channel), shown in the palette's colours (at most
+  /// 256). A PNG is written as indexed colour (PLTE + 8-bit indices: the
+  /// file keeps the class ids, read back with DecodeOptions().keep_indices(true));
+  /// other formats get the colours; make_grid returns the uint8 colours.
+  /// pad_value is the padding's class index. `palette("voc")`: voc_palette().
+  Derived& palette(Palette v) { palette_ = std::move(v); return self(); }
+  Derived& palette(const std::string& name) { palette_ = named_palette(name); return self(); }
+  Derived& palette(const char* name) { palette_ = named_palette(name); return self(); }
+  Derived& palette(std::nullopt_t) { palette_.reset(); return self(); }
+  const std::optional<Palette>& palette() const noexcept { return palette_; }
+
  protected:
   Derived& self() { return static_cast<Derived&>(*this); }
 
@@ -103,6 +125,7 @@ class GridArgs {
   std::vector<double> pad_value_{0.0};
   Layout layout_ = Layout::CHW;
   std::string colormap_;
+  std::optional<Palette> palette_;
 };
 
 }  // namespace detail

@@ -139,7 +139,7 @@ def _int(value, name, clamp=False):
 
 
 def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
-          pad_value=0.0, grayscale=False, dataformats="CHW", colormap=None):
+          pad_value=0.0, grayscale=False, dataformats="CHW", colormap=None, palette=None):
     """make_grid's keyword arguments as the operators take them (with
     torchimage's: grayscale, dataformats as the layout, colormap)."""
     # torchvision tests `normalize is True` and `scale_each is True`: a truthy
@@ -155,6 +155,7 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
         "grayscale": bool(grayscale),
         "layout": str(dataformats),
         "colormap": None if colormap is None else str(colormap),
+        "palette": _palette(palette),
     }
     if normalize and value_range is not None:
         if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
@@ -169,6 +170,25 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
     else:
         args["pad_value"] = float(pad_value)
     return args
+
+
+def _palette(palette):
+    """A label map's palette as the operators take it (flat RGB ints): "voc",
+    or a sequence of colours (names, "#RRGGBB" or (R, G, B) tuples)."""
+    if palette is None:
+        return None
+    if isinstance(palette, str):
+        if palette.lower() != "voc":
+            raise ValueError(f"palette: unknown palette {palette!r} (expected 'voc', or a list "
+                             "of colours)")
+        return list(_ops.voc_palette())
+    flat = []
+    for color in palette:
+        if isinstance(color, str):
+            flat.extend(_ops.color_rgb(color))
+        else:
+            flat.extend(int(v) for v in color)
+    return flat
 
 
 def _encode_args(extra):
@@ -203,7 +223,7 @@ def _split(fn, kwargs, extras):
     """make_grid's and `extras`' keyword arguments; the rest are ignored, as
     torchvision's make_grid(**kwargs) ignores them (with a warning here)."""
     grid_keys = ("nrow", "padding", "normalize", "value_range", "scale_each", "pad_value",
-                 "grayscale", "dataformats", "colormap")
+                 "grayscale", "dataformats", "colormap", "palette")
     grid = {k: kwargs.pop(k) for k in grid_keys if k in kwargs}
     extra = {k: kwargs.pop(k) for k in extras if k in kwargs}
     _unknown(fn, kwargs)
@@ -315,10 +335,11 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     grayscale = kwargs.pop("grayscale", False)
     dataformats = kwargs.pop("dataformats", "CHW")
     colormap = kwargs.pop("colormap", None)
+    palette = kwargs.pop("palette", None)
     _unknown("make_grid", kwargs)
     return _ops.make_grid(_check_tensor(tensor),
                           **_grid(nrow, padding, normalize, value_range, scale_each, pad_value,
-                                  grayscale, dataformats, colormap))
+                                  grayscale, dataformats, colormap, palette))
 
 
 @_torch.no_grad()
@@ -481,19 +502,21 @@ def encode_jpeg(image, quality=75):
     return _ops.encode_jpeg(image, quality=_int(quality, "quality"))
 
 
-def decode_image(data, max_pixels=1 << 30, keep_16_bit=False):
+def decode_image(data, max_pixels=1 << 30, keep_16_bit=False, keep_indices=False):
     """PNG or JPEG bytes (1-D uint8 tensor) to a uint8 (C, H, W) image.
     ``keep_16_bit``: a 16-bit PNG's samples stay 16-bit (uint16 where torch
     has it, 2.3+, as torchvision 0.19+ decodes them; int32 values 0-65535 on
-    older torch) instead of being reduced to 8 bits (C++ DecodeOptions)."""
+    older torch) instead of being reduced to 8 bits (C++ DecodeOptions).
+    ``keep_indices``: an indexed-colour PNG (a label map) gives its indices
+    (one channel) instead of the palette's colours."""
     return _ops.decode_image(data, max_pixels=_int(max_pixels, "max_pixels"),
-                             keep_16_bit=bool(keep_16_bit))
+                             keep_16_bit=bool(keep_16_bit), keep_indices=bool(keep_indices))
 
 
-def read_image(path, max_pixels=1 << 30, keep_16_bit=False):
+def read_image(path, max_pixels=1 << 30, keep_16_bit=False, keep_indices=False):
     """decode_image of a file's bytes (the path: str, bytes or os.PathLike)."""
     return _ops.read_image(_path(path), max_pixels=_int(max_pixels, "max_pixels"),
-                           keep_16_bit=bool(keep_16_bit))
+                           keep_16_bit=bool(keep_16_bit), keep_indices=bool(keep_indices))
 
 
 # ---------------------------------------------------------------------------

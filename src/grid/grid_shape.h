@@ -20,7 +20,7 @@ struct GridShape {
 // becomes RGB unless the grayscale option keeps it gray.
 // A colormap makes one channel three.
 inline int64_t grid_channels(int64_t in_channels, const MakeGridOptions& options) {
-  if (!options.colormap().empty()) return 3;
+  if (!options.colormap().empty() || options.palette()) return 3;
   return in_channels == 1 && !options.grayscale() ? 3 : in_channels;
 }
 

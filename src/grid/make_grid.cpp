@@ -17,6 +17,7 @@
 #include "core/torch_compat.h"
 #include "grid/colormap.h"
 #include "grid/grid_shape.h"
+#include "grid/labels.h"
 #include "grid/quantize.h"
 
 namespace torchimage {
@@ -52,6 +53,12 @@ void norm_range(at::Tensor& t, const std::optional<ValueRange>& range) {
 
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
                       int sample_bits) {
+  if (o.palette()) {
+    check_label_input(tensor, o, what);
+    TORCH_CHECK_VALUE(sample_bits == 8, what, ": a label map is written with 8-bit indices, not ",
+                      sample_bits, "-bit samples");
+    return;
+  }
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   check_tensor_kind(tensor, what);
   const auto dtype = tensor.scalar_type();
@@ -235,11 +242,20 @@ std::vector<torch::Tensor> apply_layout(const std::vector<torch::Tensor>& tensor
 MakeGridOptions gray_grid_options(const MakeGridOptions& o) {
   MakeGridOptions g = o;
   g.colormap("").grayscale(true);
+  g.palette(std::nullopt);
   return g;
 }
 
 torch::Tensor make_grid(const torch::Tensor& tensor, const MakeGridOptions& o) {
   const torch::Tensor input = apply_layout(tensor, o.layout(), "make_grid");
+  if (o.palette()) {
+    check_grid_input(input, o, "make_grid");
+    // The colours of the grid of class indices, uint8, on the input's device.
+    return palette_colors(label_grid(input, o, "make_grid"), *o.palette())
+        .permute({2, 0, 1})
+        .contiguous()
+        .to(input.device());
+  }
   check_grid_input(input, o, "make_grid");
   if (o.colormap().empty()) return make_grid_impl(input, o, /*sample_bits=*/8, "make_grid");
   // The 8-bit gray grid save_image would write, through the table; floating
