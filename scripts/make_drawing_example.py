@@ -2,8 +2,9 @@
 """Writes docs/drawing_example.png, the README's picture of issue 24's
 functions, with torchimage alone: boxes with labels and masks on a photo
 (tests/data/photos/chelsea.png), keypoints joined by lines, a flow field
-(flow_to_image), and four depth-like maps given as (B, H, W, C) through
-dataformats="NHWC" and colormap="viridis".
+(flow_to_image), four depth-like maps given as (B, H, W, C) through
+dataformats="NHWC" and colormap="viridis", and a label map of class ids in the
+Pascal VOC palette (palette="voc").
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/make_drawing_example.py
 """
@@ -48,9 +49,13 @@ def main():
                                    dataformats="NHWC", colormap="viridis")
     colored = (F.interpolate(colored[None], size=(H, W), mode="nearest")[0] * 255).round()
 
-    tiles = [drawn.float(), points.float(), flow.float(), colored]
+    classes = (((xx // 50) + (yy // 50) * 3) % 20 + 1) * ((xx + yy) % 100 > 15)
+    labels = torchimage.make_grid(classes, palette="voc").float()  # the VOC colours, uint8
+
+    tiles = [drawn.float(), points.float(), flow.float(), colored, labels,
+             torch.full((3, H, W), 255.0)]
     torchimage.save_image(torch.stack(tiles) / 255, os.path.join(ROOT, "docs", "drawing_example.png"),
-                          nrow=2, padding=4, pad_value=1.0)
+                          nrow=3, padding=4, pad_value=1.0)
 
 
 if __name__ == "__main__":
