@@ -5,6 +5,7 @@
 // Each operator is a thin adapter from schema arguments to the C++ options;
 // the library's c10::Error messages pass through unchanged (RuntimeError in
 // Python). Only API present in both LibTorch 1.13 and 2.x is used.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -19,6 +20,7 @@
 #include <torch/library.h>
 #include <torch/types.h>
 
+#include <torchimage/draw.h>
 #include <torchimage/files.h>
 #include <torchimage/formats.h>
 #include <torchimage/io.h>
@@ -134,6 +136,9 @@ struct Grid {
   double pad_value;
   const FloatList& pad_color;
   bool grayscale;
+  const std::string& layout;
+  const c10::optional<std::string>& colormap;
+  const c10::optional<std::vector<int64_t>>& palette;
 };
 
 template <typename Options>
@@ -141,6 +146,25 @@ Options grid_options(const Grid& g, const char* what) {
   Options o;
   o.nrow(g.nrow).padding(g.padding).normalize(g.normalize).scale_each(g.scale_each);
   o.grayscale(g.grayscale);
+  o.layout(parse_layout(g.layout, what));
+  if (g.colormap) o.colormap(*g.colormap);
+  if (g.palette) {
+    // Flat RGB values, three a class (the Python package spells "voc" so).
+    TORCH_CHECK_VALUE(g.palette->size() % 3 == 0, what,
+                      ": palette must hold three values (R, G, B) per class, got ",
+                      g.palette->size(), " values");
+    Palette palette;
+    for (size_t i = 0; i < g.palette->size(); i += 3) {
+      std::array<uint8_t, 3> c{};
+      for (size_t k = 0; k < 3; ++k) {
+        const int64_t v = (*g.palette)[i + k];
+        TORCH_CHECK_VALUE(v >= 0 && v <= 255, what, ": palette values must be in 0-255, got ", v);
+        c[k] = static_cast<uint8_t>(v);
+      }
+      palette.push_back(c);
+    }
+    o.palette(std::move(palette));
+  }
   if (g.value_range) {
     TORCH_CHECK(g.value_range->size() == 2, what,
                 ": value_range must be (min, max), got ", g.value_range->size(), " values");
@@ -211,8 +235,11 @@ SaveImageOptions save_options(const Grid& g, const Encode& e, const File& f, con
 template <typename Input>
 torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                            const FloatList& value_range, bool scale_each, double pad_value,
-                           bool grayscale, const FloatList& pad_color) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                           bool grayscale, const FloatList& pad_color,
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   return torchimage::make_grid(tensor, grid_options<MakeGridOptions>(g, "make_grid"));
 }
 
@@ -225,8 +252,11 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
                    c10::optional<int64_t> compression_level, bool grayscale,
                    const FloatList& pad_color, int64_t bit_depth, bool lossless,
     const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
-                   bool durable, bool replace_read_only) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                   bool durable, bool replace_read_only,
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   utf8_errors([&] {
     torchimage::save_image(
@@ -241,8 +271,11 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
                               const c10::optional<std::string>& format, c10::optional<int64_t> quality,
                               c10::optional<int64_t> compression_level, bool grayscale,
                               const FloatList& pad_color, int64_t bit_depth, bool lossless,
-    const c10::optional<std::string>& compression, bool keep_values) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+    const c10::optional<std::string>& compression, bool keep_values,
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return torchimage::encode_image(tensor, save_options(g, e, {}, "encode_image"));
 }
@@ -250,8 +283,11 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
 template <typename Input>
 torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, bool normalize,
                            const FloatList& value_range, bool scale_each, double pad_value,
-                           bool grayscale, const FloatList& pad_color) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                           bool grayscale, const FloatList& pad_color,
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   return torchimage::to_pixels(tensor, grid_options<SaveImageOptions>(g, "to_pixels"));
 }
 
@@ -264,8 +300,11 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
                     c10::optional<int64_t> quality, c10::optional<int64_t> compression_level, bool grayscale,
                     const FloatList& pad_color, int64_t bit_depth, bool lossless,
     const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
-                    bool durable, bool replace_read_only, int64_t start_index, int64_t threads) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                    bool durable, bool replace_read_only, int64_t start_index, int64_t threads,
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   const SaveImageOptions o =
       save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
@@ -329,8 +368,11 @@ JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::
                        c10::optional<int64_t> compression_level, bool grayscale,
                        const FloatList& pad_color, int64_t bit_depth, bool lossless,
     const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
-                       bool durable, bool replace_read_only) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+                       bool durable, bool replace_read_only,
+                   const std::string& layout, const c10::optional<std::string>& colormap,
+                   const c10::optional<std::vector<int64_t>>& palette) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_image(
@@ -349,8 +391,11 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         bool grayscale, const FloatList& pad_color, int64_t bit_depth, bool lossless,
     const c10::optional<std::string>& compression, bool keep_values,
                         bool create_directories, bool durable, bool replace_read_only,
+                        const std::string& layout, const c10::optional<std::string>& colormap,
+                        const c10::optional<std::vector<int64_t>>& palette,
                         int64_t start_index) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_images(
@@ -473,7 +518,8 @@ void summary_add_histogram(const SummaryPtr& self, const std::string& tag,
       torch::arg("lossless") = false, torch::arg("compression") = torch::arg::none(),          \
       torch::arg("keep_values") = false,                                                       \
       torch::arg("create_directories") = false, torch::arg("durable") = false,                 \
-      torch::arg("replace_read_only") = false
+      torch::arg("replace_read_only") = false, torch::arg("layout") = std::string("CHW"),         \
+      torch::arg("colormap") = torch::arg::none(), torch::arg("palette") = torch::arg::none()
 
 // ---- codecs ------------------------------------------------------------------
 
@@ -490,15 +536,19 @@ torch::Tensor encode_jpeg_op(const torch::Tensor& image, int64_t quality) {
                                  JpegOptions().quality(to_int(quality, "encode_jpeg", "quality")));
 }
 
-torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels, bool keep_16_bit) {
+torch::Tensor decode_image_op(const torch::Tensor& data, int64_t max_pixels, bool keep_16_bit,
+                              bool keep_indices) {
   return torchimage::decode_image(
-      data, DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit));
+      data,
+      DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit).keep_indices(keep_indices));
 }
 
-torch::Tensor read_image_op(const std::string& path, int64_t max_pixels, bool keep_16_bit) {
+torch::Tensor read_image_op(const std::string& path, int64_t max_pixels, bool keep_16_bit,
+                            bool keep_indices) {
   return utf8_errors([&] {
     return torchimage::read_image(
-        path, DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit));
+        path,
+        DecodeOptions().max_pixels(max_pixels).keep_16_bit(keep_16_bit).keep_indices(keep_indices));
   });
 }
 
@@ -545,6 +595,73 @@ FormatRow format_info_op(const std::string& name) {
 
 std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
 
+// ---- drawing -------------------------------------------------------------------
+
+// Colours reach the operators as RGB ints, three per colour (the Python
+// package turns names, hex strings and tuples into them: a schema has no
+// str-or-tuple union); `what` names the call.
+std::vector<Color> rgb_colors(const std::vector<int64_t>& flat, const char* what) {
+  TORCH_CHECK_VALUE(flat.size() % 3 == 0, what,
+                    ": colors must hold three values (R, G, B) per colour, got ", flat.size(),
+                    " values");
+  std::vector<Color> colors;
+  for (size_t i = 0; i < flat.size(); i += 3) colors.emplace_back(flat[i], flat[i + 1], flat[i + 2]);
+  return colors;
+}
+
+torch::Tensor draw_bounding_boxes_op(const torch::Tensor& image, const torch::Tensor& boxes,
+                                     const c10::optional<std::vector<std::string>>& labels,
+                                     const c10::optional<std::vector<int64_t>>& colors,
+                                     bool fill, int64_t width,
+                                     const c10::optional<std::string>& font,
+                                     c10::optional<int64_t> font_size) {
+  DrawBoundingBoxesOptions o;
+  o.fill(fill).width(width);
+  if (labels) o.labels(*labels);
+  if (colors) o.colors(rgb_colors(*colors, "draw_bounding_boxes"));
+  if (font) o.font(*font);
+  if (font_size) o.font_size(*font_size);
+  return utf8_errors([&] { return torchimage::draw_bounding_boxes(image, boxes, o); });
+}
+
+torch::Tensor draw_segmentation_masks_op(const torch::Tensor& image, const torch::Tensor& masks,
+                                         double alpha,
+                                         const c10::optional<std::vector<int64_t>>& colors) {
+  DrawSegmentationMasksOptions o;
+  o.alpha(alpha);
+  if (colors) o.colors(rgb_colors(*colors, "draw_segmentation_masks"));
+  return torchimage::draw_segmentation_masks(image, masks, o);
+}
+
+torch::Tensor draw_keypoints_op(const torch::Tensor& image, const torch::Tensor& keypoints,
+                                const c10::optional<std::vector<int64_t>>& connectivity,
+                                const c10::optional<std::vector<int64_t>>& colors,
+                                int64_t radius, int64_t width) {
+  DrawKeypointsOptions o;
+  o.radius(radius).width(width);
+  if (connectivity) {
+    TORCH_CHECK_VALUE(connectivity->size() % 2 == 0,
+                      "draw_keypoints: connectivity must hold pairs of indices, got ",
+                      connectivity->size(), " values");
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (size_t i = 0; i < connectivity->size(); i += 2) {
+      pairs.emplace_back((*connectivity)[i], (*connectivity)[i + 1]);
+    }
+    o.connectivity(pairs);
+  }
+  if (colors) {
+    const std::vector<Color> c = rgb_colors(*colors, "draw_keypoints");
+    TORCH_CHECK_VALUE(c.size() == 1, "draw_keypoints: colors is one colour, got ", c.size());
+    o.colors(c[0]);
+  }
+  return torchimage::draw_keypoints(image, keypoints, o);
+}
+
+std::vector<int64_t> color_rgb_op(const std::string& spec) {
+  const auto rgb = torchimage::parse_color(spec);
+  return {rgb[0], rgb[1], rgb[2]};
+}
+
 // Schema fragments. Arguments follow torchvision 0.14 and the C++ options;
 // torchimage's extras come last so positional calls keep torchvision's order.
 #define TI_GRID_ARGS                                                                        \
@@ -556,7 +673,9 @@ std::string version_op() { return TORCHIMAGE_VERSION_STRING; }
   "bool keep_values=False"
 #define TI_FILE_ARGS \
   "bool create_directories=False, bool durable=False, bool replace_read_only=False"
-#define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False"
+// The layout and colormap (last, so that positional calls keep the order above).
+#define TI_VIEW_ARGS "str layout=\"CHW\", str? colormap=None, int[]? palette=None"
+#define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False, bool keep_indices=False"
 
 }  // namespace
 }  // namespace ops
@@ -567,45 +686,45 @@ TORCH_LIBRARY(torchimage, m) {
   // make_grid returns its input's own storage for a batch of one without
   // normalize (as torchvision does: a squeezed view): declared as an alias.
   m.def("make_grid(Tensor(a) tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor(a)",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor(a)",
         &make_grid_op<torch::Tensor>);
   m.def("make_grid.list(Tensor[] tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor",
         &make_grid_op<TensorList>);
 
   // Writers have side effects the graph cannot see: CONSERVATIVE keeps
   // TorchScript from eliminating or reordering them.
   const auto side_effects = c10::AliasAnalysisKind::CONSERVATIVE;
   m.def(torch::schema("save_image(Tensor tensor, str fp, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
-                      ", " TI_FILE_ARGS ") -> ()",
+                      ", " TI_FILE_ARGS ", " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_image_op<torch::Tensor>);
   m.def(torch::schema("save_image.list(Tensor[] tensor, str fp, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
-                      ", " TI_FILE_ARGS ") -> ()",
+                      ", " TI_FILE_ARGS ", " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_image_op<TensorList>);
   m.def(torch::schema("save_images(Tensor batch, str pattern, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
-                      ", " TI_FILE_ARGS ", int start_index=0, int threads=0) -> ()",
+                      ", " TI_FILE_ARGS ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_images_op<torch::Tensor>);
   m.def(torch::schema("save_images.list(Tensor[] batch, str pattern, " TI_GRID_ARGS ", "
-                      TI_ENCODE_ARGS ", " TI_FILE_ARGS ", int start_index=0, int threads=0) -> ()",
+                      TI_ENCODE_ARGS ", " TI_FILE_ARGS ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_images_op<TensorList>);
 
   // What save_image would write, as a 1-D uint8 tensor of file bytes (PNG
   // unless `format` says otherwise).
-  m.def("encode_image(Tensor tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ") -> Tensor",
+  m.def("encode_image(Tensor tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ", " TI_VIEW_ARGS ") -> Tensor",
         &encode_image_op<torch::Tensor>);
-  m.def("encode_image.list(Tensor[] tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ") -> Tensor",
+  m.def("encode_image.list(Tensor[] tensor, " TI_GRID_ARGS ", " TI_ENCODE_ARGS ", " TI_VIEW_ARGS ") -> Tensor",
         &encode_image_op<TensorList>);
   // The uint8 (H, W, C) pixels save_image would encode (uint8 input with one
   // channel may come back as a view of it).
   m.def("to_pixels(Tensor(a) tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor(a)",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor(a)",
         &to_pixels_op<torch::Tensor>);
   m.def("to_pixels.list(Tensor[] tensor, " TI_GRID_ARGS
-        ", bool grayscale=False, float[]? pad_color=None) -> Tensor",
+        ", bool grayscale=False, float[]? pad_color=None, " TI_VIEW_ARGS ") -> Tensor",
         &to_pixels_op<TensorList>);
 
   m.class_<Job>("ImageWriterJob").def("wait", &Job::wait).def("done", &Job::done);
@@ -694,6 +813,29 @@ TORCH_LIBRARY(torchimage, m) {
   m.def("format_info(str name) -> (str, str[], str[], int[], int[], int, bool, bool, bool, bool)",
         &format_info_op);
   m.def("version() -> str", &version_op);
+  m.def("colormaps() -> str[]", []() { return torchimage::colormaps(); });
+  m.def("voc_palette() -> int[]", []() {
+    std::vector<int64_t> flat;
+    for (const auto& c : torchimage::voc_palette()) flat.insert(flat.end(), c.begin(), c.end());
+    return flat;
+  });
+
+  // torchvision.utils' drawing functions; colours as flat RGB ints (three a
+  // colour), connectivity as flat index pairs. With no box or mask, the
+  // image itself is returned (as torchvision does): declared as an alias.
+  m.def("draw_bounding_boxes(Tensor(a) image, Tensor boxes, str[]? labels=None, int[]? colors=None, "
+        "bool fill=False, int width=1, str? font=None, int? font_size=None) -> Tensor(a)",
+        &draw_bounding_boxes_op);
+  m.def("draw_segmentation_masks(Tensor(a) image, Tensor masks, float alpha=0.8, "
+        "int[]? colors=None) -> Tensor(a)",
+        &draw_segmentation_masks_op);
+  m.def("draw_keypoints(Tensor image, Tensor keypoints, int[]? connectivity=None, "
+        "int[]? colors=None, int radius=2, int width=3) -> Tensor",
+        &draw_keypoints_op);
+  m.def("flow_to_image(Tensor flow) -> Tensor", [](const torch::Tensor& flow) {
+    return torchimage::flow_to_image(flow);
+  });
+  m.def("color_rgb(str color) -> int[]", &color_rgb_op);
 }
 
 /// A symbol a C++ program can call to make sure this library is loaded (and

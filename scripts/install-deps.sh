@@ -27,6 +27,9 @@ packages=(
   # links it when found; the library does not use it).
   libdeflate-dev
   python3-torch python3-torchvision python3-pil python3-numpy python3-pytest
+  # Drawing (box labels: FreeType and DejaVuSans) and the colormap tables'
+  # generator and tests (matplotlib).
+  libfreetype-dev fonts-dejavu-core python3-matplotlib
   # scripts/pip-torch.sh: a venv for pip's torch (Debian's python3 needs python3-venv).
   python3-venv
   # scripts/sanitize.sh and scripts/fuzz.sh: clang with its sanitizer and

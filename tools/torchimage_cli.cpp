@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <new>
@@ -294,6 +295,57 @@ const OptionSpec kOptions[] = {
     {"--grayscale", nullptr, 0, "keep one-channel images gray instead of RGB",
      kImage,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.grayscale(true); }},
+    {"--layout", "CHW|HWC|NHWC|HW", 1,
+     "how the tensor's dimensions are ordered (default CHW; HWC/NHWC: channels last)",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       try {
+         o.save.layout(torchimage::parse_layout(v[0], n.c_str()));
+       } catch (const c10::Error& e) {
+         throw UsageError(e.what_without_backtrace());
+       }
+     }},
+    {"--colormap", "NAME", 1,
+     "colormap for one-channel images: viridis, magma, inferno, plasma, cividis, turbo, gray, jet",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       const auto names = torchimage::colormaps();
+       if (std::find(names.begin(), names.end(), v[0]) == names.end()) {
+         std::string list;
+         for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+         throw UsageError(n + ": unknown colormap '" + v[0] + "' (expected one of " + list + ")");
+       }
+       o.save.colormap(v[0]);
+     }},
+    {"--palette", "voc|FILE", 1,
+     "write INPUT's integer class indices in a palette's colours (PNG: indexed colour): the "
+     "Pascal VOC palette, or a FILE of one colour a line (a name, #RRGGBB or rgb(r, g, b))",
+     kBoth,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       if (v[0] == "voc") {
+         o.save.palette(torchimage::voc_palette());
+         return;
+       }
+       std::ifstream file(v[0]);
+       if (!file) throw UsageError(n + ": cannot read the palette file '" + v[0] + "'");
+       torchimage::Palette palette;
+       std::string line;
+       while (std::getline(file, line)) {
+         const auto begin = line.find_first_not_of(" \t\r");
+         if (begin == std::string::npos) continue;
+         const auto end = line.find_last_not_of(" \t\r");
+         try {
+           palette.push_back(torchimage::parse_color(line.substr(begin, end - begin + 1)));
+         } catch (const c10::Error& e) {
+           throw UsageError(n + ": " + e.what_without_backtrace());
+         }
+       }
+       if (palette.empty() || palette.size() > 256) {
+         throw UsageError(n + ": a palette holds 1 to 256 colours, '" + v[0] + "' has " +
+                          std::to_string(palette.size()));
+       }
+       o.save.palette(std::move(palette));
+     }},
     {"--create-directories", nullptr, 0, "create missing parent directories of the output",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},
@@ -634,7 +686,17 @@ int run_save_each(const std::vector<std::string>& args) {
     throw UsageError("save-each: PATTERN cannot be '-': it writes one file per sample", hint);
   }
 
-  const torch::Tensor batch = torchimage::cli::load_tensor(positional[0]);
+  torch::Tensor batch = torchimage::cli::load_tensor(positional[0]);
+  // The layout turns the file's tensor into (B, C, H, W) here (a view), as
+  // the library would: the chunks below are then handed over as CHW.
+  const torchimage::Layout layout = options.save.layout();
+  if ((layout == torchimage::Layout::HWC || layout == torchimage::Layout::NHWC) &&
+      batch.dim() == 4) {
+    batch = batch.permute({0, 3, 1, 2});
+  } else if (layout == torchimage::Layout::HW && batch.dim() == 3) {
+    batch = batch.unsqueeze(1);
+  }
+  options.save.layout(torchimage::Layout::CHW);
   TORCH_CHECK(batch.dim() == 4, "save-each: expected a 4-D (B, C, H, W) batch, got ", batch.dim(),
               "-D with shape ", batch.sizes(), " (for one image or a grid use 'torchimage save')");
   const int64_t n = batch.size(0);

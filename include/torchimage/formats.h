@@ -43,6 +43,9 @@ struct FormatInfo {
   /// Whether this build has its library. A format built without it stays in
   /// the table; using it is an error that says so.
   bool available = true;
+  /// Whether it writes indexed colour (a palette and 8-bit indices): label
+  /// maps keep their class ids there; other formats get their colours.
+  bool indexed = false;
 };
 
 /// The table of formats, in the order messages list them.

@@ -25,9 +25,15 @@ class DecodeOptions {
   DecodeOptions& keep_16_bit(bool v) { keep_16_bit_ = v; return *this; }
   bool keep_16_bit() const noexcept { return keep_16_bit_; }
 
+  /// An indexed-colour PNG (a label map) gives its 8-bit indices, one
+  /// channel, instead of the palette's colours. Default false.
+  DecodeOptions& keep_indices(bool v) { keep_indices_ = v; return *this; }
+  bool keep_indices() const noexcept { return keep_indices_; }
+
  private:
   int64_t max_pixels_ = int64_t{1} << 30;
   bool keep_16_bit_ = false;
+  bool keep_indices_ = false;
 };
 
 /// PNG file bytes (1-D uint8 CPU tensor) of a uint8 (C, H, W) image,

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <torch/types.h>
@@ -16,6 +18,37 @@ struct ValueRange {
   double low;
   double high;
 };
+
+/// How a tensor's dimensions are ordered, named as TensorBoard's
+/// `dataformats` strings. The layout is never guessed from the sizes: a 3-D
+/// tensor is (C, H, W) unless the layout says channels last.
+///  - CHW (default; "NCHW" parses as CHW): (H, W), (C, H, W) or (B, C, H, W), as torchvision.
+///  - HWC and NHWC (channels last; the rank says whether there is a batch):
+///    (H, W, C) or (B, H, W, C); (H, W) too.
+///  - HW: a one-channel map (H, W), or a batch of maps (B, H, W).
+/// The tensor is read through a permuted view of it, never copied for this:
+/// a (B, H, W, C) tensor gives the same file as its permutation to (B, C, H, W).
+enum class Layout { CHW, HWC, NHWC, HW };
+
+/// The layout named `name` ("CHW", "NCHW", "HWC", "NHWC", "HW"; any case);
+/// a c10::Error starting with `what` for any other.
+TORCHIMAGE_API Layout parse_layout(const std::string& name, const char* what = "layout");
+
+/// The layout's name ("CHW", "HWC", "NHWC", "HW").
+TORCHIMAGE_API const char* layout_name(Layout layout);
+
+/// The colormaps `colormap(...)` knows, matplotlib's: viridis, magma,
+/// inferno, plasma, cividis, turbo, gray, jet.
+TORCHIMAGE_API std::vector<std::string> colormaps();
+
+/// The colours of a label map's classes: entry i is class i's RGB (at most 256).
+using Palette = std::vector<std::array<uint8_t, 3>>;
+
+/// The Pascal VOC palette: 256 colours, class 0 black, class 1 (128, 0, 0), ...
+TORCHIMAGE_API Palette voc_palette();
+
+/// The palette named `name`: "voc" (voc_palette()); a c10::Error otherwise.
+TORCHIMAGE_API Palette named_palette(const std::string& name);
 
 namespace detail {
 
@@ -53,6 +86,34 @@ class GridArgs {
   Derived& pad_value(std::vector<double> v) { pad_value_ = std::move(v); return self(); }
   const std::vector<double>& pad_value() const noexcept { return pad_value_; }
 
+  /// How the tensor's dimensions are ordered (see Layout). Default CHW.
+  /// Example: `SaveImageOptions().layout(Layout::NHWC)` or `.layout("NHWC")`.
+  Derived& layout(Layout v) { layout_ = v; return self(); }
+  Derived& layout(const std::string& v) { layout_ = parse_layout(v); return self(); }
+  Derived& layout(const char* v) { layout_ = parse_layout(v); return self(); }
+  Layout layout() const noexcept { return layout_; }
+
+  /// A colormap for one-channel images (see `colormaps()`; "" for none, the
+  /// default). Applied after normalization and quantization: the 8-bit gray
+  /// value save_image would write indexes the colormap's 256 RGB entries,
+  /// so the file holds matplotlib's `cmap(q, bytes=True)[..., :3]` of that
+  /// uint8 grid `q`; make_grid returns entry / 255 (a uint8 or bool input:
+  /// the uint8 entries). The padding is coloured too (pad_value is a gray value).
+  Derived& colormap(std::string v) { colormap_ = std::move(v); return self(); }
+  const std::string& colormap() const noexcept { return colormap_; }
+
+  /// Takes the tensor as a label map: integer class indices (uint8, int16,
+  /// int32 or int64; one channel), shown in the palette's colours (at most
+  /// 256). A PNG is written as indexed colour (PLTE + 8-bit indices: the
+  /// file keeps the class ids, read back with DecodeOptions().keep_indices(true));
+  /// other formats get the colours; make_grid returns the uint8 colours.
+  /// pad_value is the padding's class index. `palette("voc")`: voc_palette().
+  Derived& palette(Palette v) { palette_ = std::move(v); return self(); }
+  Derived& palette(const std::string& name) { palette_ = named_palette(name); return self(); }
+  Derived& palette(const char* name) { palette_ = named_palette(name); return self(); }
+  Derived& palette(std::nullopt_t) { palette_.reset(); return self(); }
+  const std::optional<Palette>& palette() const noexcept { return palette_; }
+
  protected:
   Derived& self() { return static_cast<Derived&>(*this); }
 
@@ -62,6 +123,9 @@ class GridArgs {
   std::optional<ValueRange> value_range_;
   bool scale_each_ = false;
   std::vector<double> pad_value_{0.0};
+  Layout layout_ = Layout::CHW;
+  std::string colormap_;
+  std::optional<Palette> palette_;
 };
 
 }  // namespace detail

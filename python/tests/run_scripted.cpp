@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
 
     const auto read_image =
         c10::Dispatcher::singleton().findSchemaOrThrow("torchimage::read_image", "");
-    // (path, max_pixels, keep_16_bit): a boxed call passes every argument.
-    std::vector<c10::IValue> stack{std::string(argv[2]), int64_t{1} << 30, false};
+    // (path, max_pixels, keep_16_bit, keep_indices): a boxed call passes every argument.
+    std::vector<c10::IValue> stack{std::string(argv[2]), int64_t{1} << 30, false, false};
     read_image.callBoxed(&stack);
     const at::Tensor decoded = stack.at(0).toTensor().permute({1, 2, 0});
 

@@ -48,8 +48,13 @@ __all__ = [
     "decode_image",
     "read_image",
     "formats",
+    "colormaps",
     "FormatInfo",
     "library_path",
+    "draw_bounding_boxes",
+    "draw_segmentation_masks",
+    "draw_keypoints",
+    "flow_to_image",
 ]
 
 
@@ -81,6 +86,12 @@ FormatInfo = _collections.namedtuple(
     "animated available float_samples")
 FormatInfo.__doc__ = """A row of torchimage's table of formats (C++ ``torchimage::formats()``):
 the formats torchimage encodes itself; others go to Pillow, as in torchvision."""
+
+
+def colormaps():
+    """The colormaps ``colormap=`` takes (matplotlib's tables): viridis,
+    magma, inferno, plasma, cividis, turbo, gray, jet."""
+    return list(_ops.colormaps())
 
 
 def formats():
@@ -134,8 +145,9 @@ def _int(value, name, clamp=False):
 
 
 def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
-          pad_value=0.0, grayscale=False):
-    """make_grid's keyword arguments as the operators take them."""
+          pad_value=0.0, grayscale=False, dataformats="CHW", colormap=None, palette=None):
+    """make_grid's keyword arguments as the operators take them (with
+    torchimage's: grayscale, dataformats as the layout, colormap)."""
     # torchvision tests `normalize is True` and `scale_each is True`: a truthy
     # non-bool does not normalize there, and does not here.
     normalize = normalize is True
@@ -147,6 +159,9 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
         "value_range": None,
         "scale_each": scale_each is True,
         "grayscale": bool(grayscale),
+        "layout": str(dataformats),
+        "colormap": None if colormap is None else str(colormap),
+        "palette": _palette(palette),
     }
     if normalize and value_range is not None:
         if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
@@ -161,6 +176,25 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
     else:
         args["pad_value"] = float(pad_value)
     return args
+
+
+def _palette(palette):
+    """A label map's palette as the operators take it (flat RGB ints): "voc",
+    or a sequence of colours (names, "#RRGGBB" or (R, G, B) tuples)."""
+    if palette is None:
+        return None
+    if isinstance(palette, str):
+        if palette.lower() != "voc":
+            raise ValueError(f"palette: unknown palette {palette!r} (expected 'voc', or a list "
+                             "of colours)")
+        return list(_ops.voc_palette())
+    flat = []
+    for color in palette:
+        if isinstance(color, str):
+            flat.extend(_ops.color_rgb(color))
+        else:
+            flat.extend(int(v) for v in color)
+    return flat
 
 
 def _encode_args(extra):
@@ -208,7 +242,7 @@ def _split(fn, kwargs, extras):
     """make_grid's and `extras`' keyword arguments; the rest are ignored, as
     torchvision's make_grid(**kwargs) ignores them (with a warning here)."""
     grid_keys = ("nrow", "padding", "normalize", "value_range", "scale_each", "pad_value",
-                 "grayscale")
+                 "grayscale", "dataformats", "colormap", "palette")
     grid = {k: kwargs.pop(k) for k in grid_keys if k in kwargs}
     extra = {k: kwargs.pop(k) for k in extras if k in kwargs}
     _unknown(fn, kwargs)
@@ -312,13 +346,19 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     the input's dtype and device (a batch of one: that image, unpadded).
 
     Extras: ``grayscale=True`` keeps one channel; ``pad_value`` may be a
-    sequence (one value per channel). Other keyword arguments are ignored, as
-    torchvision ignores them."""
+    sequence (one value per channel); ``dataformats`` ("CHW" default, "HWC",
+    "NHWC", "HW": TensorBoard's names; a permuted view, not a copy);
+    ``colormap`` (one of ``colormaps()``, for one-channel images: the RGB
+    entries / 255 of the 8-bit gray values save_image would write). Other
+    keyword arguments are ignored, as torchvision ignores them."""
     grayscale = kwargs.pop("grayscale", False)
+    dataformats = kwargs.pop("dataformats", "CHW")
+    colormap = kwargs.pop("colormap", None)
+    palette = kwargs.pop("palette", None)
     _unknown("make_grid", kwargs)
     return _ops.make_grid(_check_tensor(tensor),
                           **_grid(nrow, padding, normalize, value_range, scale_each, pad_value,
-                                  grayscale))
+                                  grayscale, dataformats, colormap, palette))
 
 
 @_torch.no_grad()
@@ -600,19 +640,141 @@ def encode_jpeg(image, quality=75):
     return _ops.encode_jpeg(image, quality=_int(quality, "quality"))
 
 
-def decode_image(data, max_pixels=1 << 30, keep_16_bit=False):
+def decode_image(data, max_pixels=1 << 30, keep_16_bit=False, keep_indices=False):
     """PNG or JPEG bytes (1-D uint8 tensor) to a uint8 (C, H, W) image.
     ``keep_16_bit``: a 16-bit PNG's samples stay 16-bit (uint16 where torch
     has it, 2.3+, as torchvision 0.19+ decodes them; int32 values 0-65535 on
-    older torch) instead of being reduced to 8 bits (C++ DecodeOptions)."""
+    older torch) instead of being reduced to 8 bits (C++ DecodeOptions).
+    ``keep_indices``: an indexed-colour PNG (a label map) gives its indices
+    (one channel) instead of the palette's colours."""
     return _ops.decode_image(data, max_pixels=_int(max_pixels, "max_pixels"),
-                             keep_16_bit=bool(keep_16_bit))
+                             keep_16_bit=bool(keep_16_bit), keep_indices=bool(keep_indices))
 
 
-def read_image(path, max_pixels=1 << 30, keep_16_bit=False):
+def read_image(path, max_pixels=1 << 30, keep_16_bit=False, keep_indices=False):
     """decode_image of a file's bytes (the path: str, bytes or os.PathLike)."""
     return _ops.read_image(_path(path), max_pixels=_int(max_pixels, "max_pixels"),
-                           keep_16_bit=bool(keep_16_bit))
+                           keep_16_bit=bool(keep_16_bit), keep_indices=bool(keep_indices))
+
+
+# ---------------------------------------------------------------------------
+# torchvision.utils' drawing functions (0.14's signatures and checks; the
+# pixels of torchvision 0.14 with Pillow 9.4, labels' text aside).
+
+
+def _rgb(color, fn):
+    """A colour as three ints: a name or string Pillow's ImageColor reads
+    ("red", "#FF00FF", "rgb(1, 2, 3)") or an (R, G, B) tuple."""
+    if isinstance(color, str):
+        return list(_ops.color_rgb(color))
+    if isinstance(color, (tuple, list)) and len(color) in (3, 4):
+        # Pillow ignores a fourth (alpha) value of an RGB drawing's ink.
+        return [int(v) for v in color[:3]]
+    raise ValueError(f"{fn}: a colour is a string or an (R, G, B) tuple, got {color!r}")
+
+
+def _flat_colors(colors, fn):
+    out = []
+    for color in colors:
+        out.extend(_rgb(color, fn))
+    return out
+
+
+@_torch.no_grad()
+def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, width=1, font=None,
+                        font_size=None):
+    """torchvision.utils.draw_bounding_boxes: boxes (N, 4) as (xmin, ymin,
+    xmax, ymax) drawn on a uint8 (C, H, W) image, C = 1 or 3; returns a new
+    uint8 (3, H, W) tensor. ``colors``: one colour (a name, "#RRGGBB" or an
+    (R, G, B) tuple) or a list of at least one per box; by default
+    torchvision's palette. Labels are drawn with FreeType in ``font`` (a
+    font file, ``font_size`` pixels, default 10), or DejaVuSans at 10 pixels
+    where torchvision uses Pillow's bitmap font: the text differs from
+    torchvision's, the boxes do not."""
+    if not _torch.is_tensor(image):
+        raise TypeError(f"Tensor expected, got {type(image)}")
+    num_boxes = boxes.shape[0] if _torch.is_tensor(boxes) and boxes.dim() >= 1 else 0
+    if (num_boxes == 0 and _torch.is_tensor(boxes) and boxes.dim() == 2 and boxes.shape[1] == 4
+            and image.dtype == _torch.uint8 and image.dim() == 3 and image.shape[0] in (1, 3)):
+        # torchvision warns (in Python) and returns the image itself.
+        _warnings.warn("boxes doesn't contain any box. No box was drawn", stacklevel=2)
+        return image
+    if labels is not None:
+        labels = [str(label) for label in labels]
+    flat = None
+    if colors is not None:
+        if isinstance(colors, list):
+            if len(colors) < num_boxes:
+                raise ValueError(f"Number of colors ({len(colors)}) is less than number of boxes "
+                                 f"({num_boxes}). ")
+            flat = _flat_colors(colors[:max(num_boxes, 1)], "draw_bounding_boxes")
+        else:
+            flat = _rgb(colors, "draw_bounding_boxes")
+    if font is None:
+        if font_size is not None:
+            _warnings.warn("Argument 'font_size' will be ignored since 'font' is not set.")
+        font_size = None
+    else:
+        font = _os.fsdecode(_os.fspath(font))
+        font_size = None if font_size is None else _int(font_size, "font_size")
+    return _ops.draw_bounding_boxes(image, boxes, labels=labels, colors=flat, fill=bool(fill),
+                                    width=_int(width, "width"), font=font, font_size=font_size)
+
+
+@_torch.no_grad()
+def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
+    """torchvision.utils.draw_segmentation_masks: bool masks (N, H, W) or
+    (H, W) blended onto a uint8 (3, H, W) image, ``image * (1 - alpha) +
+    colored * alpha`` truncated to uint8. As in torchvision, a single colour
+    (not a list) colours the first mask only."""
+    if not _torch.is_tensor(image):
+        raise TypeError(f"The image must be a tensor, got {type(image)}")
+    num_masks = masks.shape[0] if _torch.is_tensor(masks) and masks.dim() == 3 else 1
+    if (num_masks == 0 and masks.dtype == _torch.bool and image.dtype == _torch.uint8
+            and image.dim() == 3 and image.shape[0] == 3 and masks.shape[1:] == image.shape[1:]):
+        _warnings.warn("masks doesn't contain any mask. No mask was drawn", stacklevel=2)
+        return image
+    flat = None
+    if colors is not None:
+        if num_masks > len(colors):
+            raise ValueError(f"There are more masks ({num_masks}) than colors ({len(colors)})")
+        if not isinstance(colors, list):
+            # torchvision zips the masks with [colors]: only the first is coloured.
+            colors = [colors]
+            if _torch.is_tensor(masks) and masks.dim() == 3:
+                masks = masks[:1]
+        if colors and not isinstance(colors[0], (tuple, str)):
+            raise ValueError("colors must be a tuple or a string, or a list thereof")
+        if colors and isinstance(colors[0], tuple) and len(colors[0]) != 3:
+            raise ValueError(
+                "It seems that you passed a tuple of colors instead of a list of colors")
+        flat = _flat_colors(colors[:max(num_masks, 1)], "draw_segmentation_masks")
+    return _ops.draw_segmentation_masks(image, masks, alpha=float(alpha), colors=flat)
+
+
+@_torch.no_grad()
+def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, width=3):
+    """torchvision.utils.draw_keypoints: keypoints (num_instances, K, 2) as
+    (x, y) drawn as discs of ``radius`` in ``colors`` (one colour; None: no
+    disc, as Pillow draws none), joined by white lines of ``width`` for each
+    (i, j) pair of ``connectivity``."""
+    if not _torch.is_tensor(image):
+        raise TypeError(f"The image must be a tensor, got {type(image)}")
+    flat_links = None
+    if connectivity:
+        flat_links = []
+        for link in connectivity:
+            flat_links.extend([_int(link[0], "connectivity"), _int(link[1], "connectivity")])
+    rgb = None if colors is None else _rgb(colors, "draw_keypoints")
+    return _ops.draw_keypoints(image, keypoints, connectivity=flat_links, colors=rgb,
+                               radius=_int(radius, "radius"), width=_int(width, "width"))
+
+
+@_torch.no_grad()
+def flow_to_image(flow):
+    """torchvision.utils.flow_to_image: optical flow (2, H, W) or (N, 2, H, W),
+    float32, to uint8 (3, H, W) or (N, 3, H, W) on the flow's device."""
+    return _ops.flow_to_image(flow)
 
 
 # In TorchScript, calls of these functions compile to the operators (keyword
@@ -628,7 +790,11 @@ try:
                      (encode_png, "torchimage::encode_png"),
                      (encode_jpeg, "torchimage::encode_jpeg"),
                      (decode_image, "torchimage::decode_image"),
-                     (read_image, "torchimage::read_image")):
+                     (read_image, "torchimage::read_image"),
+                     (draw_bounding_boxes, "torchimage::draw_bounding_boxes"),
+                     (draw_segmentation_masks, "torchimage::draw_segmentation_masks"),
+                     (draw_keypoints, "torchimage::draw_keypoints"),
+                     (flow_to_image, "torchimage::flow_to_image")):
         _jit_builtins._register_builtin(_fn, _op)
     del _fn, _op
 except Exception:  # private API; only a convenience

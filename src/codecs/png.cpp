@@ -30,7 +30,7 @@ void encode_png_row(const PixelView& pixels, const EncodeOptions& o, Bytes& out)
 }
 
 torch::Tensor decode_png_row(const uint8_t* data, size_t size, const DecodeOptions& o) {
-  return decode_png_bytes(data, size, o.max_pixels(), o.keep_16_bit());
+  return decode_png_bytes(data, size, o.max_pixels(), o.keep_16_bit(), o.keep_indices());
 }
 
 }  // namespace
@@ -43,6 +43,7 @@ Codec png_codec() {
   c.info.extensions = {"png", "apng"};
   c.info.channels = {1, 2, 3, 4};
   c.info.bit_depths = {8, 16};
+  c.info.indexed = true;
   c.info.max_side = 0x7fffffff;
   c.signatures = {std::string("\x89PNG\r\n\x1a\n", 8)};
   c.check_options = check_png_options;

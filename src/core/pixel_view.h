@@ -16,6 +16,10 @@ struct PixelView {
   int64_t channels = 0;
   int bit_depth = 8;
   bool float_samples = false;
+  // Indexed colour (PNG colour type 3): `channels` is 1 and each sample an
+  // index into `palette_size` RGB triples.
+  const uint8_t* palette = nullptr;
+  int palette_size = 0;
 
   size_t row_bytes() const {
     return static_cast<size_t>(width * channels * (bit_depth / 8));

@@ -18,9 +18,22 @@ struct GridShape {
 
 // Channels of make_grid's output for images of `in_channels`: a gray image
 // becomes RGB unless the grayscale option keeps it gray.
+// A colormap makes one channel three.
 inline int64_t grid_channels(int64_t in_channels, const MakeGridOptions& options) {
+  if (!options.colormap().empty() || options.palette()) return 3;
   return in_channels == 1 && !options.grayscale() ? 3 : in_channels;
 }
+
+// `tensor` as (H, W), (C, H, W) or (B, C, H, W): a permuted (or unsqueezed)
+// view for the other layouts, the tensor itself for CHW. `what` starts the
+// message of a rank the layout does not have.
+torch::Tensor apply_layout(const torch::Tensor& tensor, Layout layout, const char* what);
+std::vector<torch::Tensor> apply_layout(const std::vector<torch::Tensor>& tensors, Layout layout,
+                                        const char* what);
+
+// The options of the one-channel grid a colormap is applied to (no
+// colormap, grayscale kept).
+MakeGridOptions gray_grid_options(const MakeGridOptions& options);
 
 // Validates dtype, dims, emptiness and options; `what` starts each message.
 // `sample_bits` is the depth of the samples the grid becomes: at 16, integer

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <string>
 #include <cmath>
@@ -14,7 +15,10 @@
 
 #include "core/prepare.h"
 #include "core/torch_compat.h"
+#include "grid/colormap.h"
 #include "grid/grid_shape.h"
+#include "grid/labels.h"
+#include "grid/quantize.h"
 
 namespace torchimage {
 namespace {
@@ -49,6 +53,12 @@ void norm_range(at::Tensor& t, const std::optional<ValueRange>& range) {
 
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
                       int sample_bits) {
+  if (o.palette()) {
+    check_label_input(tensor, o, what);
+    TORCH_CHECK_VALUE(sample_bits == 8, what, ": a label map is written with 8-bit indices, not ",
+                      sample_bits, "-bit samples");
+    return;
+  }
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   check_tensor_kind(tensor, what);
   const auto dtype = tensor.scalar_type();
@@ -93,7 +103,16 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   const auto& pad = o.pad_value();
   TORCH_CHECK(!pad.empty(), what, ": pad_value must hold one value or one per channel, got none");
   const int64_t in_channels = tensor.dim() == 2 ? 1 : tensor.size(tensor.dim() - 3);
-  const int64_t channels = grid_channels(in_channels, o);
+  if (!o.colormap().empty()) {
+    colormap_table(o.colormap(), what);
+    TORCH_CHECK_VALUE(in_channels == 1, what, ": colormap '", o.colormap(),
+                      "' applies to one-channel images, got ", in_channels, " channels (shape ",
+                      tensor.sizes(), ")");
+    TORCH_CHECK_VALUE(sample_bits == 8, what, ": colormap '", o.colormap(),
+                      "' makes 8-bit RGB pixels, not ", sample_bits, "-bit samples");
+  }
+  // Under a colormap the padding is a gray value, like the pixels it joins.
+  const int64_t channels = o.colormap().empty() ? grid_channels(in_channels, o) : 1;
   TORCH_CHECK(pad.size() == 1 || static_cast<int64_t>(pad.size()) == channels, what,
               ": pad_value must hold one value or one per channel (", channels, "), got ",
               pad.size());
@@ -172,9 +191,81 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o, cons
   return s;
 }
 
-torch::Tensor make_grid(const torch::Tensor& input, const MakeGridOptions& o) {
+Layout parse_layout(const std::string& name, const char* what) {
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "CHW" || upper == "NCHW") return Layout::CHW;
+  if (upper == "HWC") return Layout::HWC;
+  if (upper == "NHWC") return Layout::NHWC;
+  if (upper == "HW") return Layout::HW;
+  TORCH_CHECK_VALUE(false, what, ": unknown layout '", name,
+                    "' (expected CHW, NCHW, HWC, NHWC or HW)");
+  return Layout::CHW;
+}
+
+const char* layout_name(Layout layout) {
+  switch (layout) {
+    case Layout::CHW: return "CHW";
+    case Layout::HWC: return "HWC";
+    case Layout::NHWC: return "NHWC";
+    case Layout::HW: return "HW";
+  }
+  return "?";
+}
+
+std::vector<std::string> colormaps() { return colormap_names(); }
+
+torch::Tensor apply_layout(const torch::Tensor& tensor, Layout layout, const char* what) {
+  if (layout == Layout::CHW || !tensor.defined()) return tensor;
+  if (layout == Layout::HW) {
+    TORCH_CHECK_VALUE(tensor.dim() == 2 || tensor.dim() == 3, what,
+                      ": layout HW expects an (H, W) map or a (B, H, W) batch of maps, got ",
+                      tensor.dim(), "-D with shape ", tensor.sizes());
+    return tensor.dim() == 3 ? tensor.unsqueeze(1) : tensor;
+  }
+  TORCH_CHECK_VALUE(tensor.dim() >= 2 && tensor.dim() <= 4, what, ": layout ",
+                    layout_name(layout), " expects (H, W, C) or (B, H, W, C) (or (H, W)), got ",
+                    tensor.dim(), "-D with shape ", tensor.sizes());
+  if (tensor.dim() == 3) return tensor.permute({2, 0, 1});
+  if (tensor.dim() == 4) return tensor.permute({0, 3, 1, 2});
+  return tensor;
+}
+
+std::vector<torch::Tensor> apply_layout(const std::vector<torch::Tensor>& tensors, Layout layout,
+                                        const char* what) {
+  std::vector<torch::Tensor> out;
+  out.reserve(tensors.size());
+  for (const auto& t : tensors) out.push_back(apply_layout(t, layout, what));
+  return out;
+}
+
+MakeGridOptions gray_grid_options(const MakeGridOptions& o) {
+  MakeGridOptions g = o;
+  g.colormap("").grayscale(true);
+  g.palette(std::nullopt);
+  return g;
+}
+
+torch::Tensor make_grid(const torch::Tensor& tensor, const MakeGridOptions& o) {
+  const torch::Tensor input = apply_layout(tensor, o.layout(), "make_grid");
+  if (o.palette()) {
+    check_grid_input(input, o, "make_grid");
+    // The colours of the grid of class indices, uint8, on the input's device.
+    return palette_colors(label_grid(input, o, "make_grid"), *o.palette())
+        .permute({2, 0, 1})
+        .contiguous()
+        .to(input.device());
+  }
   check_grid_input(input, o, "make_grid");
-  return make_grid_impl(input, o, /*sample_bits=*/8, "make_grid");
+  if (o.colormap().empty()) return make_grid_impl(input, o, /*sample_bits=*/8, "make_grid");
+  // The 8-bit gray grid save_image would write, through the table; floating
+  // inputs get entry / 255 (in float32, then their dtype), on their device.
+  const torch::Tensor gray = make_grid_impl(input, gray_grid_options(o), 8, "make_grid");
+  const torch::Tensor rgb =
+      apply_colormap(quantize(gray), o.colormap(), "make_grid").permute({2, 0, 1}).contiguous();
+  const auto dtype = input.scalar_type();
+  if (dtype == at::kByte || dtype == at::kBool) return rgb.to(input.device());
+  return rgb.to(input.device()).to(at::kFloat).div_(255).to(dtype);
 }
 
 torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& o,

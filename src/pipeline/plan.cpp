@@ -7,7 +7,9 @@
 
 #include "core/prepare.h"
 #include "core/torch_compat.h"
+#include "grid/colormap.h"
 #include "grid/fused_quantize.h"
+#include "grid/labels.h"
 #include "grid/grid_shape.h"
 #include "grid/quantize.h"
 
@@ -38,6 +40,14 @@ Bytes encode16(const Codec& codec, const torch::Tensor& chw, const EncodeOptions
 
 torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
                           const char* what) {
+  if (grid.palette()) {
+    return palette_colors(label_grid(tensor, grid, what), *grid.palette());
+  }
+  if (!grid.colormap().empty()) {
+    // The gray pixels, then the colormap's entries for them.
+    return apply_colormap(grid_pixels(tensor, gray_grid_options(grid), what), grid.colormap(),
+                          what);
+  }
   const torch::Tensor values = readable(tensor);
   torch::Tensor hwc = fused_grid_pixels(values, grid);
   if (!hwc.defined()) {
@@ -98,6 +108,19 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
     plan.codec->encode(view, plan.encode, out);
     return out;
   }
+  if (plan.grid.palette() && plan.codec->info.indexed) {
+    // Indexed colour: the class ids are the samples, the palette the PLTE.
+    const Palette& palette = *plan.grid.palette();
+    const torch::Tensor ids = label_grid(tensor, plan.grid, plan.what).to(torch::kCPU).contiguous();
+    std::vector<uint8_t> table;
+    for (const auto& c : palette) table.insert(table.end(), c.begin(), c.end());
+    PixelView view = view_of(ids.data_ptr<uint8_t>(), ids.size(0), ids.size(1), 1, 8);
+    view.palette = table.data();
+    view.palette_size = static_cast<int>(palette.size());
+    Bytes out;
+    plan.codec->encode(view, plan.encode, out);
+    return out;
+  }
   if (plan.bit_depth() == 16) {
     // uint16 samples are widened to int32 (the same values) before the grid:
     // ATen implements few operators for uint16.
@@ -116,7 +139,8 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
 
 const Bytes& render_sample(const SavePlan& plan, const torch::Tensor& batch, int64_t i,
                            RenderBuffers& buffers) {
-  if (plan.bit_depth() != 8 || plan.keep_values() ||
+  if (plan.bit_depth() != 8 || plan.keep_values() || !plan.grid.colormap().empty() ||
+      plan.grid.palette() ||
       !SampleQuantizer::applies(batch, plan.grid)) {
     buffers.bytes = render(plan, batch[i]);
     return buffers.bytes;

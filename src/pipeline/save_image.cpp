@@ -18,7 +18,9 @@ SaveImageOptions& SaveImageOptions::file(const WriteFileOptions& v) {
 MakeGridOptions SaveImageOptions::grid_options() const {
   MakeGridOptions g;
   g.nrow(nrow_).padding(padding_).normalize(normalize_).value_range(value_range_)
-      .scale_each(scale_each_).pad_value(pad_value_).grayscale(grayscale_);
+      .scale_each(scale_each_).pad_value(pad_value_).grayscale(grayscale_).layout(layout_)
+      .colormap(colormap_);
+  if (palette_) g.palette(*palette_);
   return g;
 }
 
@@ -40,7 +42,7 @@ void save_image(const torch::Tensor& tensor, const std::string& path,
                 const SaveImageOptions& options) {
   const char* what = "save_image";
   const SavePlan plan = make_plan(options, resolve_format(path, options.format(), what), what);
-  write_bytes(plan, path, render(plan, tensor));
+  write_bytes(plan, path, render(plan, apply_layout(tensor, options.layout(), what)));
 }
 
 void save_image(const std::vector<torch::Tensor>& tensors, const std::string& path,
@@ -52,7 +54,7 @@ void save_image(const std::vector<torch::Tensor>& tensors, const std::string& pa
 torch::Tensor encode_image(const torch::Tensor& tensor, const SaveImageOptions& options) {
   const SavePlan plan =
       make_plan(options, options.format().value_or(ImageFormat::PNG), "encode_image");
-  return to_tensor(render(plan, tensor));
+  return to_tensor(render(plan, apply_layout(tensor, options.layout(), "encode_image")));
 }
 
 torch::Tensor encode_image(const std::vector<torch::Tensor>& tensors,
@@ -60,9 +62,10 @@ torch::Tensor encode_image(const std::vector<torch::Tensor>& tensors,
   return encode_image(stack_images(tensors, "encode_image"), options);
 }
 
-torch::Tensor to_pixels(const torch::Tensor& tensor, const SaveImageOptions& options) {
+torch::Tensor to_pixels(const torch::Tensor& input, const SaveImageOptions& options) {
   const MakeGridOptions grid = options.grid_options();
   const char* what = "to_pixels";
+  const torch::Tensor tensor = apply_layout(input, options.layout(), what);
   check_grid_input(tensor, grid, what);
   check_output_memory(grid_shape(tensor, grid, what), 1, what, "image");
   return grid_pixels(tensor, grid, what);

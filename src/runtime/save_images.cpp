@@ -13,6 +13,7 @@
 #include "core/encode_context.h"
 #include "io/file_path.h"
 #include "runtime/failures.h"
+#include "grid/grid_shape.h"
 #include "runtime/save_images.h"
 #include "runtime/threads.h"
 
@@ -112,9 +113,10 @@ SavePlan plan_samples(const Samples& s, const std::string& pattern,
   return plan;
 }
 
-void save_images(const torch::Tensor& batch, const std::string& pattern,
+void save_images(const torch::Tensor& input, const std::string& pattern,
                  const SaveImageOptions& options, int64_t start_index, int threads) {
-  TORCH_CHECK(batch.defined(), "save_images: expected a tensor, got an undefined one");
+  TORCH_CHECK(input.defined(), "save_images: expected a tensor, got an undefined one");
+  const torch::Tensor batch = apply_layout(input, options.layout(), "save_images");
   TORCH_CHECK(batch.dim() == 4, "save_images: expected a 4-D (B, C, H, W) batch, got ",
               batch.dim(), "-D with shape ", batch.sizes(),
               " (for a single image use save_image)");
@@ -123,8 +125,9 @@ void save_images(const torch::Tensor& batch, const std::string& pattern,
   run_samples(s, pattern, options, start_index, threads);
 }
 
-void save_images(const std::vector<torch::Tensor>& images, const std::string& pattern,
+void save_images(const std::vector<torch::Tensor>& input, const std::string& pattern,
                  const SaveImageOptions& options, int64_t start_index, int threads) {
+  const std::vector<torch::Tensor> images = apply_layout(input, options.layout(), "save_images");
   Samples s;
   s.list = &images;
   run_samples(s, pattern, options, start_index, threads);

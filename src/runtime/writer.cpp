@@ -175,6 +175,7 @@ std::shared_future<void> ImageWriter::queue_image(torch::Tensor tensor, bool han
                                                   const SaveImageOptions& options) {
   const char* what = "ImageWriter::save_image";
   WorkQueue& queue = state_->queue_for(what);
+  tensor = apply_layout(tensor, options.layout(), what);
   SavePlan plan = make_plan(options, resolve_format(path, options.format(), what), what);
   check_input(plan, tensor);
   CallOutcome outcome(1);
@@ -217,6 +218,7 @@ std::shared_future<void> ImageWriter::queue_images(torch::Tensor batch, bool han
                                                    int64_t start_index) {
   const char* what = "ImageWriter::save_images";
   WorkQueue& queue = state_->queue_for(what);
+  batch = apply_layout(batch, options.layout(), what);
   TORCH_CHECK(batch.defined() && batch.dim() == 4, what,
               ": expected a 4-D (B, C, H, W) batch, got ",
               batch.defined() ? c10::str(batch.dim(), "-D with shape ", batch.sizes())
@@ -276,12 +278,13 @@ std::shared_future<void> ImageWriter::save_image(const std::vector<torch::Tensor
                      options);
 }
 
-std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tensor>& images,
+std::shared_future<void> ImageWriter::save_images(const std::vector<torch::Tensor>& input,
                                                   const std::string& pattern,
                                                   const SaveImageOptions& options,
                                                   int64_t start_index) {
   const char* what = "ImageWriter::save_images";
   WorkQueue& queue = state_->queue_for(what);
+  const std::vector<torch::Tensor> images = apply_layout(input, options.layout(), what);
   Samples s;
   s.list = &images;
   const std::shared_ptr<const SavePlan> plan =

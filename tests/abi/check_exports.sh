@@ -27,10 +27,10 @@ if grep -v '^torchimage::' "$tmp/symbols" | grep -v '^std::' > "$tmp/other"; the
   cat "$tmp/other" >&2
   status=1
 fi
-# (A function returning std::string demangles with libstdc++'s ABI tag,
-# "log_dir[abi:cxx11]": the tag is not part of the name.)
-grep '^torchimage::' "$tmp/symbols" | sed 's/(.*//' | awk -F'::' '{print $NF}' |
-  sed 's/\[abi:[a-z0-9]*\]$//' | sort -u > "$tmp/exported"
+# (An ABI tag, as a function returning std::string gets under the C++11 ABI,
+# "colormaps[abi:cxx11]", is not part of the name.)
+grep '^torchimage::' "$tmp/symbols" | sed 's/(.*//; s/\[abi:[^]]*\]//g' | awk -F'::' '{print $NF}' |
+  sort -u > "$tmp/exported"
 if [ ! -s "$tmp/declared" ] || [ ! -s "$tmp/exported" ]; then
   echo "no declarations ($include) or no exported symbols ($lib) found" >&2
   exit 1

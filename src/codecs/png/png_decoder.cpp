@@ -48,7 +48,7 @@ struct DecodedPng {
 // `png` and `info` are owned by the caller (destroyed there), so nothing this
 // frame changes after setjmp is needed after the longjmp.
 int read_png(png_structp png, png_infop info, int64_t max_pixels, bool keep_16_bit,
-             DecodedPng* out, ReadContext* ctx) {
+             bool keep_indices, DecodedPng* out, ReadContext* ctx) {
   if (setjmp(png_jmpbuf(png))) return 1;
   png_set_read_fn(png, ctx, on_png_read);
   // Check the CRCs of critical chunks strictly, ancillary ones leniently
@@ -63,7 +63,11 @@ int read_png(png_structp png, png_infop info, int64_t max_pixels, bool keep_16_b
                   static_cast<long long>(max_pixels));
     return 1;
   }
-  png_set_expand(png);
+  if (keep_indices && png_get_color_type(png, info) == PNG_COLOR_TYPE_PALETTE) {
+    png_set_packing(png);  // 1, 2 or 4-bit indices: one byte each
+  } else {
+    png_set_expand(png);
+  }
   const bool sixteen = keep_16_bit && png_get_bit_depth(png, info) == 16;
   if (sixteen) {
     png_set_swap(png);  // little-endian host: native uint16 samples
@@ -92,7 +96,7 @@ int read_png(png_structp png, png_infop info, int64_t max_pixels, bool keep_16_b
 }  // namespace
 
 torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pixels,
-                               bool keep_16_bit) {
+                               bool keep_16_bit, bool keep_indices) {
   ReadContext ctx{data, size, 0, {0}};
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning);
@@ -103,7 +107,7 @@ torch::Tensor decode_png_bytes(const uint8_t* data, size_t size, int64_t max_pix
     TORCH_CHECK(false, "decode_image: cannot create a libpng info struct");
   }
   DecodedPng img{nullptr, nullptr, 0, 0, 0, 8};
-  const int failed = read_png(png, info, max_pixels, keep_16_bit, &img, &ctx);
+  const int failed = read_png(png, info, max_pixels, keep_16_bit, keep_indices, &img, &ctx);
   png_destroy_read_struct(&png, &info, nullptr);
   std::free(img.rows);
   if (failed) {

@@ -80,11 +80,19 @@ void encode_png_pixels(const PixelView& px, const PngEncoding& encoding, Bytes& 
   put_be32(ihdr, w);
   put_be32(ihdr + 4, h);
   ihdr[8] = static_cast<uint8_t>(px.bit_depth);
-  ihdr[9] = color_type(px.channels);
+  ihdr[9] = px.palette != nullptr ? 3 : color_type(px.channels);
   ihdr[10] = 0;  // deflate
   ihdr[11] = 0;  // adaptive filtering
   ihdr[12] = 0;  // no interlace
   write_png_chunk(out, "IHDR", ihdr, sizeof(ihdr));
+  if (px.palette != nullptr) {
+    TORCH_CHECK(px.channels == 1 && px.bit_depth == 8 && px.palette_size >= 1 &&
+                    px.palette_size <= 256,
+                "encode_png: an indexed image has one 8-bit channel and 1-256 colours, got ",
+                px.channels, " channels of ", px.bit_depth, " bits and ", px.palette_size,
+                " colours");
+    write_png_chunk(out, "PLTE", px.palette, static_cast<size_t>(px.palette_size) * 3);
+  }
 
   switch (encoding.engine) {
     case DeflateEngine::PillowZlib: write_idat_zlib(px, encoding, out); break;

@@ -1,0 +1,173 @@
+// The drawing functions from C++: geometry checked against its definition
+// (an outline `width` pixels inside the box, a disc within its radius), the
+// blend's limits, colours, and the errors. Exactness against torchvision
+// itself is python/tests/test_draw.py (in process, random cases).
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <torchimage/draw.h>
+#include <torchimage/torchimage.h>
+
+#include "draw/raster.h"
+
+namespace {
+
+using torchimage::Color;
+
+torch::Tensor gray_image(int64_t h, int64_t w, int value = 40) {
+  return torch::full({3, h, w}, value, torch::kUInt8);
+}
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  }
+  return "";
+}
+
+TEST(Draw, OutlineIsWidthPixelsInsideTheBox) {
+  for (int width = 1; width <= 7; ++width) {
+    const auto img = gray_image(40, 50);
+    const int x0 = 5, y0 = 7, x1 = 40, y1 = 33;
+    const auto boxes = torch::tensor({{x0, y0, x1, y1}}, torch::kFloat);
+    const auto out = torchimage::draw_bounding_boxes(
+        img, boxes, torchimage::DrawBoundingBoxesOptions().width(width).colors({Color("red")}));
+    ASSERT_EQ(out.sizes(), img.sizes());
+    const auto acc = out.accessor<uint8_t, 3>();
+    for (int y = 0; y < 40; ++y) {
+      for (int x = 0; x < 50; ++x) {
+        const bool inside = x >= x0 && x <= x1 && y >= y0 && y <= y1;
+        const int depth = std::min(std::min(x - x0, x1 - x), std::min(y - y0, y1 - y));
+        const bool outline = inside && depth < width;
+        EXPECT_EQ(acc[0][y][x], outline ? 255 : 40) << "width " << width << " at " << x << "," << y;
+        EXPECT_EQ(acc[1][y][x], outline ? 0 : 40);
+      }
+    }
+  }
+}
+
+TEST(Draw, FilledBoxBlendsAtAlpha100) {
+  const auto img = gray_image(20, 20, 200);
+  const auto out = torchimage::draw_bounding_boxes(
+      img, torch::tensor({{2, 2, 17, 17}}),
+      torchimage::DrawBoundingBoxesOptions().fill(true).width(1).colors({Color(0, 0, 0)}));
+  // Inside the outline: 200 * (255 - 100) / 255, rounded.
+  const int expected = static_cast<int>(std::lround(200.0 * 155.0 / 255.0));
+  EXPECT_EQ(out[0][10][10].item<int>(), expected);
+  EXPECT_EQ(out[0][2][10].item<int>(), 0);
+  EXPECT_EQ(out[0][0][0].item<int>(), 200);
+}
+
+TEST(Draw, OneChannelIsTiledAndInputUntouched) {
+  const auto img = torch::full({1, 10, 10}, 7, torch::kUInt8);
+  const auto out = torchimage::draw_bounding_boxes(img, torch::tensor({{0, 0, 9, 9}}));
+  EXPECT_EQ(out.size(0), 3);
+  EXPECT_TRUE(torch::equal(out[1].slice(0, 1, 9).slice(1, 1, 9),
+                           torch::full({8, 8}, 7, torch::kUInt8)));
+  EXPECT_EQ(img.sum().item<int64_t>(), 7 * 100);
+}
+
+TEST(Draw, DiscIsWithinItsRadiusAndSymmetric) {
+  const auto img = gray_image(41, 41, 0);
+  for (int radius = 1; radius <= 12; ++radius) {
+    const auto out = torchimage::draw_keypoints(
+        img, torch::tensor({{{20.0, 20.0}}}),
+        torchimage::DrawKeypointsOptions().radius(radius).colors(Color("white")));
+    const auto on = out[0].to(torch::kBool);
+    EXPECT_TRUE(on[20][20].item<bool>());
+    EXPECT_TRUE(torch::equal(on, on.flip({0})));
+    EXPECT_TRUE(torch::equal(on, on.flip({1})));
+    EXPECT_TRUE(torch::equal(on, on.t()));
+    const auto idx = torch::arange(41) - 20;
+    const auto d2 = idx.view({41, 1}).pow(2) + idx.view({1, 41}).pow(2);
+    EXPECT_FALSE((on & (d2 > (radius + 1) * (radius + 1))).any().item<bool>()) << radius;
+    EXPECT_TRUE(on.index({(d2 <= (radius - 1) * (radius - 1))}).all().item<bool>()) << radius;
+  }
+}
+
+TEST(Draw, KeypointLinesAreWhiteAndConnectThePoints) {
+  const auto img = gray_image(30, 30, 0);
+  const auto out = torchimage::draw_keypoints(
+      img, torch::tensor({{{2.0, 15.0}, {27.0, 15.0}}}),
+      torchimage::DrawKeypointsOptions().connectivity({{0, 1}}).width(3));
+  for (int x = 2; x <= 27; ++x) EXPECT_EQ(out[0][15][x].item<int>(), 255) << x;
+  EXPECT_EQ(out.sum().item<int64_t>(), int64_t{255} * 3 * 3 * 26);
+}
+
+TEST(Draw, MasksAlphaLimits) {
+  const auto img = torch::randint(0, 256, {3, 8, 9}, torch::kUInt8);
+  const auto masks = torch::rand({2, 8, 9}) > 0.5;
+  const auto opts = torchimage::DrawSegmentationMasksOptions().colors({Color("red"), Color("#0000ff")});
+  EXPECT_TRUE(torch::equal(torchimage::draw_segmentation_masks(
+                               img, masks, torchimage::DrawSegmentationMasksOptions(opts).alpha(0)),
+                           img));
+  const auto full = torchimage::draw_segmentation_masks(
+      img, masks, torchimage::DrawSegmentationMasksOptions(opts).alpha(1));
+  const auto second = masks[1];
+  const auto first_only = masks[0] & ~masks[1];
+  EXPECT_TRUE((full[2].masked_select(second) == 255).all().item<bool>());
+  EXPECT_TRUE((full[0].masked_select(second) == 0).all().item<bool>());
+  EXPECT_TRUE((full[0].masked_select(first_only) == 255).all().item<bool>());
+  const auto neither = ~(masks[0] | masks[1]);
+  EXPECT_TRUE(torch::equal(full.masked_select(neither.expand({3, 8, 9})),
+                           img.masked_select(neither.expand({3, 8, 9}))));
+}
+
+TEST(Draw, FlowShapes) {
+  const auto flow = torch::randn({2, 5, 7});
+  const auto one = torchimage::flow_to_image(flow);
+  EXPECT_EQ(one.sizes(), (std::vector<int64_t>{3, 5, 7}));
+  const auto batch = torchimage::flow_to_image(torch::stack({flow, flow}));
+  EXPECT_EQ(batch.sizes(), (std::vector<int64_t>{2, 3, 5, 7}));
+  EXPECT_TRUE(torch::equal(batch[1], one));
+  // No motion is white.
+  EXPECT_TRUE((torchimage::flow_to_image(torch::zeros({2, 3, 3})) == 255).all().item<bool>());
+}
+
+TEST(Draw, Colors) {
+  EXPECT_EQ(Color("RED").rgb(), (std::array<uint8_t, 3>{255, 0, 0}));
+  EXPECT_EQ(Color("#0a0B0c").rgb(), (std::array<uint8_t, 3>{10, 11, 12}));
+  EXPECT_EQ(Color("#abc").rgb(), (std::array<uint8_t, 3>{0xaa, 0xbb, 0xcc}));
+  EXPECT_EQ(Color("rgb(1, 2, 3)").rgb(), (std::array<uint8_t, 3>{1, 2, 3}));
+  EXPECT_EQ(Color(300, -4, 9).rgb(), (std::array<uint8_t, 3>{255, 0, 9}));
+  EXPECT_NE(error_of([] { Color("nocolour"); }).find("'nocolour'"), std::string::npos);
+  const auto palette = torchimage::default_colors(3);
+  ASSERT_EQ(palette.size(), 3u);
+  EXPECT_EQ(palette[0].rgb(), (std::array<uint8_t, 3>{0, 0, 0}));
+  // (2^25 - 1) % 255, (2^15 - 1) % 255, (2^21 - 1) % 255.
+  EXPECT_EQ(palette[1].rgb(),
+            (std::array<uint8_t, 3>{((1 << 25) - 1) % 255, ((1 << 15) - 1) % 255,
+                                    ((1 << 21) - 1) % 255}));
+}
+
+TEST(Draw, Errors) {
+  const auto img = gray_image(5, 5);
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_bounding_boxes(img.to(torch::kFloat), torch::zeros({1, 4}));
+            }).find("must be uint8, got Float"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { torchimage::draw_bounding_boxes(img, torch::zeros({1, 3})); })
+                .find("(N, 4)"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_keypoints(img, torch::zeros({1, 2, 2}),
+                                         torchimage::DrawKeypointsOptions().connectivity({{0, 5}}));
+            }).find("keypoint 5 of 2"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { torchimage::flow_to_image(torch::zeros({3, 4, 4})); }).find("(2, H, W)"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_bounding_boxes(
+                  img, torch::zeros({1, 4}),
+                  torchimage::DrawBoundingBoxesOptions().labels({"a"}).font("/nonexistent.ttf"));
+            }).find("/nonexistent.ttf"),
+            std::string::npos);
+}
+
+}  // namespace
