@@ -297,7 +297,7 @@ const OptionSpec kOptions[] = {
      [](CommandOptions& o, const std::string&, const Values&) { o.save.grayscale(true); }},
     {"--layout", "CHW|HWC|NHWC|HW", 1,
      "how the tensor's dimensions are ordered (default CHW; HWC/NHWC: channels last)",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        try {
          o.save.layout(torchimage::parse_layout(v[0], n.c_str()));
@@ -307,7 +307,7 @@ const OptionSpec kOptions[] = {
      }},
     {"--colormap", "NAME", 1,
      "colormap for one-channel images: viridis, magma, inferno, plasma, cividis, turbo, gray, jet",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        const auto names = torchimage::colormaps();
        if (std::find(names.begin(), names.end(), v[0]) == names.end()) {
@@ -320,7 +320,7 @@ const OptionSpec kOptions[] = {
     {"--palette", "voc|FILE", 1,
      "write INPUT's integer class indices in a palette's colours (PNG: indexed colour): the "
      "Pascal VOC palette, or a FILE of one colour a line (a name, #RRGGBB or rgb(r, g, b))",
-     kBoth,
+     kImage,
      [](CommandOptions& o, const std::string& n, const Values& v) {
        if (v[0] == "voc") {
          o.save.palette(torchimage::voc_palette());
