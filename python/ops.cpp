@@ -480,10 +480,17 @@ void summary_add_image(const SummaryPtr& self, const std::string& tag,
                        c10::optional<double> walltime, const std::string& dataformats,
                        int64_t nrow, int64_t padding, bool normalize, const FloatList& value_range,
                        bool scale_each, double pad_value, const c10::optional<std::string>& format,
-                       int64_t quality, c10::optional<int64_t> compression_level, bool grayscale,
-                       const FloatList& pad_color, int64_t bit_depth) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale};
-  const Encode e{format, quality, compression_level, bit_depth};
+                       c10::optional<int64_t> quality, c10::optional<int64_t> compression_level,
+                       bool grayscale,
+                       const FloatList& pad_color, int64_t bit_depth, bool lossless,
+                       const c10::optional<std::string>& compression, bool keep_values,
+                       const c10::optional<std::string>& colormap,
+                       const c10::optional<std::vector<int64_t>>& palette) {
+  // dataformats is the layout: the image arrives here as (B, )C, H, W.
+  static const std::string chw = "CHW";
+  const Grid g{nrow,      padding,   normalize, value_range, scale_each, pad_value,
+               pad_color, grayscale, chw,       colormap,    palette};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   utf8_errors([&] {
     self->writer->add_image(tag, from_dataformats(img_tensor, dataformats), step_of(global_step),
                             save_options(g, e, {}, "SummaryWriter.add_image"), wall_of(walltime));
@@ -772,9 +779,13 @@ TORCH_LIBRARY(torchimage, m) {
             torch::arg("padding") = 2, torch::arg("normalize") = false,
             torch::arg("value_range") = torch::arg::none(), torch::arg("scale_each") = false,
             torch::arg("pad_value") = 0.0, torch::arg("format") = torch::arg::none(),
-            torch::arg("quality") = 75, torch::arg("compression_level") = torch::arg::none(),
+            torch::arg("quality") = torch::arg::none(),
+            torch::arg("compression_level") = torch::arg::none(),
             torch::arg("grayscale") = false, torch::arg("pad_color") = torch::arg::none(),
-            torch::arg("bit_depth") = 8})
+            torch::arg("bit_depth") = 8, torch::arg("lossless") = false,
+            torch::arg("compression") = torch::arg::none(), torch::arg("keep_values") = false,
+            torch::arg("colormap") = torch::arg::none(),
+            torch::arg("palette") = torch::arg::none()})
       .def("add_text", &summary_add_text, "",
            {torch::arg("tag"), torch::arg("text_string"),
             torch::arg("global_step") = torch::arg::none(),

@@ -580,6 +580,7 @@ class SummaryWriter:
         if format is not None and fmt is None:
             raise ValueError(f"SummaryWriter.add_image logs PNG or JPEG, got format {format!r}")
         grid, extra = _split("SummaryWriter.add_image", kwargs, _ENCODE_EXTRAS + ("grayscale",))
+        del grid["layout"]  # dataformats is the layout
         self.scripted.add_image(tag, img, self._step(global_step), self._wall(walltime),
                                 str(dataformats).upper(), format=fmt, **grid,
                                 **_encode_args(extra))
