@@ -139,6 +139,8 @@ struct Grid {
   const std::string& layout;
   const c10::optional<std::string>& colormap;
   const c10::optional<std::vector<int64_t>>& palette;
+  const c10::optional<std::vector<std::string>>& captions;
+  int64_t caption_size;
 };
 
 template <typename Options>
@@ -148,6 +150,8 @@ Options grid_options(const Grid& g, const char* what) {
   o.grayscale(g.grayscale);
   o.layout(parse_layout(g.layout, what));
   if (g.colormap) o.colormap(*g.colormap);
+  if (g.captions) o.captions(*g.captions);
+  o.caption_size(g.caption_size);
   if (g.palette) {
     // Flat RGB values, three a class (the Python package spells "voc" so).
     TORCH_CHECK_VALUE(g.palette->size() % 3 == 0, what,
@@ -237,9 +241,10 @@ torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, b
                            const FloatList& value_range, bool scale_each, double pad_value,
                            bool grayscale, const FloatList& pad_color,
                    const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette) {
+                   const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   return torchimage::make_grid(tensor, grid_options<MakeGridOptions>(g, "make_grid"));
 }
 
@@ -254,9 +259,10 @@ void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int
     const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
                    bool durable, bool replace_read_only,
                    const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette) {
+                   const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   utf8_errors([&] {
     torchimage::save_image(
@@ -273,9 +279,10 @@ torch::Tensor encode_image_op(const Input& tensor, int64_t nrow, int64_t padding
                               const FloatList& pad_color, int64_t bit_depth, bool lossless,
     const c10::optional<std::string>& compression, bool keep_values,
                    const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette) {
+                   const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return torchimage::encode_image(tensor, save_options(g, e, {}, "encode_image"));
 }
@@ -285,9 +292,10 @@ torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, b
                            const FloatList& value_range, bool scale_each, double pad_value,
                            bool grayscale, const FloatList& pad_color,
                    const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette) {
+                   const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   return torchimage::to_pixels(tensor, grid_options<SaveImageOptions>(g, "to_pixels"));
 }
 
@@ -302,9 +310,10 @@ void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow
     const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
                     bool durable, bool replace_read_only, int64_t start_index, int64_t threads,
                    const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette) {
+                   const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   const SaveImageOptions o =
       save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
@@ -370,9 +379,10 @@ JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::
     const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
                        bool durable, bool replace_read_only,
                    const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette) {
+                   const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_image(
@@ -393,9 +403,10 @@ JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
                         bool create_directories, bool durable, bool replace_read_only,
                         const std::string& layout, const c10::optional<std::string>& colormap,
                         const c10::optional<std::vector<int64_t>>& palette,
-                        int64_t start_index) {
+                        const c10::optional<std::vector<std::string>>& captions,
+                        int64_t caption_size, int64_t start_index) {
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette};
+               layout, colormap, palette, captions, caption_size};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_images(
@@ -485,11 +496,13 @@ void summary_add_image(const SummaryPtr& self, const std::string& tag,
                        const FloatList& pad_color, int64_t bit_depth, bool lossless,
                        const c10::optional<std::string>& compression, bool keep_values,
                        const c10::optional<std::string>& colormap,
-                       const c10::optional<std::vector<int64_t>>& palette) {
+                       const c10::optional<std::vector<int64_t>>& palette,
+                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
   // dataformats is the layout: the image arrives here as (B, )C, H, W.
   static const std::string chw = "CHW";
   const Grid g{nrow,      padding,   normalize, value_range, scale_each, pad_value,
-               pad_color, grayscale, chw,       colormap,    palette};
+               pad_color, grayscale, chw,       colormap,    palette,
+               captions,  caption_size};
   const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
   utf8_errors([&] {
     self->writer->add_image(tag, from_dataformats(img_tensor, dataformats), step_of(global_step),
@@ -526,7 +539,8 @@ void summary_add_histogram(const SummaryPtr& self, const std::string& tag,
       torch::arg("keep_values") = false,                                                       \
       torch::arg("create_directories") = false, torch::arg("durable") = false,                 \
       torch::arg("replace_read_only") = false, torch::arg("layout") = std::string("CHW"),         \
-      torch::arg("colormap") = torch::arg::none(), torch::arg("palette") = torch::arg::none()
+      torch::arg("colormap") = torch::arg::none(), torch::arg("palette") = torch::arg::none(),  \
+      torch::arg("captions") = torch::arg::none(), torch::arg("caption_size") = 10
 
 // ---- codecs ------------------------------------------------------------------
 
@@ -681,7 +695,9 @@ std::vector<int64_t> color_rgb_op(const std::string& spec) {
 #define TI_FILE_ARGS \
   "bool create_directories=False, bool durable=False, bool replace_read_only=False"
 // The layout and colormap (last, so that positional calls keep the order above).
-#define TI_VIEW_ARGS "str layout=\"CHW\", str? colormap=None, int[]? palette=None"
+#define TI_VIEW_ARGS \
+  "str layout=\"CHW\", str? colormap=None, int[]? palette=None, str[]? captions=None, " \
+  "int caption_size=10"
 #define TI_DECODE_ARGS "int max_pixels=1073741824, bool keep_16_bit=False, bool keep_indices=False"
 
 }  // namespace
@@ -785,7 +801,8 @@ TORCH_LIBRARY(torchimage, m) {
             torch::arg("bit_depth") = 8, torch::arg("lossless") = false,
             torch::arg("compression") = torch::arg::none(), torch::arg("keep_values") = false,
             torch::arg("colormap") = torch::arg::none(),
-            torch::arg("palette") = torch::arg::none()})
+            torch::arg("palette") = torch::arg::none(),
+            torch::arg("captions") = torch::arg::none(), torch::arg("caption_size") = 10})
       .def("add_text", &summary_add_text, "",
            {torch::arg("tag"), torch::arg("text_string"),
             torch::arg("global_step") = torch::arg::none(),

@@ -346,6 +346,20 @@ const OptionSpec kOptions[] = {
        }
        o.save.palette(std::move(palette));
      }},
+    {"--caption", "TEXT", 1,
+     "a caption under the next image of the grid (repeat it: one per image, in order; \"\" for "
+     "none)",
+     kSave | kTensorboard,
+     [](CommandOptions& o, const std::string&, const Values& v) {
+       std::vector<std::string> captions = o.save.captions();
+       captions.push_back(v[0]);
+       o.save.captions(std::move(captions));
+     }},
+    {"--caption-size", "PX", 1, "the captions' font size in pixels (default 10)",
+     kSave | kTensorboard,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.save.caption_size(parse_in_range(n, v[0], 1, 1024));
+     }},
     {"--create-directories", nullptr, 0, "create missing parent directories of the output",
      kBoth,
      [](CommandOptions& o, const std::string&, const Values&) { o.save.create_directories(true); }},

@@ -50,6 +50,11 @@ TORCHIMAGE_API Palette voc_palette();
 /// The palette named `name`: "voc" (voc_palette()); a c10::Error otherwise.
 TORCHIMAGE_API Palette named_palette(const std::string& name);
 
+/// The height in pixels of the strip below each image that captions of
+/// `caption_size` pixels take: caption_size * 3 / 2 + 2 (17 for 10 px). The
+/// text's top (the font's ascender line) is 2 pixels below the image.
+constexpr int64_t caption_strip_height(int64_t caption_size) { return caption_size * 3 / 2 + 2; }
+
 namespace detail {
 
 /// The grid arguments shared by MakeGridOptions and SaveImageOptions, with
@@ -114,6 +119,27 @@ class GridArgs {
   Derived& palette(std::nullopt_t) { palette_.reset(); return self(); }
   const std::optional<Palette>& palette() const noexcept { return palette_; }
 
+  /// A caption under each image of the grid, one per image ("" leaves its
+  /// strip blank; an empty list, the default, means no captions and changes
+  /// nothing). Each cell gets a strip of `caption_strip_height(caption_size)`
+  /// pixels below it, filled with pad_value like the padding; the text is
+  /// drawn in DejaVuSans (FreeType) at caption_size pixels, white (black
+  /// where the padding is light), centred in the cell's width when it fits,
+  /// else from the cell's left edge and cut at its right edge: never outside
+  /// its own strip. Drawn on the finished 8-bit pixels (after normalize,
+  /// scale_each and a colormap), so the images' pixels are those without
+  /// captions; make_grid returns the text as 8-bit value / 255 for floats.
+  /// Not for label maps (palette), 16-bit samples or save_images; a
+  /// c10::Error where torchimage was built without FreeType.
+  /// Example: `MakeGridOptions().nrow(4).captions({"cat", "dog", "", "owl"})`
+  Derived& captions(std::vector<std::string> v) { captions_ = std::move(v); return self(); }
+  const std::vector<std::string>& captions() const noexcept { return captions_; }
+
+  /// The captions' font size in pixels (FreeType's pixel size). Default 10,
+  /// which makes a 17-pixel strip.
+  Derived& caption_size(int64_t v) { caption_size_ = v; return self(); }
+  int64_t caption_size() const noexcept { return caption_size_; }
+
  protected:
   Derived& self() { return static_cast<Derived&>(*this); }
 
@@ -126,6 +152,8 @@ class GridArgs {
   Layout layout_ = Layout::CHW;
   std::string colormap_;
   std::optional<Palette> palette_;
+  std::vector<std::string> captions_;
+  int64_t caption_size_ = 10;
 };
 
 }  // namespace detail

@@ -145,9 +145,11 @@ def _int(value, name, clamp=False):
 
 
 def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
-          pad_value=0.0, grayscale=False, dataformats="CHW", colormap=None, palette=None):
+          pad_value=0.0, grayscale=False, dataformats="CHW", colormap=None, palette=None,
+          captions=None, caption_size=10):
     """make_grid's keyword arguments as the operators take them (with
-    torchimage's: grayscale, dataformats as the layout, colormap)."""
+    torchimage's: grayscale, dataformats as the layout, colormap, palette,
+    captions and caption_size)."""
     # torchvision tests `normalize is True` and `scale_each is True`: a truthy
     # non-bool does not normalize there, and does not here.
     normalize = normalize is True
@@ -162,6 +164,8 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
         "layout": str(dataformats),
         "colormap": None if colormap is None else str(colormap),
         "palette": _palette(palette),
+        "captions": _captions(captions),
+        "caption_size": _int(caption_size, "caption_size"),
     }
     if normalize and value_range is not None:
         if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
@@ -176,6 +180,22 @@ def _grid(nrow=8, padding=2, normalize=False, value_range=None, scale_each=False
     else:
         args["pad_value"] = float(pad_value)
     return args
+
+
+def _captions(captions):
+    """Captions as the operators take them: a list of str (one per image), or
+    None for none."""
+    if captions is None:
+        return None
+    if isinstance(captions, (str, bytes)):
+        raise TypeError("captions must be a list of str (one per image), got a single "
+                        f"{type(captions).__name__}")
+    out = []
+    for i, caption in enumerate(captions):
+        if not isinstance(caption, str):
+            raise TypeError(f"captions[{i}] must be a str, got {type(caption).__name__}")
+        out.append(caption)
+    return out
 
 
 def _palette(palette):
@@ -242,7 +262,7 @@ def _split(fn, kwargs, extras):
     """make_grid's and `extras`' keyword arguments; the rest are ignored, as
     torchvision's make_grid(**kwargs) ignores them (with a warning here)."""
     grid_keys = ("nrow", "padding", "normalize", "value_range", "scale_each", "pad_value",
-                 "grayscale", "dataformats", "colormap", "palette")
+                 "grayscale", "dataformats", "colormap", "palette", "captions", "caption_size")
     grid = {k: kwargs.pop(k) for k in grid_keys if k in kwargs}
     extra = {k: kwargs.pop(k) for k in extras if k in kwargs}
     _unknown(fn, kwargs)
@@ -349,16 +369,22 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     sequence (one value per channel); ``dataformats`` ("CHW" default, "HWC",
     "NHWC", "HW": TensorBoard's names; a permuted view, not a copy);
     ``colormap`` (one of ``colormaps()``, for one-channel images: the RGB
-    entries / 255 of the 8-bit gray values save_image would write). Other
-    keyword arguments are ignored, as torchvision ignores them."""
+    entries / 255 of the 8-bit gray values save_image would write);
+    ``captions`` (one str per image: a strip of caption_strip_height rows
+    below each image, the text drawn at ``caption_size`` pixels, default 10,
+    in DejaVuSans; floats get its 8-bit pixels / 255). Other keyword
+    arguments are ignored, as torchvision ignores them."""
     grayscale = kwargs.pop("grayscale", False)
     dataformats = kwargs.pop("dataformats", "CHW")
     colormap = kwargs.pop("colormap", None)
     palette = kwargs.pop("palette", None)
+    captions = kwargs.pop("captions", None)
+    caption_size = kwargs.pop("caption_size", 10)
     _unknown("make_grid", kwargs)
     return _ops.make_grid(_check_tensor(tensor),
                           **_grid(nrow, padding, normalize, value_range, scale_each, pad_value,
-                                  grayscale, dataformats, colormap, palette))
+                                  grayscale, dataformats, colormap, palette, captions,
+                                  caption_size))
 
 
 @_torch.no_grad()

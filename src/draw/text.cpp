@@ -74,8 +74,13 @@ Font::~Font() {
   delete impl_;
 }
 
-void Font::draw(Canvas& canvas, int x, int y, const std::string& utf8, Ink ink) {
-  FT_Face face = impl_->face;
+namespace {
+
+// Walks the glyphs of `utf8` as Font::draw places them (top at y, pen from
+// x, kerning between pairs): fn(left, top, bitmap) for each rendered glyph.
+// Returns where the pen ends, in 26.6 fixed point.
+template <typename F>
+long for_each_glyph(FT_Face face, int x, int y, const std::string& utf8, F&& fn) {
   const int baseline = y + static_cast<int>(face->size->metrics.ascender >> 6);
   long pen = static_cast<long>(x) << 6;
   FT_UInt previous = 0;
@@ -90,13 +95,44 @@ void Font::draw(Canvas& canvas, int x, int y, const std::string& utf8, Ink ink) 
     const FT_GlyphSlot slot = face->glyph;
     const FT_Bitmap& bm = slot->bitmap;
     if (bm.pixel_mode == FT_PIXEL_MODE_GRAY && bm.buffer != nullptr) {
-      canvas.coverage(static_cast<int>(pen >> 6) + slot->bitmap_left, baseline - slot->bitmap_top,
-                      bm.buffer, static_cast<int>(bm.width), static_cast<int>(bm.rows), bm.pitch,
-                      ink);
+      fn(static_cast<int>(pen >> 6) + slot->bitmap_left, baseline - slot->bitmap_top, bm);
     }
     pen += slot->advance.x;
     previous = glyph;
   }
+  return pen;
+}
+
+}  // namespace
+
+bool have_freetype() { return true; }
+
+void Font::draw(Canvas& canvas, int x, int y, const std::string& utf8, Ink ink) {
+  for_each_glyph(impl_->face, x, y, utf8, [&](int left, int top, const FT_Bitmap& bm) {
+    canvas.coverage(left, top, bm.buffer, static_cast<int>(bm.width), static_cast<int>(bm.rows),
+                    bm.pitch, ink);
+  });
+}
+
+int Font::advance(const std::string& utf8) {
+  const long pen = for_each_glyph(impl_->face, 0, 0, utf8, [](int, int, const FT_Bitmap&) {});
+  return static_cast<int>((pen + 63) >> 6);
+}
+
+void Font::render(uint8_t* mask, int mw, int mh, int x, int y, const std::string& utf8) {
+  for_each_glyph(impl_->face, x, y, utf8, [&](int left, int top, const FT_Bitmap& bm) {
+    for (int r = 0; r < static_cast<int>(bm.rows); ++r) {
+      const int yy = top + r;
+      if (yy < 0 || yy >= mh) continue;
+      for (int c = 0; c < static_cast<int>(bm.width); ++c) {
+        const int xx = left + c;
+        if (xx < 0 || xx >= mw) continue;
+        const uint8_t m = bm.buffer[static_cast<long>(r) * bm.pitch + c];
+        uint8_t& p = mask[static_cast<size_t>(yy) * mw + xx];
+        if (m > p) p = m;
+      }
+    }
+  });
 }
 
 #else  // no FreeType
@@ -110,7 +146,11 @@ Font::Font(const std::string&, int, const char* what) : impl_(nullptr) {
 
 Font::~Font() = default;
 
+bool have_freetype() { return false; }
+
 void Font::draw(Canvas&, int, int, const std::string&, Ink) {}
+int Font::advance(const std::string&) { return 0; }
+void Font::render(uint8_t*, int, int, int, int, const std::string&) {}
 
 #endif
 

@@ -15,6 +15,7 @@
 
 #include "core/prepare.h"
 #include "core/torch_compat.h"
+#include "grid/captions.h"
 #include "grid/colormap.h"
 #include "grid/grid_shape.h"
 #include "grid/labels.h"
@@ -54,6 +55,7 @@ void norm_range(at::Tensor& t, const std::optional<ValueRange>& range) {
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
                       int sample_bits) {
   if (o.palette()) {
+    check_captions(tensor, o, what, sample_bits);
     check_label_input(tensor, o, what);
     TORCH_CHECK_VALUE(sample_bits == 8, what, ": a label map is written with 8-bit indices, not ",
                       sample_bits, "-bit samples");
@@ -77,6 +79,7 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
               tensor.sizes());
   TORCH_CHECK(o.nrow() >= 1, what, ": nrow must be at least 1, got ", o.nrow());
   TORCH_CHECK(o.padding() >= 0, what, ": padding must be non-negative, got ", o.padding());
+  check_captions(tensor, o, what, sample_bits);
   // value_range only counts with normalize: torchvision ignores it otherwise
   // (whatever it holds), and so does every face of torchimage.
   if (o.value_range() && o.normalize()) {
@@ -173,8 +176,10 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o, cons
     b = sizes[0], c = sizes[1], h = sizes[2], w = sizes[3];
   }
   s.channels = grid_channels(c, o);
+  // Captions add a strip below each image (a single image too, unpadded).
+  const int64_t strip = caption_strip(o);
   if (b == 1) {
-    s.height = h, s.width = w;
+    s.height = h + strip, s.width = w;
     s.xmaps = s.ymaps = 1;
     return s;
   }
@@ -183,10 +188,10 @@ GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& o, cons
   // Overflow-safe: refuse before multiplying past what any format can hold.
   const int64_t limit = int64_t{1} << 40;
   TORCH_CHECK(o.padding() < limit && h < limit && w < limit &&
-                  h + o.padding() < limit / s.ymaps && w + o.padding() < limit / s.xmaps,
+                  h + o.padding() + strip < limit / s.ymaps && w + o.padding() < limit / s.xmaps,
               what, ": the grid of ", b, " images of ", h, "x", w, " with padding ",
               o.padding(), " is too large");
-  s.height = (h + o.padding()) * s.ymaps + o.padding();
+  s.height = (h + o.padding() + strip) * s.ymaps + o.padding();
   s.width = (w + o.padding()) * s.xmaps + o.padding();
   return s;
 }
@@ -257,12 +262,17 @@ torch::Tensor make_grid(const torch::Tensor& tensor, const MakeGridOptions& o) {
         .to(input.device());
   }
   check_grid_input(input, o, "make_grid");
-  if (o.colormap().empty()) return make_grid_impl(input, o, /*sample_bits=*/8, "make_grid");
+  if (o.colormap().empty()) {
+    // Captions: the text's 8-bit pixels over the strips (value / 255 for floats).
+    return draw_captions_on_grid(make_grid_impl(input, o, /*sample_bits=*/8, "make_grid"), input,
+                                 o, "make_grid");
+  }
   // The 8-bit gray grid save_image would write, through the table; floating
   // inputs get entry / 255 (in float32, then their dtype), on their device.
   const torch::Tensor gray = make_grid_impl(input, gray_grid_options(o), 8, "make_grid");
-  const torch::Tensor rgb =
-      apply_colormap(quantize(gray), o.colormap(), "make_grid").permute({2, 0, 1}).contiguous();
+  torch::Tensor colored = apply_colormap(quantize(gray), o.colormap(), "make_grid");
+  draw_captions(colored, input, o, "make_grid");
+  const torch::Tensor rgb = colored.permute({2, 0, 1}).contiguous();
   const auto dtype = input.scalar_type();
   if (dtype == at::kByte || dtype == at::kBool) return rgb.to(input.device());
   return rgb.to(input.device()).to(at::kFloat).div_(255).to(dtype);
@@ -303,7 +313,10 @@ torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& 
     }
   }
 
-  if (tensor.size(0) == 1) return tensor.squeeze(0);
+  // Captions make a strip of `strip` rows below each image, filled as the
+  // padding is (a single image gets its strip, still without padding).
+  const int64_t strip = caption_strip(o);
+  if (tensor.size(0) == 1 && strip == 0) return tensor.squeeze(0);
 
   const int64_t nmaps = tensor.size(0);
   const int64_t num_channels = tensor.size(1);
@@ -311,8 +324,9 @@ torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& 
   TORCH_CHECK(pad.size() == 1 || static_cast<int64_t>(pad.size()) == num_channels,
               "make_grid: pad_value must hold one value or one per channel (", num_channels,
               "), got ", pad.size());
-  const int64_t height = tensor.size(2) + o.padding();
-  const int64_t width = tensor.size(3) + o.padding();
+  const int64_t padding = nmaps > 1 ? o.padding() : 0;
+  const int64_t height = tensor.size(2) + padding + strip;
+  const int64_t width = tensor.size(3) + padding;
   at::Tensor grid;
   if (pad.size() == 1) {
     grid = at::full({num_channels, shape.height, shape.width}, pad[0], tensor.options());
@@ -324,8 +338,8 @@ torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& 
   for (int64_t y = 0; y < shape.ymaps; ++y) {
     for (int64_t x = 0; x < shape.xmaps; ++x) {
       if (k >= nmaps) break;
-      grid.narrow(1, y * height + o.padding(), height - o.padding())
-          .narrow(2, x * width + o.padding(), width - o.padding())
+      grid.narrow(1, y * height + padding, tensor.size(2))
+          .narrow(2, x * width + padding, tensor.size(3))
           .copy_(tensor[k]);
       ++k;
     }

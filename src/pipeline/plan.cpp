@@ -7,6 +7,7 @@
 
 #include "core/prepare.h"
 #include "core/torch_compat.h"
+#include "grid/captions.h"
 #include "grid/colormap.h"
 #include "grid/fused_quantize.h"
 #include "grid/labels.h"
@@ -38,21 +39,37 @@ Bytes encode16(const Codec& codec, const torch::Tensor& chw, const EncodeOptions
 
 }  // namespace
 
-torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
+namespace {
+
+// grid_pixels without the captions' text (their strips included).
+torch::Tensor cell_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
                           const char* what) {
   if (grid.palette()) {
     return palette_colors(label_grid(tensor, grid, what), *grid.palette());
   }
   if (!grid.colormap().empty()) {
     // The gray pixels, then the colormap's entries for them.
-    return apply_colormap(grid_pixels(tensor, gray_grid_options(grid), what), grid.colormap(),
+    return apply_colormap(cell_pixels(tensor, gray_grid_options(grid), what), grid.colormap(),
                           what);
   }
   const torch::Tensor values = readable(tensor);
-  torch::Tensor hwc = fused_grid_pixels(values, grid);
+  // The fused pass knows no captions' strips: with captions, the ATen ops.
+  torch::Tensor hwc;
+  if (grid.captions().empty()) hwc = fused_grid_pixels(values, grid);
   if (!hwc.defined()) {
     hwc = quantize(make_grid_impl(values, grid, /*sample_bits=*/8, what));
   }
+  return hwc;
+}
+
+}  // namespace
+
+torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& grid,
+                          const char* what) {
+  torch::Tensor hwc = cell_pixels(tensor, grid, what);
+  // The text goes onto the finished pixels (a fresh grid: captions always
+  // make one).
+  draw_captions(hwc, tensor, grid, what);
   return hwc;
 }
 
@@ -97,8 +114,9 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
   check_input(plan, tensor);
   if (plan.keep_values()) {
     // The grid's values as float32 samples: make_grid's tensor, no quantization.
-    const torch::Tensor grid =
-        make_grid_impl(readable(tensor), plan.grid, /*sample_bits=*/8, plan.what);
+    const torch::Tensor grid = draw_captions_on_grid(
+        make_grid_impl(readable(tensor), plan.grid, /*sample_bits=*/8, plan.what), tensor,
+        plan.grid, plan.what);
     const torch::Tensor hwc =
         grid.to(torch::kCPU).to(torch::kFloat).permute({1, 2, 0}).contiguous();
     PixelView view = view_of(reinterpret_cast<const uint8_t*>(hwc.data_ptr<float>()),
@@ -140,7 +158,7 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
 const Bytes& render_sample(const SavePlan& plan, const torch::Tensor& batch, int64_t i,
                            RenderBuffers& buffers) {
   if (plan.bit_depth() != 8 || plan.keep_values() || !plan.grid.colormap().empty() ||
-      plan.grid.palette() ||
+      plan.grid.palette() || !plan.grid.captions().empty() ||
       !SampleQuantizer::applies(batch, plan.grid)) {
     buffers.bytes = render(plan, batch[i]);
     return buffers.bytes;

@@ -19,7 +19,7 @@ MakeGridOptions SaveImageOptions::grid_options() const {
   MakeGridOptions g;
   g.nrow(nrow_).padding(padding_).normalize(normalize_).value_range(value_range_)
       .scale_each(scale_each_).pad_value(pad_value_).grayscale(grayscale_).layout(layout_)
-      .colormap(colormap_);
+      .colormap(colormap_).captions(captions_).caption_size(caption_size_);
   if (palette_) g.palette(*palette_);
   return g;
 }

@@ -106,6 +106,10 @@ SavePlan plan_samples(const Samples& s, const std::string& pattern,
   TORCH_CHECK(s.size() >= 1, what, ": expected at least one image, got none");
   const std::string last = check_index_pattern(pattern, start_index, s.size(), what);
   SavePlan plan = make_plan(options, resolve_format(last, options.format(), what), what);
+  TORCH_CHECK_VALUE(plan.grid.captions().empty(), what,
+                    ": captions label the images of one grid; ", what,
+                    " writes one file per image (got ", plan.grid.captions().size(),
+                    " captions): save each image with save_image and its caption");
   for (int64_t i = 0; i < s.size(); ++i) {
     if (i > 0 && s.batch.defined()) break;  // one shape for a whole batch
     check_input(plan, s[i]);
