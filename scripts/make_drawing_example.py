@@ -4,7 +4,7 @@ functions, with torchimage alone: boxes with labels and masks on a photo
 (tests/data/photos/chelsea.png), keypoints joined by lines, a flow field
 (flow_to_image), four depth-like maps given as (B, H, W, C) through
 dataformats="NHWC" and colormap="viridis", and a label map of class ids in the
-Pascal VOC palette (palette="voc").
+Pascal VOC palette (palette="voc"); each tile captioned (captions=).
 
     PYTHONPATH=build/python /usr/bin/python3 scripts/make_drawing_example.py
 """
@@ -55,7 +55,10 @@ def main():
     tiles = [drawn.float(), points.float(), flow.float(), colored, labels,
              torch.full((3, H, W), 255.0)]
     torchimage.save_image(torch.stack(tiles) / 255, os.path.join(ROOT, "docs", "drawing_example.png"),
-                          nrow=3, padding=4, pad_value=1.0)
+                          nrow=3, padding=4, pad_value=1.0, caption_size=14,
+                          captions=["bounding boxes, labels, masks",
+                                    "draw_keypoints", "flow_to_image", "NHWC maps, viridis",
+                                    "label map, VOC palette", ""])
 
 
 if __name__ == "__main__":
