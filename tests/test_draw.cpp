@@ -146,11 +146,46 @@ TEST(Draw, Colors) {
                                     ((1 << 21) - 1) % 255}));
 }
 
+// Float images in [0, 1] (torchvision >= 0.19): drawn on as the uint8
+// pixels `image * 255.999` truncated, returned as `out / 255` in their dtype.
+TEST(Draw, FloatImagesAreDrawnAsTheirPixels) {
+  torch::manual_seed(5);
+  const auto img = torch::rand({3, 20, 30});
+  const auto pixels = img.mul(255.999).to(torch::kUInt8);
+  const auto boxes = torch::tensor({{2.0, 3.0, 17.0, 15.0}});
+  const auto o = torchimage::DrawBoundingBoxesOptions().colors({Color("red")}).width(2).fill(true);
+  const auto got = torchimage::draw_bounding_boxes(img, boxes, o);
+  EXPECT_EQ(got.scalar_type(), torch::kFloat);
+  const auto drawn = torchimage::draw_bounding_boxes(pixels, boxes, o);
+  EXPECT_TRUE(torch::equal(got, drawn.to(torch::kFloat).mul(1.0 / 255)));
+  // Exact multiples of 1/255 where nothing was drawn: the pixels themselves.
+  EXPECT_TRUE(torch::allclose(got.mul(255).round(), drawn.to(torch::kFloat)));
+  const auto kp = torch::tensor({{{5.0, 5.0}, {25.0, 15.0}}});
+  const auto ko = torchimage::DrawKeypointsOptions().connectivity({{0, 1}}).colors(Color("blue"));
+  const auto kgot = torchimage::draw_keypoints(img.to(torch::kDouble), kp, ko);
+  EXPECT_EQ(kgot.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(torch::equal(kgot, torchimage::draw_keypoints(pixels, kp, ko)
+                                     .to(torch::kDouble)
+                                     .mul(1.0 / 255)));
+  // Masks blend in the image's dtype with the colour / 255.
+  const auto mask = torch::zeros({20, 30}, torch::kBool);
+  mask.index_put_({torch::indexing::Slice(0, 5)}, true);
+  const auto mgot = torchimage::draw_segmentation_masks(
+      img, mask, torchimage::DrawSegmentationMasksOptions().alpha(0.5).colors({Color("white")}));
+  EXPECT_EQ(mgot.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(torch::equal(mgot.index({torch::indexing::Slice(), torch::indexing::Slice(5)}),
+                           (img * 0.5 + img * 0.5).index({torch::indexing::Slice(),
+                                                          torch::indexing::Slice(5)})));
+  EXPECT_TRUE(torch::allclose(mgot.index({torch::indexing::Slice(), torch::indexing::Slice(0, 5)}),
+                              img.index({torch::indexing::Slice(), torch::indexing::Slice(0, 5)}) *
+                                      0.5 + 0.5));
+}
+
 TEST(Draw, Errors) {
   const auto img = gray_image(5, 5);
   EXPECT_NE(error_of([&] {
-              torchimage::draw_bounding_boxes(img.to(torch::kFloat), torch::zeros({1, 4}));
-            }).find("must be uint8, got Float"),
+              torchimage::draw_bounding_boxes(img.to(torch::kInt), torch::zeros({1, 4}));
+            }).find("must be uint8, or floating point with values in [0, 1], got Int"),
             std::string::npos);
   EXPECT_NE(error_of([&] { torchimage::draw_bounding_boxes(img, torch::zeros({1, 3})); })
                 .find("(N, 4)"),

@@ -80,7 +80,10 @@ class DrawBoundingBoxesOptions {
 /// real or integer dtype; truncated towards zero as torchvision does) on a
 /// uint8 (1 or 3, H, W) image, as torchvision.utils.draw_bounding_boxes
 /// (0.14) with Pillow 9.4 does: the same pixels, labels' text aside. Returns
-/// a new uint8 (3, H, W) CPU tensor; the input is not modified.
+/// a new uint8 (3, H, W) CPU tensor; the input is not modified. A floating
+/// image with values in [0, 1] is taken as torchvision >= 0.19 takes it:
+/// drawn on as `(image * (255 + 1 - 1e-3)).to(uint8)`, returned as
+/// `out.to(dtype) * (1 / 255)` (ATen's operators, torchvision's order).
 TORCHIMAGE_API torch::Tensor draw_bounding_boxes(const torch::Tensor& image,
                                                  const torch::Tensor& boxes,
                                                  const DrawBoundingBoxesOptions& options = {});
@@ -104,6 +107,8 @@ class DrawSegmentationMasksOptions {
 /// Blends bool masks (N, H, W) or (H, W) onto a uint8 (3, H, W) image as
 /// torchvision.utils.draw_segmentation_masks does (a later mask covers an
 /// earlier one; `image * (1 - alpha) + colored * alpha` in float, truncated).
+/// A floating image in [0, 1] (torchvision >= 0.19) is blended with the
+/// colours / 255 in its own dtype and returned in it.
 TORCHIMAGE_API torch::Tensor draw_segmentation_masks(
     const torch::Tensor& image, const torch::Tensor& masks,
     const DrawSegmentationMasksOptions& options = {});
@@ -141,7 +146,8 @@ class DrawKeypointsOptions {
 };
 
 /// Draws keypoints (num_instances, K, 2) as (x, y) (truncated towards zero)
-/// on a uint8 (3, H, W) image as torchvision.utils.draw_keypoints does.
+/// on a uint8 (3, H, W) image as torchvision.utils.draw_keypoints does (a
+/// floating image in [0, 1] as draw_bounding_boxes takes it).
 TORCHIMAGE_API torch::Tensor draw_keypoints(const torch::Tensor& image,
                                             const torch::Tensor& keypoints,
                                             const DrawKeypointsOptions& options = {});

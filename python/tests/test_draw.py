@@ -150,8 +150,8 @@ def test_bounding_boxes_checks():
     img = torch.zeros(3, 10, 10, dtype=torch.uint8)
     with pytest.raises(TypeError):
         torchimage.draw_bounding_boxes(img.numpy(), torch.zeros(1, 4))
-    with pytest.raises(ValueError, match="uint8"):
-        torchimage.draw_bounding_boxes(img.float(), torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="uint8, or floating point"):
+        torchimage.draw_bounding_boxes(img.int(), torch.zeros(1, 4))
     with pytest.raises(ValueError, match="xmin"):
         torchimage.draw_bounding_boxes(img, torch.tensor([[5.0, 0, 4, 3]]))
     with pytest.raises(ValueError, match="channels"):
@@ -224,6 +224,63 @@ def test_keypoints_random(seed):
     expected, got = both("draw_keypoints", img, keypoints, connectivity=connectivity or None,
                          colors=colors, radius=rng.randint(0, 7), width=rng.randint(0, 9))
     assert_same(expected, got)
+
+
+# Float images in [0, 1], as torchvision >= 0.19 takes them (Debian's 0.14
+# refuses them). Its rule, written out from its source: draw_bounding_boxes and
+# draw_keypoints convert with to_dtype(image, uint8, scale=True), which is
+# image.mul(255 + 1 - 1e-3).to(uint8), draw on that, and convert back with
+# to_dtype(out, dtype, scale=True), out.to(dtype).mul_(1 / 255);
+# draw_segmentation_masks blends in the image's dtype with the colours / 255.
+def to_pixels_tv19(img):
+    return img.mul(255 + 1.0 - 1e-3).to(torch.uint8)
+
+
+def from_pixels_tv19(out, dtype):
+    return out.to(dtype).mul_(1.0 / 255)
+
+
+FLOATS = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_float_images_as_torchvision_019(seed):
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    dtype = FLOATS[seed % len(FLOATS)]
+    h, w = rng.randint(1, 40), rng.randint(1, 40)
+    c = rng.choice([1, 3])
+    img = torch.rand(c, h, w, generator=gen).to(dtype)
+    if rng.random() < 0.3:
+        img[0, 0, 0] = 1.0  # the top value
+    n = rng.randint(1, 5)
+    boxes = random_boxes(rng, gen, n, h, w, integer=False)
+    kwargs = dict(colors=random_colors(rng, n), fill=rng.random() < 0.5, width=rng.randint(1, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = from_pixels_tv19(tvu.draw_bounding_boxes(to_pixels_tv19(img), boxes, **kwargs),
+                                    dtype)
+        got = torchimage.draw_bounding_boxes(img, boxes, **kwargs)
+    assert got.dtype == dtype and torch.equal(got, expected)
+
+    rgb = img.expand(3, h, w).contiguous()
+    keypoints = torch.rand(2, 4, 2, generator=gen) * torch.tensor([w, h])
+    kw = dict(connectivity=[(0, 1), (2, 3)], colors=rng.choice([None, "red", (1, 2, 3)]),
+              radius=rng.randint(0, 4), width=rng.randint(1, 4))
+    expected = from_pixels_tv19(tvu.draw_keypoints(to_pixels_tv19(rgb), keypoints, **kw), dtype)
+    got = torchimage.draw_keypoints(rgb, keypoints, **kw)
+    assert got.dtype == dtype and torch.equal(got, expected)
+
+    masks = torch.rand(n, h, w, generator=gen) < 0.4
+    colors = [random_color(rng) for _ in range(n)]
+    alpha = rng.choice([0.0, 1.0, rng.random()])
+    colored = rgb.clone()
+    for mask, color in zip(masks, colors):
+        rgb255 = ImageColor.getrgb(color) if isinstance(color, str) else color
+        colored[:, mask] = torch.tensor(tuple(v / 255 for v in rgb255), dtype=dtype)[:, None]
+    expected = (rgb * (1 - alpha) + colored * alpha).to(dtype)
+    got = torchimage.draw_segmentation_masks(rgb, masks, alpha=alpha, colors=colors)
+    assert got.dtype == dtype and torch.equal(got, expected)
 
 
 def test_keypoints_every_radius_and_width():

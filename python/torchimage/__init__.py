@@ -712,7 +712,9 @@ def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, widt
                         font_size=None):
     """torchvision.utils.draw_bounding_boxes: boxes (N, 4) as (xmin, ymin,
     xmax, ymax) drawn on a uint8 (C, H, W) image, C = 1 or 3; returns a new
-    uint8 (3, H, W) tensor. ``colors``: one colour (a name, "#RRGGBB" or an
+    uint8 (3, H, W) tensor. A float image in [0, 1] (torchvision >= 0.19) is
+    drawn on as ``(image * 255.999).to(uint8)`` and returned as ``out / 255``
+    in its dtype. ``colors``: one colour (a name, "#RRGGBB" or an
     (R, G, B) tuple) or a list of at least one per box; by default
     torchvision's palette. Labels are drawn with FreeType in ``font`` (a
     font file, ``font_size`` pixels, default 10), or DejaVuSans at 10 pixels
@@ -722,7 +724,8 @@ def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, widt
         raise TypeError(f"Tensor expected, got {type(image)}")
     num_boxes = boxes.shape[0] if _torch.is_tensor(boxes) and boxes.dim() >= 1 else 0
     if (num_boxes == 0 and _torch.is_tensor(boxes) and boxes.dim() == 2 and boxes.shape[1] == 4
-            and image.dtype == _torch.uint8 and image.dim() == 3 and image.shape[0] in (1, 3)):
+            and (image.dtype == _torch.uint8 or image.is_floating_point()) and image.dim() == 3
+            and image.shape[0] in (1, 3)):
         # torchvision warns (in Python) and returns the image itself.
         _warnings.warn("boxes doesn't contain any box. No box was drawn", stacklevel=2)
         return image
@@ -752,13 +755,14 @@ def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, widt
 def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
     """torchvision.utils.draw_segmentation_masks: bool masks (N, H, W) or
     (H, W) blended onto a uint8 (3, H, W) image, ``image * (1 - alpha) +
-    colored * alpha`` truncated to uint8. As in torchvision, a single colour
+    colored * alpha`` truncated to uint8 (a float image in [0, 1]: blended
+    with the colours / 255 in its dtype, as torchvision >= 0.19). As in torchvision, a single colour
     (not a list) colours the first mask only."""
     if not _torch.is_tensor(image):
         raise TypeError(f"The image must be a tensor, got {type(image)}")
     num_masks = masks.shape[0] if _torch.is_tensor(masks) and masks.dim() == 3 else 1
-    if (num_masks == 0 and masks.dtype == _torch.bool and image.dtype == _torch.uint8
-            and image.dim() == 3 and image.shape[0] == 3 and masks.shape[1:] == image.shape[1:]):
+    if (num_masks == 0 and masks.dtype == _torch.bool
+            and (image.dtype == _torch.uint8 or image.is_floating_point()) and image.dim() == 3 and image.shape[0] == 3 and masks.shape[1:] == image.shape[1:]):
         _warnings.warn("masks doesn't contain any mask. No mask was drawn", stacklevel=2)
         return image
     flat = None
@@ -784,7 +788,8 @@ def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, w
     """torchvision.utils.draw_keypoints: keypoints (num_instances, K, 2) as
     (x, y) drawn as discs of ``radius`` in ``colors`` (one colour; None: no
     disc, as Pillow draws none), joined by white lines of ``width`` for each
-    (i, j) pair of ``connectivity``."""
+    (i, j) pair of ``connectivity``. A float image in [0, 1] as in
+    draw_bounding_boxes (torchvision >= 0.19)."""
     if not _torch.is_tensor(image):
         raise TypeError(f"The image must be a tensor, got {type(image)}")
     flat_links = None

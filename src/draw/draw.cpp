@@ -43,7 +43,8 @@ int int_argument(int64_t v, const char* what, const char* name) {
 void check_image(const at::Tensor& image, const char* what, bool gray_too) {
   TORCH_CHECK_TYPE(image.defined(), what, ": image is an undefined tensor");
   check_tensor_kind(image, what);
-  TORCH_CHECK_VALUE(image.scalar_type() == at::kByte, what, ": the image must be uint8, got ",
+  TORCH_CHECK_VALUE(image.scalar_type() == at::kByte || at::isFloatingType(image.scalar_type()),
+                    what, ": the image must be uint8, or floating point with values in [0, 1], got ",
                     image.scalar_type());
   TORCH_CHECK_VALUE(image.dim() == 3, what, ": the image must be (C, H, W), got ", image.dim(),
                     " dimensions ", image.sizes(), " (pass images one at a time)");
@@ -83,6 +84,17 @@ std::vector<Color> colors_for(const std::optional<std::vector<Color>>& colors, i
 
 at::Tensor int64_cpu(const at::Tensor& t) {
   return readable(t).to(at::kCPU).to(at::kLong).contiguous();
+}
+
+// Float images in [0, 1], as torchvision >= 0.19 takes them (its
+// to_dtype(..., scale=True), with ATen's operators in its order): uint8
+// pixels `image * (255 + 1 - 1e-3)` truncated, drawn on, then back as
+// `out.to(dtype) * (1 / 255)`.
+at::Tensor float_to_pixels(const at::Tensor& image) {
+  return image.mul(255.0 + 1.0 - 1e-3).to(at::kByte);
+}
+at::Tensor pixels_to_float(const at::Tensor& pixels, at::ScalarType dtype) {
+  return pixels.to(dtype).mul_(1.0 / 255);
 }
 
 }  // namespace
@@ -129,6 +141,8 @@ torch::Tensor draw_bounding_boxes(const torch::Tensor& image, const torch::Tenso
   }
 
   at::Tensor rgb = image.size(0) == 1 ? image.repeat({3, 1, 1}) : image;
+  const bool floating = at::isFloatingType(image.scalar_type());
+  if (floating) rgb = float_to_pixels(readable(rgb));
   at::Tensor hwc = raster_copy(rgb);
   Canvas canvas(hwc.data_ptr<uint8_t>(), static_cast<int>(hwc.size(1)),
                 static_cast<int>(hwc.size(0)), options.fill());
@@ -147,6 +161,7 @@ torch::Tensor draw_bounding_boxes(const torch::Tensor& image, const torch::Tenso
       font->draw(canvas, x0 + margin, y0 + margin, (*labels)[static_cast<size_t>(i)], ink);
     }
   }
+  if (floating) return pixels_to_float(from_raster(hwc), image.scalar_type());
   return from_raster(hwc);
 }
 
@@ -173,7 +188,8 @@ torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::T
   const at::Tensor img = readable(image);
   m = readable(m).to(img.device());
   const double alpha = options.alpha();
-  if (img.device().is_cpu() && alpha >= 0 && alpha <= 1) {
+  const bool floating = at::isFloatingType(img.scalar_type());
+  if (!floating && img.device().is_cpu() && alpha >= 0 && alpha <= 1) {
     // One pass with the same float operations ATen's kernels do (each a
     // separately rounded float32 op: x * float(1 - alpha), c * float(alpha),
     // their sum, truncated): the same bytes without the float tensors.
@@ -207,19 +223,22 @@ torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::T
     return out;
   }
   // torchvision: img_to_draw[:, mask] = color, mask after mask; then the
-  // blend of the whole image in float, truncated to uint8.
+  // blend of the whole image in float, truncated to uint8. A float image
+  // (torchvision >= 0.19) blends the colours / 255 in its dtype, and stays so.
   at::Tensor colored = img.clone();
   for (int64_t i = 0; i < n; ++i) {
     const auto& rgb = colors[static_cast<size_t>(i)].rgb();
     const at::Tensor color =
-        at::tensor({int64_t{rgb[0]}, int64_t{rgb[1]}, int64_t{rgb[2]}}, at::kLong)
-            .to(at::kByte)
+        (floating ? at::tensor({rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0}, at::kDouble)
+                        .to(img.scalar_type())
+                  : at::tensor({int64_t{rgb[0]}, int64_t{rgb[1]}, int64_t{rgb[2]}}, at::kLong)
+                        .to(at::kByte))
             .to(img.device())
             .view({3, 1, 1});
     colored = at::where(m[i], color, colored);
   }
   const at::Tensor out = img * (1 - alpha) + colored * alpha;
-  return out.to(at::kByte);
+  return out.to(floating ? img.scalar_type() : at::kByte);
 }
 
 torch::Tensor draw_keypoints(const torch::Tensor& image, const torch::Tensor& keypoints,
@@ -247,7 +266,8 @@ torch::Tensor draw_keypoints(const torch::Tensor& image, const torch::Tensor& ke
   }
   const int radius = int_argument(options.radius(), what, "radius");
   const int width = int_argument(options.width(), what, "width");
-  at::Tensor hwc = raster_copy(image);
+  const bool floating = at::isFloatingType(image.scalar_type());
+  at::Tensor hwc = raster_copy(floating ? float_to_pixels(readable(image)) : image);
   Canvas canvas(hwc.data_ptr<uint8_t>(), static_cast<int>(hwc.size(1)),
                 static_cast<int>(hwc.size(0)), false);
   const at::Tensor points = int64_cpu(keypoints.narrow(2, 0, 2));
@@ -269,6 +289,7 @@ torch::Tensor draw_keypoints(const torch::Tensor& image, const torch::Tensor& ke
                               coordinate(kp[link.second * 2 + 1]), width, white);
     }
   }
+  if (floating) return pixels_to_float(from_raster(hwc), image.scalar_type());
   return from_raster(hwc);
 }
 
