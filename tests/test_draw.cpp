@@ -168,7 +168,7 @@ TEST(Draw, FloatImagesAreDrawnAsTheirPixels) {
                                      .to(torch::kDouble)
                                      .mul(1.0 / 255)));
   // Masks blend in the image's dtype with the colour / 255.
-  const auto mask = torch::zeros({20, 30}, torch::kBool);
+  auto mask = torch::zeros({20, 30}, torch::kBool);
   mask.index_put_({torch::indexing::Slice(0, 5)}, true);
   const auto mgot = torchimage::draw_segmentation_masks(
       img, mask, torchimage::DrawSegmentationMasksOptions().alpha(0.5).colors({Color("white")}));
