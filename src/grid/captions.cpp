@@ -104,16 +104,17 @@ void blend(at::Tensor& hwc, const at::Tensor& coverage, const torch::Tensor& ten
 void check_captions(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what,
                     int sample_bits) {
   if (o.captions().empty()) return;
-  const int64_t images = tensor.dim() == 4 ? tensor.size(0) : 1;
-  TORCH_CHECK_VALUE(static_cast<int64_t>(o.captions().size()) == images, what,
-                    ": captions must hold one caption per image (", images, "), got ",
-                    o.captions().size(), " (\"\" leaves an image's strip blank)");
-  TORCH_CHECK_VALUE(o.caption_size() >= 1 && o.caption_size() <= 1024, what,
-                    ": caption_size must be in 1-1024 pixels, got ", o.caption_size());
+  // What captions exclude first: a label map's tensor is checked after this.
   TORCH_CHECK_VALUE(!o.palette(), what,
                     ": captions are drawn in RGB, not on a label map's class ids (palette)");
   TORCH_CHECK_VALUE(sample_bits == 8, what, ": captions are drawn on 8-bit pixels, not ",
                     sample_bits, "-bit samples");
+  TORCH_CHECK_VALUE(o.caption_size() >= 1 && o.caption_size() <= 1024, what,
+                    ": caption_size must be in 1-1024 pixels, got ", o.caption_size());
+  const int64_t images = tensor.dim() == 4 ? tensor.size(0) : 1;
+  TORCH_CHECK_VALUE(static_cast<int64_t>(o.captions().size()) == images, what,
+                    ": captions must hold one caption per image (", images, "), got ",
+                    o.captions().size(), " (\"\" leaves an image's strip blank)");
   TORCH_CHECK(draw_detail::have_freetype(), what,
               ": captions need FreeType, and this torchimage was built without it "
               "(install libfreetype-dev and rebuild)");
