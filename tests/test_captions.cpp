@@ -42,6 +42,33 @@ Cell cell_at(int64_t k, int64_t nrow, int64_t h, int64_t w, int64_t padding, int
 
 constexpr int64_t kStrip = 17;  // caption_strip_height(10)
 
+// Whether this torchimage draws captions (built with FreeType and its font);
+// else every captioned call is the error that says so.
+bool have_captions() {
+  static const bool yes = error_of([] {
+                            torchimage::make_grid(torch::zeros({1, 4, 4}),
+                                                  MakeGridOptions().captions({"x"}));
+                          }).empty();
+  return yes;
+}
+
+#define REQUIRE_CAPTIONS() \
+  if (!have_captions()) GTEST_SKIP() << "torchimage was built without FreeType"
+
+TEST(Captions, WithoutFreeTypeTheyAreAnError) {
+  const std::string msg = error_of([] {
+    torchimage::make_grid(torch::zeros({2, 3, 4, 4}), MakeGridOptions().captions({"a", "b"}));
+  });
+  if (have_captions()) {
+    EXPECT_EQ(msg, "");
+  } else {
+    EXPECT_TRUE(contains(msg, "make_grid: captions need FreeType, and this torchimage was built "
+                              "without it") ||
+                contains(msg, "DejaVuSans.ttf, which was not found"))
+        << msg;
+  }
+}
+
 TEST(Captions, StripHeight) {
   EXPECT_EQ(torchimage::caption_strip_height(10), 17);
   EXPECT_EQ(torchimage::caption_strip_height(12), 20);
@@ -49,6 +76,7 @@ TEST(Captions, StripHeight) {
 }
 
 TEST(Captions, CellsAreTheGridsCellsAndTextStaysInItsStrip) {
+  REQUIRE_CAPTIONS();
   torch::manual_seed(1);
   const int64_t b = 5, h = 9, w = 30, p = 2, nrow = 2;
   const auto batch = torch::rand({b, 3, h, w});
@@ -95,6 +123,7 @@ TEST(Captions, CellsAreTheGridsCellsAndTextStaysInItsStrip) {
 }
 
 TEST(Captions, ShortCaptionIsCentred) {
+  REQUIRE_CAPTIONS();
   const auto batch = torch::zeros({2, 3, 8, 60});
   const auto grid = torchimage::make_grid(batch, MakeGridOptions().padding(0).captions({"ab", ""}));
   const auto strip = grid[0].index({Slice(8, 8 + kStrip), Slice(0, 60)}).gt(0).any(0);
@@ -107,6 +136,7 @@ TEST(Captions, ShortCaptionIsCentred) {
 }
 
 TEST(Captions, SingleImageGetsItsStripWithoutPadding) {
+  REQUIRE_CAPTIONS();
   const auto image = torch::rand({3, 12, 40});
   const auto grid = torchimage::make_grid(image, MakeGridOptions().captions({"one"}));
   ASSERT_EQ(grid.sizes(), (torch::IntArrayRef{3, 12 + kStrip, 40}));
@@ -118,6 +148,7 @@ TEST(Captions, SingleImageGetsItsStripWithoutPadding) {
 }
 
 TEST(Captions, PixelsAreTheGridsQuantizedWithNormalize) {
+  REQUIRE_CAPTIONS();
   torch::manual_seed(2);
   const int64_t b = 4, h = 10, w = 24, p = 3;
   const auto batch = torch::randn({b, 3, h, w}) * 4;
@@ -147,6 +178,7 @@ TEST(Captions, PixelsAreTheGridsQuantizedWithNormalize) {
 }
 
 TEST(Captions, BlankStripIsPadValue) {
+  REQUIRE_CAPTIONS();
   const auto batch = torch::rand({3, 3, 6, 20});
   const auto grid = torchimage::make_grid(
       batch, MakeGridOptions().pad_value(std::vector<double>{0.25, 0.5, 0.75}).captions({"", "", ""}));
@@ -157,6 +189,7 @@ TEST(Captions, BlankStripIsPadValue) {
 }
 
 TEST(Captions, LightPaddingGetsDarkText) {
+  REQUIRE_CAPTIONS();
   const auto batch = torch::zeros({2, 3, 6, 30}, torch::kByte);
   const auto grid = torchimage::make_grid(batch, MakeGridOptions().pad_value(255).captions({"Hi", "Hi"}));
   EXPECT_EQ(grid.scalar_type(), torch::kByte);
@@ -169,6 +202,7 @@ TEST(Captions, LightPaddingGetsDarkText) {
 }
 
 TEST(Captions, ColormapAndGrayscaleAndBool) {
+  REQUIRE_CAPTIONS();
   torch::manual_seed(3);
   const auto maps = torch::rand({2, 1, 8, 30});
   const auto o = SaveImageOptions().colormap("viridis");
@@ -198,6 +232,7 @@ TEST(Captions, ColormapAndGrayscaleAndBool) {
 }
 
 TEST(Captions, RgbaTextIsOpaque) {
+  REQUIRE_CAPTIONS();
   const auto batch = torch::zeros({2, 4, 6, 20});
   const auto pixels =
       torchimage::to_pixels(batch, SaveImageOptions().captions({"M", "M"}));

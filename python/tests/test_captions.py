@@ -18,6 +18,20 @@ import torchimage
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
+def _have_captions():
+    try:
+        torchimage.make_grid(torch.zeros(1, 4, 4), captions=["x"])
+        return True
+    except RuntimeError as e:
+        if "FreeType" in str(e) or "DejaVuSans" in str(e):
+            return False
+        raise
+
+
+pytestmark = pytest.mark.skipif(not _have_captions(),
+                                reason="torchimage was built without FreeType")
+
+
 def strip_height(size):
     return size * 3 // 2 + 2
 
