@@ -152,6 +152,9 @@ reqs=(
   # ctest's tensorboard_readback reads SummaryWriter's files with the real
   # tensorboard (it needs a protobuf newer than Debian's).
   "tensorboard==2.21.0" "protobuf>=6.31.1"
+  # python/tests/test_layout_colormap.py checks the colormap tables against
+  # matplotlib's own (the tables are data: 3.10 has 3.6.3's, Debian 12's).
+  "matplotlib==3.10.9"
 )
 stamp="$VENV_DIR/torchimage-venv.stamp"
 venv_ok() {  # the venv's interpreter runs, its stamp and every pin match, torch (and torchvision) import
