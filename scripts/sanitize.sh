@@ -5,7 +5,8 @@
 #         projects (they load or build an uninstrumented torchimage),
 #         LeakSanitizer on;
 #   tsan: build-tsan (TORCHIMAGE_SANITIZE=thread): the writer and file-sink
-#         tests (test_writer, test_writer_faults, test_file_sink).
+#         tests and the SummaryWriter's (test_writer, test_writer_faults,
+#         test_file_sink, test_summary_writer).
 # LibTorch is not instrumented: its intra-op thread pool is limited to one
 # thread under TSan (OMP_NUM_THREADS=1), so that every thread TSan sees is
 # ours; suppressions (tests/sanitizers/*.supp) name only LibTorch frames.
@@ -43,7 +44,7 @@ if [ "$what" != asan ]; then
   cmake --build "$dir" -j"$jobs" --target torchimage_thread_tests
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
   export OMP_NUM_THREADS=1
-  for t in test_writer test_writer_faults test_file_sink; do
+  for t in test_writer test_writer_faults test_file_sink test_summary_writer; do
     echo "sanitize: TSan $t" >&2
     "$dir/tests/$t" --gtest_brief=1 || status=1
   done

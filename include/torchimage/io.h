@@ -19,7 +19,7 @@ class DecodeOptions {
   DecodeOptions& max_pixels(int64_t v) { max_pixels_ = v; return *this; }
   int64_t max_pixels() const noexcept { return max_pixels_; }
 
-  /// Keep 16-bit PNG samples 16-bit instead of reducing them to 8 bits: uint16
+  /// Keep 16-bit PNG and TIFF samples 16-bit instead of reducing them to 8 bits: uint16
   /// where LibTorch has it (2.3+), as torchvision 0.19+ decodes them; int32
   /// values 0-65535 on LibTorch 1.13, which has no uint16. Default false.
   DecodeOptions& keep_16_bit(bool v) { keep_16_bit_ = v; return *this; }
@@ -45,9 +45,12 @@ TORCHIMAGE_API torch::Tensor encode_png(const torch::Tensor& image, const PngOpt
 /// writes with the same quality on the same libjpeg-turbo.
 TORCHIMAGE_API torch::Tensor encode_jpeg(const torch::Tensor& image, const JpegOptions& options = {});
 
-/// Decodes PNG or JPEG bytes (1-D uint8 tensor) to uint8 (C, H, W): gray is 1
-/// channel, gray + alpha 2, colour 3, colour + alpha 4 (palettes expanded).
-/// 16-bit PNG samples are reduced to 8 bits unless `keep_16_bit`.
+/// Decodes the bytes (1-D uint8 tensor) of any format of the table that reads
+/// (PNG, JPEG, TIFF, WebP, BMP: told by their signature) to (C, H, W): gray is
+/// 1 channel, gray + alpha 2, colour 3, colour + alpha 4 (palettes expanded
+/// unless `keep_indices`). Samples are uint8, except 16-bit PNG and TIFF
+/// samples with `keep_16_bit` (see there) and float32 TIFF samples, returned
+/// as float32 values as they were written.
 TORCHIMAGE_API torch::Tensor decode_image(const torch::Tensor& data,
                                           const DecodeOptions& options = {});
 
