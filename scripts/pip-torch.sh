@@ -155,6 +155,8 @@ reqs=(
   # python/tests/test_layout_colormap.py checks the colormap tables against
   # matplotlib's own (the tables are data: 3.10 has 3.6.3's, Debian 12's).
   "matplotlib==3.10.9"
+  # python/tests/test_python.py reads 16-bit and float TIFF back with tifffile.
+  "tifffile==2026.3.3"
 )
 stamp="$VENV_DIR/torchimage-venv.stamp"
 venv_ok() {  # the venv's interpreter runs, its stamp and every pin match, torch (and torchvision) import

@@ -12,6 +12,10 @@ from PIL import ImageColor
 
 import torchimage
 
+# (major, minor) of the torchvision these tests compare with.
+TV_VERSION = tuple(int("".join(c for c in part if c.isdigit()))
+                   for part in torchvision.__version__.split(".")[:2])
+
 NAMES = ["red", "Green", "blue", "white", "black", "yellow", "DarkOliveGreen", "aliceblue",
          "rebeccapurple", "gray", "grey", "orange", "teal", "navy", "lime", "fuchsia"]
 
@@ -204,7 +208,7 @@ def test_segmentation_masks_checks():
         torchimage.draw_segmentation_masks(img, torch.zeros(1, 4, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="RGB"):
         torchimage.draw_segmentation_masks(img[:1], torch.zeros(1, 4, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match="more masks"):
+    with pytest.raises(ValueError, match="more masks|Number of colors"):
         torchimage.draw_segmentation_masks(img, torch.zeros(3, 4, 5, dtype=torch.bool),
                                            colors=["red", "blue"])
 
@@ -327,7 +331,8 @@ def test_draw_functions_in_torchscript():
     gen = torch.Generator().manual_seed(0)
     img = image(gen, 3, 30, 30)
     boxes = torch.tensor([[3.0, 4.0, 20.0, 25.0]])
-    masks = torch.rand(2, 30, 30, generator=gen) > 0.5
+    half = torch.rand(30, 30, generator=gen) > 0.5
+    masks = torch.stack([half, ~half])  # no overlap: the operator has 0.14's rule for overlaps
     flow = torch.randn(2, 30, 30, generator=gen)
     a, b, c, d = draw(img, boxes, masks, flow)
     assert_same(tvu.draw_bounding_boxes(img, boxes, colors="red", width=2), a)
@@ -346,8 +351,51 @@ def test_torchvision_import_replaced():
     import inspect
     for name in ("draw_bounding_boxes", "draw_segmentation_masks", "draw_keypoints",
                  "flow_to_image"):
-        ours = inspect.signature(getattr(torchimage, name))
-        theirs = inspect.signature(getattr(tvu, name))
-        assert list(ours.parameters) == list(theirs.parameters), name
-        for p in theirs.parameters.values():
-            assert ours.parameters[p.name].default == p.default, (name, p.name)
+        ours = list(inspect.signature(getattr(torchimage, name)).parameters.values())
+        theirs = list(inspect.signature(getattr(tvu, name)).parameters.values())
+        # torchvision 0.14's parameters, in order and with their defaults; later
+        # versions append keywords torchimage does not have yet (0.29:
+        # label_colors, label_background_colors, fill_labels; visibility).
+        assert [p.name for p in ours] == [p.name for p in theirs[:len(ours)]], name
+        if TV_VERSION < (0, 15):
+            assert len(ours) == len(theirs), name
+        for p, q in zip(ours, theirs):
+            assert p.default == q.default, (name, p.name)
+
+
+def masks_reference(img, masks, alpha, colors, version):
+    """torchvision's draw_segmentation_masks for a uint8 image, written out:
+    0.14's rules, 0.16's single colour for every mask, 0.18's black overlaps."""
+    if masks.dim() == 2:
+        masks = masks[None]
+    if isinstance(colors, (str, tuple)):
+        colors = [colors] if version < (0, 16) else [colors] * masks.shape[0]
+    rgb = [ImageColor.getrgb(c) if isinstance(c, str) else c for c in colors]
+    colored = img.clone()
+    for mask, c in zip(masks, rgb):
+        colored[:, mask] = torch.tensor(c, dtype=torch.uint8)[:, None]
+    if version >= (0, 18):
+        colored[:, masks.sum(dim=0) > 1] = 0
+    return (img * (1 - alpha) + colored * alpha).to(torch.uint8)
+
+
+@pytest.mark.parametrize("version", [(0, 14), (0, 16), (0, 18), (0, 29)])
+@pytest.mark.parametrize("seed", range(6))
+def test_mask_rules_follow_the_installed_torchvision(version, seed, monkeypatch):
+    """The wrapper's rules for each torchvision version (set as if installed),
+    against the reference above; the random test compares with the real one."""
+    monkeypatch.setattr(torchimage, "_TORCHVISION_VERSION", version)
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    h, w = rng.randint(1, 30), rng.randint(1, 30)
+    img = image(gen, 3, h, w)
+    n = rng.randint(2, 5)
+    masks = torch.rand(n, h, w, generator=gen) < 0.5
+    alpha = rng.choice([0.0, 0.5, 1.0, rng.random()])
+    colors = rng.choice([[random_color(rng) for _ in range(n)], "red", (10, 200, 30)])
+    if version < (0, 16) and not isinstance(colors, list) and n > len(colors):
+        with pytest.raises(ValueError, match="more masks"):  # 0.14 counted a string's letters
+            torchimage.draw_segmentation_masks(img, masks, alpha=alpha, colors=colors)
+        return
+    got = torchimage.draw_segmentation_masks(img, masks, alpha=alpha, colors=colors)
+    assert_same(masks_reference(img, masks, alpha, colors, version), got)

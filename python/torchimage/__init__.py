@@ -756,31 +756,84 @@ def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
     """torchvision.utils.draw_segmentation_masks: bool masks (N, H, W) or
     (H, W) blended onto a uint8 (3, H, W) image, ``image * (1 - alpha) +
     colored * alpha`` truncated to uint8 (a float image in [0, 1]: blended
-    with the colours / 255 in its dtype, as torchvision >= 0.19). As in torchvision, a single colour
-    (not a list) colours the first mask only."""
+    with the colours / 255 in its dtype, as torchvision >= 0.19).
+
+    The rules follow the torchvision installed beside torchimage (its version
+    as the package metadata says, without importing it; 0.14's rules where
+    there is none): up to 0.15 a single colour (not a list) colours the first
+    mask only and the last mask covering a pixel gives its colour; from 0.16
+    a single colour colours every mask; from 0.18 pixels covered by more than
+    one mask are blended with black (torchvision's pull request 8213)."""
     if not _torch.is_tensor(image):
         raise TypeError(f"The image must be a tensor, got {type(image)}")
     num_masks = masks.shape[0] if _torch.is_tensor(masks) and masks.dim() == 3 else 1
     if (num_masks == 0 and masks.dtype == _torch.bool
-            and (image.dtype == _torch.uint8 or image.is_floating_point()) and image.dim() == 3 and image.shape[0] == 3 and masks.shape[1:] == image.shape[1:]):
+            and (image.dtype == _torch.uint8 or image.is_floating_point()) and image.dim() == 3
+            and image.shape[0] == 3 and masks.shape[1:] == image.shape[1:]):
         _warnings.warn("masks doesn't contain any mask. No mask was drawn", stacklevel=2)
         return image
+    tv = _torchvision_version()
     flat = None
-    if colors is not None:
-        if num_masks > len(colors):
-            raise ValueError(f"There are more masks ({num_masks}) than colors ({len(colors)})")
-        if not isinstance(colors, list):
-            # torchvision zips the masks with [colors]: only the first is coloured.
-            colors = [colors]
-            if _torch.is_tensor(masks) and masks.dim() == 3:
-                masks = masks[:1]
-        if colors and not isinstance(colors[0], (tuple, str)):
-            raise ValueError("colors must be a tuple or a string, or a list thereof")
-        if colors and isinstance(colors[0], tuple) and len(colors[0]) != 3:
+    if tv < (0, 16):
+        if colors is not None:
+            if num_masks > len(colors):
+                raise ValueError(f"There are more masks ({num_masks}) than colors ({len(colors)})")
+            if not isinstance(colors, list):
+                # torchvision zips the masks with [colors]: only the first is coloured.
+                colors = [colors]
+                if _torch.is_tensor(masks) and masks.dim() == 3:
+                    masks = masks[:1]
+            if colors and not isinstance(colors[0], (tuple, str)):
+                raise ValueError("colors must be a tuple or a string, or a list thereof")
+            if colors and isinstance(colors[0], tuple) and len(colors[0]) != 3:
+                raise ValueError(
+                    "It seems that you passed a tuple of colors instead of a list of colors")
+            flat = _flat_colors(colors[:max(num_masks, 1)], "draw_segmentation_masks")
+    else:
+        # torchvision's _parse_colors: None is the palette, one colour is every mask's.
+        if colors is None:
+            colors = [tuple(i * p % 255 for p in (2**25 - 1, 2**15 - 1, 2**21 - 1))
+                      for i in range(num_masks)]
+        elif isinstance(colors, list):
+            if len(colors) < num_masks:
+                raise ValueError("Number of colors must be equal or larger than the number of "
+                                 f"objects, but got {len(colors)} < {num_masks}.")
+        elif not isinstance(colors, (tuple, str)):
             raise ValueError(
-                "It seems that you passed a tuple of colors instead of a list of colors")
+                f"colors must be a tuple or a string, or a list thereof, but got {colors}.")
+        elif isinstance(colors, tuple) and len(colors) != 3:
+            raise ValueError(
+                f"If passed as tuple, colors should be an RGB triplet, but got {colors}.")
+        else:
+            colors = [colors] * num_masks
         flat = _flat_colors(colors[:max(num_masks, 1)], "draw_segmentation_masks")
+        if (tv >= (0, 18) and _torch.is_tensor(masks) and masks.dtype == _torch.bool
+                and masks.dim() == 3 and num_masks > 1):
+            # Black where masks overlap: one more mask, drawn last, of those pixels.
+            overlapping = masks.sum(dim=0) > 1
+            if bool(overlapping.any()):
+                masks = _torch.cat([masks, overlapping[None]])
+                flat = flat + [0, 0, 0]
     return _ops.draw_segmentation_masks(image, masks, alpha=float(alpha), colors=flat)
+
+
+def _torchvision_version():
+    """(major, minor) of the installed torchvision, from its metadata (no
+    import); (0, 14), whose rules the C++ functions follow, where there is
+    none."""
+    global _TORCHVISION_VERSION
+    if _TORCHVISION_VERSION is None:
+        _TORCHVISION_VERSION = (0, 14)
+        try:
+            from importlib.metadata import version
+            parts = version("torchvision").split(".")
+            _TORCHVISION_VERSION = (int(parts[0]), int("".join(c for c in parts[1] if c.isdigit())))
+        except Exception:  # not installed, or an unusual version string
+            pass
+    return _TORCHVISION_VERSION
+
+
+_TORCHVISION_VERSION = None
 
 
 @_torch.no_grad()
