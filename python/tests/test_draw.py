@@ -247,6 +247,14 @@ def from_pixels_tv19(out, dtype):
 FLOATS = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 
+def tv_float(fn, img, *args, **kwargs):
+    """torchvision's result for a float image: its own where it takes floats
+    (0.19 and later), else its rule above around its uint8 function."""
+    if TV_VERSION >= (0, 19):
+        return getattr(tvu, fn)(img, *args, **kwargs)
+    return from_pixels_tv19(getattr(tvu, fn)(to_pixels_tv19(img), *args, **kwargs), img.dtype)
+
+
 @pytest.mark.parametrize("seed", range(24))
 def test_float_images_as_torchvision_019(seed):
     rng = random.Random(seed)
@@ -262,8 +270,7 @@ def test_float_images_as_torchvision_019(seed):
     kwargs = dict(colors=random_colors(rng, n), fill=rng.random() < 0.5, width=rng.randint(1, 5))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = from_pixels_tv19(tvu.draw_bounding_boxes(to_pixels_tv19(img), boxes, **kwargs),
-                                    dtype)
+        expected = tv_float("draw_bounding_boxes", img, boxes, **kwargs)
         got = torchimage.draw_bounding_boxes(img, boxes, **kwargs)
     assert got.dtype == dtype and torch.equal(got, expected)
 
@@ -271,18 +278,21 @@ def test_float_images_as_torchvision_019(seed):
     keypoints = torch.rand(2, 4, 2, generator=gen) * torch.tensor([w, h])
     kw = dict(connectivity=[(0, 1), (2, 3)], colors=rng.choice([None, "red", (1, 2, 3)]),
               radius=rng.randint(0, 4), width=rng.randint(1, 4))
-    expected = from_pixels_tv19(tvu.draw_keypoints(to_pixels_tv19(rgb), keypoints, **kw), dtype)
+    expected = tv_float("draw_keypoints", rgb, keypoints, **kw)
     got = torchimage.draw_keypoints(rgb, keypoints, **kw)
     assert got.dtype == dtype and torch.equal(got, expected)
 
     masks = torch.rand(n, h, w, generator=gen) < 0.4
     colors = [random_color(rng) for _ in range(n)]
     alpha = rng.choice([0.0, 1.0, rng.random()])
-    colored = rgb.clone()
-    for mask, color in zip(masks, colors):
-        rgb255 = ImageColor.getrgb(color) if isinstance(color, str) else color
-        colored[:, mask] = torch.tensor(tuple(v / 255 for v in rgb255), dtype=dtype)[:, None]
-    expected = (rgb * (1 - alpha) + colored * alpha).to(dtype)
+    if TV_VERSION >= (0, 19):
+        expected = tvu.draw_segmentation_masks(rgb, masks, alpha=alpha, colors=colors)
+    else:  # (the overlaps as torchimage draws them beside this torchvision: 0.14's rule)
+        colored = rgb.clone()
+        for mask, color in zip(masks, colors):
+            rgb255 = ImageColor.getrgb(color) if isinstance(color, str) else color
+            colored[:, mask] = torch.tensor(tuple(v / 255 for v in rgb255), dtype=dtype)[:, None]
+        expected = (rgb * (1 - alpha) + colored * alpha).to(dtype)
     got = torchimage.draw_segmentation_masks(rgb, masks, alpha=alpha, colors=colors)
     assert got.dtype == dtype and torch.equal(got, expected)
 

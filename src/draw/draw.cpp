@@ -90,11 +90,21 @@ at::Tensor int64_cpu(const at::Tensor& t) {
 // to_dtype(..., scale=True), with ATen's operators in its order): uint8
 // pixels `image * (255 + 1 - 1e-3)` truncated, drawn on, then back as
 // `out.to(dtype) * (1 / 255)`.
+// Python hands a number to a tensor operator as a "wrapped number" (a 0-dim
+// double tensor that takes part in the computation at the operation's own
+// precision); LibTorch 2.x's C++ Scalar overloads may round it to a half or
+// bfloat16 image's dtype first (1/255 as a half gives other pixels). So the
+// numbers torchvision's Python multiplies by are passed as Python passes them.
+at::Tensor number(double v) {
+  at::Tensor t = at::scalar_tensor(v, at::kDouble);
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
 at::Tensor float_to_pixels(const at::Tensor& image) {
-  return image.mul(255.0 + 1.0 - 1e-3).to(at::kByte);
+  return image.mul(number(255.0 + 1.0 - 1e-3)).to(at::kByte);
 }
 at::Tensor pixels_to_float(const at::Tensor& pixels, at::ScalarType dtype) {
-  return pixels.to(dtype).mul_(1.0 / 255);
+  return pixels.to(dtype).mul_(number(1.0 / 255));
 }
 
 }  // namespace
@@ -237,7 +247,7 @@ torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::T
             .view({3, 1, 1});
     colored = at::where(m[i], color, colored);
   }
-  const at::Tensor out = img * (1 - alpha) + colored * alpha;
+  const at::Tensor out = img * number(1 - alpha) + colored * number(alpha);
   return out.to(floating ? img.scalar_type() : at::kByte);
 }
 
