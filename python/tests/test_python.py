@@ -1537,7 +1537,15 @@ def test_tiff_compression_as_pillows_keyword(compression, tag, tmp_path):
     ti.save_image(x, tmp_path / "c.tif", **kw)
     with Image.open(tmp_path / "c.tif") as im:
         assert im.tag_v2[259] == tag
-        assert np.array_equal(np.asarray(im), tv_pixels(x))
+        try:
+            pixels = np.asarray(im)
+        except OSError:
+            # pip's Pillow 11.3 bundles a libtiff built without ZSTD ("ZSTD
+            # compression support is not configured"): the system's libtiff,
+            # through torchimage's decoder, reads it instead.
+            assert compression == "zstd"
+            pixels = ti.read_image(tmp_path / "c.tif").permute(1, 2, 0).numpy()
+        assert np.array_equal(pixels, tv_pixels(x))
     with pytest.raises(RuntimeError, match="unknown TIFF compression 'jpeg'"):
         ti.save_image(x, tmp_path / "d.tif", compression="jpeg")
     assert not (tmp_path / "d.tif").exists()
