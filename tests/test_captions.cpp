@@ -11,21 +11,13 @@
 
 #include <torchimage/torchimage.h>
 
+#include "test_util.h"
+
 namespace {
 
 using torchimage::MakeGridOptions;
 using torchimage::SaveImageOptions;
 using torch::indexing::Slice;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  }
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -13,22 +13,14 @@
 
 #include "draw/raster.h"
 
+#include "test_util.h"
+
 namespace {
 
 using torchimage::Color;
 
 torch::Tensor gray_image(int64_t h, int64_t w, int value = 40) {
   return torch::full({3, h, w}, value, torch::kUInt8);
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  }
-  return "";
 }
 
 TEST(Draw, OutlineIsWidthPixelsInsideTheBox) {

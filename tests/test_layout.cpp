@@ -14,6 +14,7 @@
 #include <torchimage/torchimage.h>
 
 #include "reference_png.h"
+#include "test_util.h"
 
 namespace {
 
@@ -30,16 +31,6 @@ std::string temp_dir() {
   const char* dir = ::mkdtemp(pattern);
   EXPECT_NE(dir, nullptr);
   return dir ? dir : "/tmp";
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  }
-  return "";
 }
 
 TEST(Layout, ParseNames) {
