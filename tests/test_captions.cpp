@@ -13,6 +13,8 @@
 
 #include "test_util.h"
 
+using torchimage_test::error_of;
+
 namespace {
 
 using torchimage::MakeGridOptions;

@@ -15,6 +15,8 @@
 
 #include "test_util.h"
 
+using torchimage_test::error_of;
+
 namespace {
 
 using torchimage::Color;

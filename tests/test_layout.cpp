@@ -16,6 +16,8 @@
 #include "reference_png.h"
 #include "test_util.h"
 
+using torchimage_test::error_of;
+
 namespace {
 
 using torchimage::Layout;
