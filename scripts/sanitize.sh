@@ -47,7 +47,7 @@ if [ "$what" != asan ]; then
   for t in test_writer test_writer_faults test_file_sink test_summary_writer; do
     echo "sanitize: TSan $t" >&2
     filter=()  # the CLI is not built under TSan: its tests run in the other builds
-    [ "$t" = test_summary_writer ] && filter=(--gtest_filter=-SummaryWriterCli.*)
+    [ "$t" = test_summary_writer ] && filter=('--gtest_filter=-SummaryWriterCli.*')
     "$dir/tests/$t" --gtest_brief=1 "${filter[@]}" || status=1
   done
 fi
