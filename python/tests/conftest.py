@@ -69,6 +69,15 @@ if not _torchvision_ops_loadable():
         "torchvision wheel beside a CPU torch): torchvision.utils runs without its operators\n")
 
 
+def cli_path():
+    """The torchimage command of the build the package was loaded from, or None
+    (an installed package has none beside it)."""
+    import torchimage
+    build = os.path.dirname(os.path.dirname(os.path.dirname(torchimage.library_path)))
+    path = os.path.join(build, "torchimage")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
 def pytest_report_header(config):
     import torch
     import torchvision

@@ -14,6 +14,7 @@ import torchvision.utils as tvu
 from PIL import Image, ImageDraw, ImageFont
 
 import torchimage
+from conftest import cli_path
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -163,12 +164,6 @@ def test_faces_and_errors(tmp_path):
         torchimage.encode_image(x, captions=caps, bit_depth=16)
     with pytest.raises(TypeError, match="list of str"):
         torchimage.make_grid(x, captions="abc")
-
-
-def cli_path():
-    build = os.path.dirname(os.path.dirname(os.path.dirname(torchimage.library_path)))
-    path = os.path.join(build, "torchimage")
-    return path if os.access(path, os.X_OK) and os.path.isfile(path) else None
 
 
 @pytest.mark.skipif(cli_path() is None, reason="the CLI is not built beside the package")

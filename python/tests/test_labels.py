@@ -10,6 +10,7 @@ import torchvision.utils as tvu
 from PIL import Image
 
 import torchimage
+from conftest import cli_path
 
 
 def voc(n=256):
@@ -80,11 +81,9 @@ def test_user_palette_save_images_and_errors(tmp_path):
 
 
 def test_cli_palette(tmp_path):
-    import os
     import subprocess
-    build = os.path.dirname(os.path.dirname(os.path.dirname(torchimage.library_path)))
-    cli = os.path.join(build, "torchimage")
-    if not (os.path.isfile(cli) and os.access(cli, os.X_OK)):
+    cli = cli_path()
+    if cli is None:
         pytest.skip("the CLI is not built beside the package")
     labels = torch.randint(0, 3, (2, 1, 5, 6), generator=torch.Generator().manual_seed(2))
     torch.save(labels, tmp_path / "labels.pt")

@@ -2,7 +2,6 @@
 against torchvision on the channels-first permutation and matplotlib's
 colormap tables."""
 import io
-import os
 import random
 import subprocess
 
@@ -15,6 +14,7 @@ from matplotlib import cm  # noqa: F401
 from PIL import Image
 
 import torchimage
+from conftest import cli_path
 
 
 def tv_pixels(x, **kw):
@@ -125,12 +125,6 @@ def test_colormap_in_save_images_and_errors(tmp_path):
         torchimage.to_pixels(torch.rand(1, 4, 4), colormap="nope")
     with pytest.raises(ValueError, match="8-bit"):
         torchimage.encode_image(torch.rand(1, 4, 4), colormap="jet", bit_depth=16)
-
-
-def cli_path():
-    build = os.path.dirname(os.path.dirname(os.path.dirname(torchimage.library_path)))
-    path = os.path.join(build, "torchimage")
-    return path if os.access(path, os.X_OK) and os.path.isfile(path) else None
 
 
 @pytest.mark.skipif(cli_path() is None, reason="the CLI is not built beside the package")
