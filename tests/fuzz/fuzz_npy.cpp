@@ -4,6 +4,7 @@
 // throw a c10::Error too.
 #include <torchimage/save_image.h>
 
+#include "core/torch_compat.h"
 #include "fuzz_common.h"
 #include "tensor_loader.h"
 
@@ -16,8 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(t.defined(), "parse_npy returned an undefined tensor");
   const auto dtype = t.scalar_type();
+  // '<u2'/'>u2' arrive as the build's 16-bit sample dtype: uint16, or int32
+  // holding 0-65535 before LibTorch 2.3.
   FUZZ_CHECK(dtype == torch::kHalf || dtype == torch::kFloat || dtype == torch::kDouble ||
-                 dtype == torch::kUInt8 || dtype == torch::kBool,
+                 dtype == torch::kUInt8 || dtype == torch::kBool ||
+                 dtype == torchimage::compat::kSample16,
              "dtype ", dtype);
   // The data is the file's tail: numel * item size bytes.
   FUZZ_CHECK(static_cast<size_t>(t.numel()) * t.element_size() <= size, "numel ", t.numel(),
@@ -26,6 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Every bool holds 0 or 1 whatever the file's bytes were.
     const auto bytes = t.contiguous().view(torch::kUInt8);
     FUZZ_CHECK(bytes.le(1).all().item<bool>(), "bool tensor holds a byte other than 0/1");
+  }
+  if (dtype == torch::kInt && t.numel() > 0) {
+    FUZZ_CHECK(t.min().item<int64_t>() >= 0 && t.max().item<int64_t>() <= 65535,
+               "16-bit samples outside 0-65535");
   }
   if (t.numel() > 0 && t.numel() <= 4096 && t.dim() >= 2 && t.dim() <= 4) {
     fuzz::accepted([&] { torchimage::to_pixels(t); });
