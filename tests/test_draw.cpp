@@ -199,4 +199,104 @@ TEST(Draw, Errors) {
             std::string::npos);
 }
 
+
+// Batches: image i of the result is the one-image function's result for
+// image i (the one-image functions are checked against torchvision in
+// python/tests/test_draw.py), a gray image tiled, an image without items
+// left as it is.
+TEST(Draw, BatchesDrawEachImageAsAlone) {
+  torch::manual_seed(3);
+  const auto images = torch::randint(0, 256, {3, 3, 24, 30}, torch::kUInt8);
+  const std::vector<torch::Tensor> boxes = {torch::tensor({{1, 2, 20, 15}, {5, 5, 9, 30}}),
+                                            torch::zeros({0, 4}),
+                                            torch::tensor({{0.5, 3.7, 28.2, 22.9}})};
+  using torchimage::DrawBoundingBoxesOptions;
+  const std::vector<DrawBoundingBoxesOptions> per_image = {
+      DrawBoundingBoxesOptions().width(2), DrawBoundingBoxesOptions(),
+      DrawBoundingBoxesOptions().fill(true).colors({Color("#102030")})};
+  const auto out = torchimage::draw_bounding_boxes(images, boxes, per_image);
+  ASSERT_EQ(out.sizes(), images.sizes());
+  EXPECT_TRUE(out[0].equal(torchimage::draw_bounding_boxes(images[0], boxes[0], per_image[0])));
+  EXPECT_TRUE(out[1].equal(images[1]));
+  EXPECT_TRUE(out[2].equal(torchimage::draw_bounding_boxes(images[2], boxes[2], per_image[2])));
+  // One options for every image.
+  const auto shared = torchimage::draw_bounding_boxes(images, boxes, {per_image[0]});
+  EXPECT_TRUE(shared[2].equal(torchimage::draw_bounding_boxes(images[2], boxes[2], per_image[0])));
+
+  // Gray images come back as RGB, with or without boxes.
+  const auto gray = images.narrow(1, 0, 1);
+  const auto gray_out = torchimage::draw_bounding_boxes(gray, boxes);
+  ASSERT_EQ(gray_out.sizes(), images.sizes());
+  EXPECT_TRUE(gray_out[0].equal(torchimage::draw_bounding_boxes(gray[0], boxes[0])));
+  EXPECT_TRUE(gray_out[1].equal(gray[1].repeat({3, 1, 1})));
+
+  const auto masks = std::vector<torch::Tensor>{torch::rand({2, 24, 30}) > 0.5,
+                                                torch::zeros({0, 24, 30}, torch::kBool),
+                                                torch::rand({24, 30}) > 0.3};
+  const auto blended = torchimage::draw_segmentation_masks(
+      images, masks, {torchimage::DrawSegmentationMasksOptions().alpha(0.4)});
+  for (int64_t i = 0; i < 3; ++i) {
+    const auto alone = i == 1 ? images[1]
+                              : torchimage::draw_segmentation_masks(
+                                    images[i], masks[static_cast<size_t>(i)],
+                                    torchimage::DrawSegmentationMasksOptions().alpha(0.4));
+    EXPECT_TRUE(blended[i].equal(alone)) << "image " << i;
+  }
+
+  const auto kps = std::vector<torch::Tensor>{torch::tensor({{{3, 4}, {20, 10}}}),
+                                              torch::tensor({{{10, 10}, {2, 22}}, {{0, 0}, {29, 23}}}),
+                                              torch::zeros({0, 2, 2})};
+  const auto opts = torchimage::DrawKeypointsOptions().connectivity({{0, 1}}).colors(Color("blue"));
+  const auto drawn = torchimage::draw_keypoints(images, kps, {opts});
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(drawn[i].equal(
+        torchimage::draw_keypoints(images[i], kps[static_cast<size_t>(i)], opts)))
+        << "image " << i;
+  }
+
+  // Floating images keep their dtype.
+  const auto floats = images.to(torch::kFloat) / 255;
+  const auto float_out = torchimage::draw_bounding_boxes(floats, boxes);
+  EXPECT_EQ(float_out.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(float_out[1].equal(floats[1]));
+  EXPECT_TRUE(float_out[2].equal(torchimage::draw_bounding_boxes(floats[2], boxes[2])));
+}
+
+TEST(Draw, BatchErrorsNameTheImage) {
+  const auto images = torch::zeros({2, 3, 10, 10}, torch::kUInt8);
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_bounding_boxes(images,
+                                              std::vector<torch::Tensor>{torch::tensor({{1, 1, 5, 5}})});
+            }).find("2 images and 1 tensors of boxes"),
+            std::string::npos);
+  const auto bad = error_of([&] {
+    torchimage::draw_bounding_boxes(images,
+                                    {torch::tensor({{1, 1, 5, 5}}), torch::tensor({{5, 1, 2, 5}})});
+  });
+  EXPECT_NE(bad.find("image 1 of the batch of 2"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("xmin <= xmax"), std::string::npos) << bad;
+  // A braced list of one tensor is that tensor: the one-image function says so.
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_bounding_boxes(images, {torch::tensor({{1, 1, 5, 5}})});
+            }).find("std::vector"),
+            std::string::npos);
+  // An empty tensor of the wrong shape is still refused.
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_segmentation_masks(
+                  images, {torch::zeros({0, 9, 10}, torch::kBool), torch::zeros({0, 10, 10}, torch::kBool)});
+            }).find("same height and width"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_bounding_boxes(images[0], std::vector<torch::Tensor>{});
+            }).find("(B, C, H, W)"),
+            std::string::npos);
+  using torchimage::DrawBoundingBoxesOptions;
+  EXPECT_NE(error_of([&] {
+              torchimage::draw_bounding_boxes(images, {torch::zeros({0, 4}), torch::zeros({0, 4})},
+                                              {DrawBoundingBoxesOptions(), DrawBoundingBoxesOptions(),
+                                               DrawBoundingBoxesOptions()});
+            }).find("2 images and 3 options"),
+            std::string::npos);
+}
+
 }  // namespace

@@ -152,6 +152,27 @@ TORCHIMAGE_API torch::Tensor draw_keypoints(const torch::Tensor& image,
                                             const torch::Tensor& keypoints,
                                             const DrawKeypointsOptions& options = {});
 
+/// Batches, beyond torchvision (whose functions take one image): what a
+/// detection or segmentation net gives per image. `images` is (B, C, H, W)
+/// and the list holds one tensor per image, each as the one-image function
+/// takes it: boxes (Nᵢ, 4), masks (Nᵢ, H, W) or (H, W), keypoints (Nᵢ, K, 2).
+/// Nᵢ may be 0: that image is left as it is (without the one-image
+/// function's warning). `options` holds one entry for every image (or none:
+/// the defaults), or one per image (each image's labels or colours). Image i
+/// of the result is the one-image function's result for image i, a
+/// 1-channel image tiled to RGB; the result is (B, 3, H, W) of the images'
+/// dtype (boxes and keypoints on the CPU, masks on the images' device), ready
+/// for make_grid or save_image. Errors name the image's index.
+TORCHIMAGE_API torch::Tensor draw_bounding_boxes(
+    const torch::Tensor& images, const std::vector<torch::Tensor>& boxes,
+    const std::vector<DrawBoundingBoxesOptions>& options = {});
+TORCHIMAGE_API torch::Tensor draw_segmentation_masks(
+    const torch::Tensor& images, const std::vector<torch::Tensor>& masks,
+    const std::vector<DrawSegmentationMasksOptions>& options = {});
+TORCHIMAGE_API torch::Tensor draw_keypoints(const torch::Tensor& images,
+                                            const std::vector<torch::Tensor>& keypoints,
+                                            const std::vector<DrawKeypointsOptions>& options = {});
+
 /// Optical flow (2, H, W) or (N, 2, H, W), float32, to a uint8 (3, H, W) or
 /// (N, 3, H, W) image on the flow's device: torchvision.utils.flow_to_image,
 /// the same ATen operations in the same order (bit-identical on one LibTorch).

@@ -409,3 +409,70 @@ def test_mask_rules_follow_the_installed_torchvision(version, seed, monkeypatch)
         return
     got = torchimage.draw_segmentation_masks(img, masks, alpha=alpha, colors=colors)
     assert_same(masks_reference(img, masks, alpha, colors, version), got)
+
+
+def tv_alone(fn_name, img, items, **kwargs):
+    """torchvision's function on one image, tiled to RGB, an image without
+    items left as it is (the batch rule of torchimage)."""
+    if items.dim() >= 2 and items.shape[0] == 0:
+        out = img
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(tvu, fn_name)(img, items, **kwargs)
+    return out.repeat(3, 1, 1) if out.shape[0] == 1 else out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batches_are_each_image_as_torchvision_draws_it(seed):
+    """Beyond torchvision: a batch with one tensor of boxes, masks or
+    keypoints per image (some empty) gives torchvision's result for each
+    image, stacked."""
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    b, c = rng.randint(1, 4), rng.choice([1, 3])
+    h, w = rng.randint(4, 40), rng.randint(4, 40)
+    images = torch.randint(0, 256, (b, c, h, w), dtype=torch.uint8, generator=gen)
+    counts = [rng.choice([0, 1, rng.randint(2, 6)]) for _ in range(b)]
+    boxes = [random_boxes(rng, gen, n, h, w, integer=False) if n else torch.zeros(0, 4)
+             for n in counts]
+    labels = [[f"c{j}" for j in range(n)] for n in counts] if rng.random() < 0.3 else None
+    kwargs = dict(fill=rng.random() < 0.5, width=rng.randint(1, 4), colors="red")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for an image without boxes
+        got = torchimage.draw_bounding_boxes(images, boxes, labels=labels, **kwargs)
+    assert got.shape == (b, 3, h, w)
+    for i in range(b):
+        if labels is None:
+            assert_same(tv_alone("draw_bounding_boxes", images[i], boxes[i], **kwargs), got[i])
+        else:  # the labels' text differs from torchvision's: compare with torchimage alone
+            alone = torchimage.draw_bounding_boxes(images[i], boxes[i], labels=labels[i], **kwargs) \
+                if counts[i] else images[i]
+            assert_same(alone.repeat(3, 1, 1) if alone.shape[0] == 1 else alone, got[i])
+
+    rgb = images.repeat(1, 3 // c, 1, 1)
+    masks = [torch.rand(n, h, w, generator=gen) < 0.4 for n in counts]
+    alpha = rng.random()
+    got = torchimage.draw_segmentation_masks(rgb, masks, alpha=alpha)
+    for i in range(b):
+        assert_same(tv_alone("draw_segmentation_masks", rgb[i], masks[i], alpha=alpha), got[i])
+
+    k = rng.randint(1, 4)
+    keypoints = [torch.rand(n, k, 2, generator=gen) * torch.tensor([w, h]) for n in counts]
+    kp_args = dict(connectivity=[(0, k - 1)], colors="yellow", radius=rng.randint(0, 3))
+    got = torchimage.draw_keypoints(rgb, keypoints, **kp_args)
+    for i in range(b):
+        assert_same(tv_alone("draw_keypoints", rgb[i], keypoints[i], **kp_args), got[i])
+
+
+def test_batch_checks():
+    images = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    box = torch.tensor([[1, 1, 4, 4]])
+    with pytest.raises(ValueError, match="2 images and 1 tensors of boxes"):
+        torchimage.draw_bounding_boxes(images, [box])
+    with pytest.raises(ValueError, match="one list .* per image"):
+        torchimage.draw_bounding_boxes(images, [box, box], labels=["a", "b"])
+    with pytest.raises(ValueError, match="image 1 of the batch of 2"):
+        torchimage.draw_bounding_boxes(images, [box, torch.tensor([[5, 1, 2, 4]])])
+    with pytest.raises(ValueError, match="image 0 of the batch of 2.*RGB"):
+        torchimage.draw_segmentation_masks(images[:, :1], [torch.zeros(1, 8, 8, dtype=torch.bool)] * 2)

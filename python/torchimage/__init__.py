@@ -707,6 +707,42 @@ def _flat_colors(colors, fn):
     return out
 
 
+def _draw_batch(fn, images, items, kind, per_image=None, **kwargs):
+    """A batch (beyond torchvision): images (B, C, H, W) and a list of one
+    tensor of ``kind`` per image; ``per_image`` arguments (labels) are lists
+    of one entry per image, the others apply to every image. Image i is
+    ``fn(images[i], items[i], ...)``, a 1-channel result tiled to RGB, with
+    no warning for an image without items; the results stacked (B, 3, H, W),
+    as the C++ batch overloads do."""
+    name = fn.__name__
+    n = images.shape[0]
+    if len(items) != n:
+        raise ValueError(f"{name}: {n} images and {len(items)} tensors of {kind}; expected "
+                         "one tensor per image")
+    per_image = {k: v for k, v in (per_image or {}).items() if v is not None}
+    for k, v in per_image.items():
+        if isinstance(v, str) or len(v) != n or any(
+                isinstance(e, str) or not (e is None or isinstance(e, (list, tuple))) for e in v):
+            raise ValueError(f"{name}: a batch takes {k} as one list (or None) per image, for "
+                             f"{n} images; got {v!r}")
+    if n == 0:
+        raise ValueError(f"{name}: the batch of images is empty")
+    out = []
+    with _warnings.catch_warnings():
+        _warnings.filterwarnings("ignore", message=".*doesn't contain any")
+        for i in range(n):
+            extra = {k: v[i] for k, v in per_image.items()}
+            try:
+                drawn = fn(images[i], items[i], **extra, **kwargs)
+            except (ValueError, TypeError, IndexError, RuntimeError) as e:
+                raise type(e)(f"{name}: image {i} of the batch of {n}: {e}") from e
+            if drawn.shape[0] == 1:
+                drawn = drawn.repeat(3, 1, 1)
+            # As one image: boxes and keypoints come back on the CPU, masks on its device.
+            out.append(drawn if kind == "masks" else drawn.cpu())
+    return _torch.stack(out)
+
+
 @_torch.no_grad()
 def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, width=1, font=None,
                         font_size=None):
@@ -719,9 +755,17 @@ def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, widt
     torchvision's palette. Labels are drawn with FreeType in ``font`` (a
     font file, ``font_size`` pixels, default 10), or DejaVuSans at 10 pixels
     where torchvision uses Pillow's bitmap font: the text differs from
-    torchvision's, the boxes do not."""
+    torchvision's, the boxes do not.
+
+    Beyond torchvision: a batch (B, C, H, W) with a list of B box tensors
+    (and ``labels`` a list of B lists, or None) gives (B, 3, H, W), each
+    image drawn as alone; an image without boxes is left as it is."""
     if not _torch.is_tensor(image):
         raise TypeError(f"Tensor expected, got {type(image)}")
+    if image.dim() == 4 and isinstance(boxes, (list, tuple)):
+        return _draw_batch(draw_bounding_boxes, image, boxes, "boxes", {"labels": labels},
+                           colors=colors, fill=fill, width=width, font=font,
+                           font_size=font_size)
     num_boxes = boxes.shape[0] if _torch.is_tensor(boxes) and boxes.dim() >= 1 else 0
     if (num_boxes == 0 and _torch.is_tensor(boxes) and boxes.dim() == 2 and boxes.shape[1] == 4
             and (image.dtype == _torch.uint8 or image.is_floating_point()) and image.dim() == 3
@@ -763,9 +807,15 @@ def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
     there is none): up to 0.15 a single colour (not a list) colours the first
     mask only and the last mask covering a pixel gives its colour; from 0.16
     a single colour colours every mask; from 0.18 pixels covered by more than
-    one mask are blended with black (torchvision's pull request 8213)."""
+    one mask are blended with black (torchvision's pull request 8213).
+
+    Beyond torchvision: a batch (B, 3, H, W) with a list of B mask tensors
+    gives (B, 3, H, W), each image blended as alone."""
     if not _torch.is_tensor(image):
         raise TypeError(f"The image must be a tensor, got {type(image)}")
+    if image.dim() == 4 and isinstance(masks, (list, tuple)):
+        return _draw_batch(draw_segmentation_masks, image, masks, "masks", alpha=alpha,
+                           colors=colors)
     num_masks = masks.shape[0] if _torch.is_tensor(masks) and masks.dim() == 3 else 1
     if (num_masks == 0 and masks.dtype == _torch.bool
             and (image.dtype == _torch.uint8 or image.is_floating_point()) and image.dim() == 3
@@ -842,9 +892,15 @@ def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, w
     (x, y) drawn as discs of ``radius`` in ``colors`` (one colour; None: no
     disc, as Pillow draws none), joined by white lines of ``width`` for each
     (i, j) pair of ``connectivity``. A float image in [0, 1] as in
-    draw_bounding_boxes (torchvision >= 0.19)."""
+    draw_bounding_boxes (torchvision >= 0.19).
+
+    Beyond torchvision: a batch (B, 3, H, W) with a list of B keypoint
+    tensors gives (B, 3, H, W), each image drawn as alone."""
     if not _torch.is_tensor(image):
         raise TypeError(f"The image must be a tensor, got {type(image)}")
+    if image.dim() == 4 and isinstance(keypoints, (list, tuple)):
+        return _draw_batch(draw_keypoints, image, keypoints, "keypoints",
+                           connectivity=connectivity, colors=colors, radius=radius, width=width)
     flat_links = None
     if connectivity:
         flat_links = []

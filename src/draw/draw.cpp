@@ -47,7 +47,10 @@ void check_image(const at::Tensor& image, const char* what, bool gray_too) {
                     what, ": the image must be uint8, or floating point with values in [0, 1], got ",
                     image.scalar_type());
   TORCH_CHECK_VALUE(image.dim() == 3, what, ": the image must be (C, H, W), got ", image.dim(),
-                    " dimensions ", image.sizes(), " (pass images one at a time)");
+                    " dimensions ", image.sizes(),
+                    image.dim() == 4 ? " (a batch (B, C, H, W) takes a std::vector of one tensor "
+                                       "per image; a braced list of one tensor is one tensor)"
+                                     : "");
   if (gray_too) {
     TORCH_CHECK_VALUE(image.size(0) == 1 || image.size(0) == 3, what,
                       ": the image must have 1 or 3 channels, got ", image.size(0));
@@ -109,8 +112,12 @@ at::Tensor pixels_to_float(const at::Tensor& pixels, at::ScalarType dtype) {
 
 }  // namespace
 
-torch::Tensor draw_bounding_boxes(const torch::Tensor& image, const torch::Tensor& boxes,
-                                  const DrawBoundingBoxesOptions& options) {
+namespace {
+
+// The one-image functions. `in_batch`: called by the batch functions below,
+// where an image without items is common (no warning).
+at::Tensor boxes_on(const at::Tensor& image, const at::Tensor& boxes,
+                    const DrawBoundingBoxesOptions& options, bool in_batch) {
   constexpr const char* what = "draw_bounding_boxes";
   check_image(image, what, true);
   TORCH_CHECK_TYPE(boxes.defined(), what, ": boxes is an undefined tensor");
@@ -126,6 +133,8 @@ torch::Tensor draw_bounding_boxes(const torch::Tensor& image, const torch::Tenso
                     "xmax and ymin <= ymax");
   const int64_t n = boxes.size(0);
   if (n == 0) {
+    // (In a batch the images with boxes come back on the CPU: so does this one.)
+    if (in_batch) return image.cpu();
     TORCH_WARN(what, ": boxes doesn't contain any box. No box was drawn");
     return image;
   }
@@ -175,8 +184,8 @@ torch::Tensor draw_bounding_boxes(const torch::Tensor& image, const torch::Tenso
   return from_raster(hwc);
 }
 
-torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::Tensor& masks,
-                                      const DrawSegmentationMasksOptions& options) {
+at::Tensor masks_on(const at::Tensor& image, const at::Tensor& masks,
+                    const DrawSegmentationMasksOptions& options, bool in_batch) {
   constexpr const char* what = "draw_segmentation_masks";
   check_image(image, what, false);
   TORCH_CHECK_TYPE(masks.defined(), what, ": masks is an undefined tensor");
@@ -191,7 +200,7 @@ torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::T
                     image.sizes(), " and ", masks.sizes());
   const int64_t n = m.size(0);
   if (n == 0) {
-    TORCH_WARN(what, ": masks doesn't contain any mask. No mask was drawn");
+    if (!in_batch) TORCH_WARN(what, ": masks doesn't contain any mask. No mask was drawn");
     return image;
   }
   const std::vector<Color> colors = colors_for(options.colors(), n, what, "masks");
@@ -251,8 +260,8 @@ torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::T
   return out.to(floating ? img.scalar_type() : at::kByte);
 }
 
-torch::Tensor draw_keypoints(const torch::Tensor& image, const torch::Tensor& keypoints,
-                             const DrawKeypointsOptions& options) {
+at::Tensor keypoints_on(const at::Tensor& image, const at::Tensor& keypoints,
+                        const DrawKeypointsOptions& options, bool /*in_batch*/) {
   constexpr const char* what = "draw_keypoints";
   check_image(image, what, false);
   TORCH_CHECK_TYPE(keypoints.defined(), what, ": keypoints is an undefined tensor");
@@ -301,6 +310,80 @@ torch::Tensor draw_keypoints(const torch::Tensor& image, const torch::Tensor& ke
   }
   if (floating) return pixels_to_float(from_raster(hwc), image.scalar_type());
   return from_raster(hwc);
+}
+
+// The batch functions: `draw` on each image with its items and options
+// (none: the defaults, one for all, or one each), the results stacked.
+template <typename Options>
+at::Tensor draw_batch(const at::Tensor& images, const std::vector<at::Tensor>& items,
+                      const std::vector<Options>& options, const char* what,
+                      const char* items_name,
+                      at::Tensor (*draw)(const at::Tensor&, const at::Tensor&, const Options&,
+                                         bool)) {
+  TORCH_CHECK_TYPE(images.defined(), what, ": images is an undefined tensor");
+  check_tensor_kind(images, what);
+  TORCH_CHECK_VALUE(images.dim() == 4, what, ": a list of ", items_name,
+                    " (one tensor per image) needs a batch of images (B, C, H, W), got ",
+                    images.sizes());
+  const int64_t b = images.size(0);
+  TORCH_CHECK_VALUE(static_cast<int64_t>(items.size()) == b, what, ": ", b,
+                    " images and ", items.size(), " tensors of ", items_name,
+                    "; expected one tensor per image");
+  TORCH_CHECK_VALUE(options.size() <= 1 || static_cast<int64_t>(options.size()) == b, what,
+                    ": ", b, " images and ", options.size(),
+                    " options; expected one for every image or one per image");
+  TORCH_CHECK_VALUE(b > 0, what, ": the batch of images is empty");
+  const Options defaults;
+  std::vector<at::Tensor> drawn;
+  drawn.reserve(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    const Options& o = options.empty() ? defaults : options[options.size() == 1 ? 0 : i];
+    const at::Tensor& t = items[static_cast<size_t>(i)];
+    try {
+      TORCH_CHECK_TYPE(t.defined(), what, ": ", items_name, " is an undefined tensor");
+      at::Tensor out = draw(images[i], t, o, /*in_batch=*/true);
+      if (out.size(0) == 1) out = out.repeat({3, 1, 1});
+      drawn.push_back(std::move(out));
+    } catch (c10::Error& e) {
+      TORCH_RETHROW(e, what, ": image ", i, " of the batch of ", b);
+    }
+  }
+  return at::stack(drawn);
+}
+
+}  // namespace
+
+torch::Tensor draw_bounding_boxes(const torch::Tensor& image, const torch::Tensor& boxes,
+                                  const DrawBoundingBoxesOptions& options) {
+  return boxes_on(image, boxes, options, false);
+}
+
+torch::Tensor draw_segmentation_masks(const torch::Tensor& image, const torch::Tensor& masks,
+                                      const DrawSegmentationMasksOptions& options) {
+  return masks_on(image, masks, options, false);
+}
+
+torch::Tensor draw_keypoints(const torch::Tensor& image, const torch::Tensor& keypoints,
+                             const DrawKeypointsOptions& options) {
+  return keypoints_on(image, keypoints, options, false);
+}
+
+torch::Tensor draw_bounding_boxes(const torch::Tensor& images,
+                                  const std::vector<torch::Tensor>& boxes,
+                                  const std::vector<DrawBoundingBoxesOptions>& options) {
+  return draw_batch(images, boxes, options, "draw_bounding_boxes", "boxes", &boxes_on);
+}
+
+torch::Tensor draw_segmentation_masks(const torch::Tensor& images,
+                                      const std::vector<torch::Tensor>& masks,
+                                      const std::vector<DrawSegmentationMasksOptions>& options) {
+  return draw_batch(images, masks, options, "draw_segmentation_masks", "masks", &masks_on);
+}
+
+torch::Tensor draw_keypoints(const torch::Tensor& images,
+                             const std::vector<torch::Tensor>& keypoints,
+                             const std::vector<DrawKeypointsOptions>& options) {
+  return draw_batch(images, keypoints, options, "draw_keypoints", "keypoints", &keypoints_on);
 }
 
 namespace {
