@@ -7,6 +7,11 @@
 # fails (exit 1) and leaves the input under <build>/fuzz-work/<target>/artifacts/.
 #   scripts/fuzz.sh [SECONDS]            all targets
 #   FUZZ_TARGETS="fuzz_npy" scripts/fuzz.sh 300
+# FUZZ_SEED: libFuzzer's -seed (unset: a random one each run). CI
+# (.ci/run) fixes it, so that a landing is not decided by the luck of one
+# 45-second run: the same mutations are tried each time (how many depends on
+# the machine's speed). Exploration is longer runs without it, each session
+# (docs/reliability.md).
 # The committed seeds (tests/fuzz/corpus/<target>) are read, never written:
 # what the fuzzer adds goes to <build>/fuzz-work/<target>/corpus.
 set -euo pipefail
@@ -45,7 +50,7 @@ run_one() {
   # shellcheck disable=SC2086
   ASAN_OPTIONS="$ASAN_OPTIONS${target_asan[$t]:-}" "$build_dir/tests/fuzz/$t" \
     -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=60 -print_final_stats=1 \
-    -artifact_prefix="$work/artifacts/" ${target_flags[$t]:-} \
+    -artifact_prefix="$work/artifacts/" ${FUZZ_SEED:+-seed=$FUZZ_SEED} ${target_flags[$t]:-} \
     "$work/corpus" "tests/fuzz/corpus/$t" >"$work/log" 2>&1 || rc=$?
   echo "$rc" >"$work/rc"
 }

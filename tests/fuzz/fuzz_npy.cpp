@@ -23,8 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  dtype == torch::kUInt8 || dtype == torch::kBool ||
                  dtype == torchimage::compat::kSample16,
              "dtype ", dtype);
-  // The data is the file's tail: numel * item size bytes.
-  FUZZ_CHECK(static_cast<size_t>(t.numel()) * t.element_size() <= size, "numel ", t.numel(),
+  // The data is the file's tail: numel * the file's item size bytes (2 for
+  // 16-bit samples, which 1.13 widens to int32).
+  const size_t item = dtype == torchimage::compat::kSample16 ? 2 : t.element_size();
+  FUZZ_CHECK(static_cast<size_t>(t.numel()) * item <= size, "numel ", t.numel(),
              " exceeds the ", size, " bytes");
   if (dtype == torch::kBool && t.numel() > 0) {
     // Every bool holds 0 or 1 whatever the file's bytes were.
