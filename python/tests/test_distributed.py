@@ -156,6 +156,7 @@ def run_ranks(tmp_path, counts, steps, name="run"):
     env["PYTHONPATH"] = os.pathsep.join(
         [package_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # 127.0.0.1, whatever the host name resolves to
     procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), str(spec_path), str(r)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for r in range(len(counts))]
