@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 import time
+from typing import Optional
 
 import torch
 import torch.distributed
@@ -290,7 +291,18 @@ def test_old_torch_says_it_needs_2_2(tmp_path):
     assert verdict.startswith("RuntimeError") and "needs torch >= 2.2" in verdict, verdict
 
 
-def test_the_operators_exist():
+def test_the_operators_exist_and_script():
     # On every torch, distributed or not: TorchScript code may name them.
     for name in ("distributed_gather_batch", "distributed_save_image", "distributed_save_images"):
         assert hasattr(torch.ops.torchimage, name)
+
+    def log(group_name: str, x: torch.Tensor, step: int) -> Optional[torch.Tensor]:
+        torch.ops.torchimage.distributed_save_image(group_name, x, f"sheet_{step}.png",
+                                                    normalize=True, root=0)
+        torch.ops.torchimage.distributed_save_images(group_name, x, "fid/{index:05}.png",
+                                                     start_index=step)
+        return torch.ops.torchimage.distributed_gather_batch(group_name, x, 0)
+
+    graph = str(torch.jit.script(log).graph)
+    for name in ("distributed_save_image", "distributed_save_images", "distributed_gather_batch"):
+        assert f"torchimage::{name}" in graph
