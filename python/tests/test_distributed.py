@@ -92,6 +92,13 @@ def worker(spec_path, rank):
                 tid.save_images(local, os.path.join(out, "each", "{index:03}.png"),
                                 start_index=step["start_index"], create_directories=True,
                                 normalize=True, value_range=(-1.0, 1.0))
+            elif kind == "subgroup":
+                # Ranks 1 ... world-1 (every rank makes the group, as new_group
+                # asks); root 0 of the group is global rank 1.
+                sub = dist.new_group(list(range(1, world)))
+                if rank >= 1:
+                    tid.save_image(local, os.path.join(out, "sub.png"), group=sub,
+                                   **SHEET_KWARGS)
             elif kind == "mismatch":
                 bad = local
                 if rank == step["rank"]:
@@ -213,7 +220,8 @@ def test_sheet_gather_and_images(tmp_path, counts, root, start_index):
     steps = [{"kind": "sheet", "file": "sheet.png", "root": root},
              {"kind": "sheet", "file": "sheet.bmp", "root": root},  # Pillow's: gathered
              {"kind": "gather", "root": root},
-             {"kind": "images", "start_index": start_index}]
+             {"kind": "images", "start_index": start_index},
+             {"kind": "subgroup"}]
     out, results = run_ranks(tmp_path, counts, steps)
     for r, res in enumerate(results):
         for step, verdict in res["steps"].items():
@@ -230,6 +238,10 @@ def test_sheet_gather_and_images(tmp_path, counts, root, start_index):
     ref_bmp = tmp_path / "ref.bmp"
     ti.save_image(full, ref_bmp, **SHEET_KWARGS)
     assert (out / "sheet.bmp").read_bytes() == ref_bmp.read_bytes()
+
+    # group=: a group of ranks 1 ... world-1, its rank 0 (global 1) writes.
+    sub_ref, _ = reference_sheet(full[counts[0]:], tmp_path, "sub")
+    assert (out / "sub.png").read_bytes() == sub_ref
 
     # gather_batch: the concatenation in rank order, on root.
     assert torch.equal(torch.load(out / "gathered.pt"), full)
