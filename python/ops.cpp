@@ -20,6 +20,7 @@
 #include <torch/library.h>
 #include <torch/types.h>
 
+#include <torchimage/distributed.h>
 #include <torchimage/draw.h>
 #include <torchimage/files.h>
 #include <torchimage/formats.h>
@@ -234,6 +235,27 @@ SaveImageOptions save_options(const Grid& g, const Encode& e, const File& f, con
   return o;
 }
 
+// The C++ parameters of the schema fragments TI_GRID_ARGS, TI_ENCODE_ARGS and
+// TI_FILE_ARGS (in that order), then TI_VIEW_ARGS, as the writing operators
+// take them, and the SaveImageOptions they make (`what` names the call).
+#define TI_SAVE_PARAMS                                                                        \
+  int64_t nrow, int64_t padding, bool normalize, const FloatList& value_range,               \
+      bool scale_each, double pad_value, const c10::optional<std::string>& format,             \
+      c10::optional<int64_t> quality, c10::optional<int64_t> compression_level,               \
+      bool grayscale, const FloatList& pad_color, int64_t bit_depth, bool lossless,           \
+      const c10::optional<std::string>& compression, bool keep_values,                         \
+      bool create_directories, bool durable, bool replace_read_only
+#define TI_VIEW_PARAMS                                                                        \
+  const std::string& layout, const c10::optional<std::string>& colormap,                       \
+      const c10::optional<std::vector<int64_t>>& palette,                                      \
+      const c10::optional<std::vector<std::string>>& captions, int64_t caption_size
+#define TI_SAVE_OPTIONS(what)                                                                 \
+  save_options(Grid{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color,  \
+                    grayscale, layout, colormap, palette, captions, caption_size},            \
+               Encode{format, quality, compression_level, bit_depth, lossless, compression,   \
+                      keep_values},                                                            \
+               File{create_directories, durable, replace_read_only}, what)
+
 // ---- make_grid ---------------------------------------------------------------
 
 template <typename Input>
@@ -251,24 +273,8 @@ torch::Tensor make_grid_op(const Input& tensor, int64_t nrow, int64_t padding, b
 // ---- save_image / encode_image / to_pixels ----------------------------------
 
 template <typename Input>
-void save_image_op(const Input& tensor, const std::string& fp, int64_t nrow, int64_t padding,
-                   bool normalize, const FloatList& value_range, bool scale_each,
-                   double pad_value, const c10::optional<std::string>& format, c10::optional<int64_t> quality,
-                   c10::optional<int64_t> compression_level, bool grayscale,
-                   const FloatList& pad_color, int64_t bit_depth, bool lossless,
-    const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
-                   bool durable, bool replace_read_only,
-                   const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette,
-                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette, captions, caption_size};
-  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
-  utf8_errors([&] {
-    torchimage::save_image(
-        tensor, fp,
-        save_options(g, e, {create_directories, durable, replace_read_only}, "save_image"));
-  });
+void save_image_op(const Input& tensor, const std::string& fp, TI_SAVE_PARAMS, TI_VIEW_PARAMS) {
+  utf8_errors([&] { torchimage::save_image(tensor, fp, TI_SAVE_OPTIONS("save_image")); });
 }
 
 template <typename Input>
@@ -302,25 +308,76 @@ torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, b
 // ---- save_images -------------------------------------------------------------
 
 template <typename Input>
-void save_images_op(const Input& batch, const std::string& pattern, int64_t nrow,
-                    int64_t padding, bool normalize, const FloatList& value_range,
-                    bool scale_each, double pad_value, const c10::optional<std::string>& format,
-                    c10::optional<int64_t> quality, c10::optional<int64_t> compression_level, bool grayscale,
-                    const FloatList& pad_color, int64_t bit_depth, bool lossless,
-    const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
-                    bool durable, bool replace_read_only, int64_t start_index, int64_t threads,
-                   const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette,
-                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette, captions, caption_size};
-  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
-  const SaveImageOptions o =
-      save_options(g, e, {create_directories, durable, replace_read_only}, "save_images");
+void save_images_op(const Input& batch, const std::string& pattern, TI_SAVE_PARAMS,
+                    int64_t start_index, int64_t threads, TI_VIEW_PARAMS) {
+  const SaveImageOptions o = TI_SAVE_OPTIONS("save_images");
   TORCH_CHECK(threads >= 0 && threads <= 4096, "save_images: threads must be in 0-4096, got ",
               threads);
   utf8_errors([&] {
     torchimage::save_images(batch, pattern, o, start_index, static_cast<int>(threads));
+  });
+}
+
+// ---- distributed -------------------------------------------------------------
+
+// torchimage::distributed's functions on the process group c10d registered
+// under `group_name` (Python's `group.group_name`): needs torch >= 2.2
+// (distributed::resolve_group says so elsewhere). Every rank of the group
+// calls the same operator with the same arguments.
+
+// The options of a distributed call, made on this rank. Where they fail
+// (an unknown format or layout), this rank still joins the first exchange
+// with no batch, so that the others throw ("rank r refused ...") instead of
+// waiting for it in a collective, then throws its own error.
+template <typename Make>
+SaveImageOptions options_or_refuse(const distributed::Group& group, Make&& make) {
+  try {
+    return make();
+  } catch (const c10::Error&) {
+    try {
+      distributed::gather_batch(group, torch::Tensor(), 0);
+    } catch (const c10::Error&) {
+      // (the others' error: this rank's own is the one to raise)
+    }
+    throw;
+  }
+}
+
+c10::optional<torch::Tensor> distributed_gather_batch_op(const std::string& group_name,
+                                                         const torch::Tensor& local,
+                                                         int64_t root) {
+  const distributed::Group group = distributed::resolve_group(group_name);
+  torch::Tensor all = distributed::gather_batch(
+      group, local, to_int(root, "distributed_gather_batch", "root"));
+  if (!all.defined()) return c10::nullopt;
+  return all;
+}
+
+void distributed_save_image_op(const std::string& group_name, const torch::Tensor& tensor,
+                               const std::string& fp, TI_SAVE_PARAMS, TI_VIEW_PARAMS,
+                               int64_t root) {
+  utf8_errors([&] {
+    const distributed::Group group = distributed::resolve_group(group_name);
+    int root_rank = 0;
+    const SaveImageOptions o = options_or_refuse(group, [&] {
+      root_rank = to_int(root, "distributed_save_image", "root");
+      return TI_SAVE_OPTIONS("distributed_save_image");
+    });
+    distributed::save_image(group, tensor, fp, o, root_rank);
+  });
+}
+
+void distributed_save_images_op(const std::string& group_name, const torch::Tensor& batch,
+                                const std::string& pattern, TI_SAVE_PARAMS, int64_t start_index,
+                                int64_t threads, TI_VIEW_PARAMS) {
+  utf8_errors([&] {
+    const distributed::Group group = distributed::resolve_group(group_name);
+    const SaveImageOptions o = options_or_refuse(group, [&] {
+      TORCH_CHECK(threads >= 0 && threads <= 4096,
+                  "distributed_save_images: threads must be in 0-4096, got ", threads);
+      return TI_SAVE_OPTIONS("distributed_save_images");
+    });
+    distributed::save_images(group, batch, pattern, o, start_index, static_cast<int>(threads));
   });
 }
 
@@ -371,49 +428,19 @@ using JobPtr = c10::intrusive_ptr<Job>;
 
 template <typename Input>
 JobPtr writer_save_image(const WriterPtr& self, const Input& tensor, const std::string& fp,
-                       int64_t nrow, int64_t padding, bool normalize,
-                       const FloatList& value_range, bool scale_each, double pad_value,
-                       const c10::optional<std::string>& format, c10::optional<int64_t> quality,
-                       c10::optional<int64_t> compression_level, bool grayscale,
-                       const FloatList& pad_color, int64_t bit_depth, bool lossless,
-    const c10::optional<std::string>& compression, bool keep_values, bool create_directories,
-                       bool durable, bool replace_read_only,
-                   const std::string& layout, const c10::optional<std::string>& colormap,
-                   const c10::optional<std::vector<int64_t>>& palette,
-                   const c10::optional<std::vector<std::string>>& captions, int64_t caption_size) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette, captions, caption_size};
-  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
+                         TI_SAVE_PARAMS, TI_VIEW_PARAMS) {
   return utf8_errors([&] {
-    return c10::make_intrusive<Job>(self->writer.save_image(
-        tensor, fp,
-        save_options(g, e, {create_directories, durable, replace_read_only},
-                     "ImageWriter.save_image")));
+    return c10::make_intrusive<Job>(
+        self->writer.save_image(tensor, fp, TI_SAVE_OPTIONS("ImageWriter.save_image")));
   });
 }
 
 template <typename Input>
-JobPtr writer_save_images(const WriterPtr& self, const Input& batch,
-                        const std::string& pattern, int64_t nrow, int64_t padding,
-                        bool normalize, const FloatList& value_range, bool scale_each,
-                        double pad_value, const c10::optional<std::string>& format,
-                        c10::optional<int64_t> quality, c10::optional<int64_t> compression_level,
-                        bool grayscale, const FloatList& pad_color, int64_t bit_depth, bool lossless,
-    const c10::optional<std::string>& compression, bool keep_values,
-                        bool create_directories, bool durable, bool replace_read_only,
-                        const std::string& layout, const c10::optional<std::string>& colormap,
-                        const c10::optional<std::vector<int64_t>>& palette,
-                        const c10::optional<std::vector<std::string>>& captions,
-                        int64_t caption_size, int64_t start_index) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette, captions, caption_size};
-  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
+JobPtr writer_save_images(const WriterPtr& self, const Input& batch, const std::string& pattern,
+                          TI_SAVE_PARAMS, TI_VIEW_PARAMS, int64_t start_index) {
   return utf8_errors([&] {
     return c10::make_intrusive<Job>(self->writer.save_images(
-        batch, pattern,
-        save_options(g, e, {create_directories, durable, replace_read_only},
-                     "ImageWriter.save_images"),
-        start_index));
+        batch, pattern, TI_SAVE_OPTIONS("ImageWriter.save_images"), start_index));
   });
 }
 
@@ -734,6 +761,23 @@ TORCH_LIBRARY(torchimage, m) {
                       TI_ENCODE_ARGS ", " TI_FILE_ARGS ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_images_op<TensorList>);
+
+  // torchimage::distributed's functions on the process group c10d registered
+  // under group_name (Python's torch.distributed, torch >= 2.2): every rank
+  // calls with its own samples. gather_batch returns the concatenation on
+  // root, None elsewhere.
+  m.def(torch::schema("distributed_gather_batch(str group_name, Tensor local, int root=0) -> Tensor?",
+                      side_effects),
+        &distributed_gather_batch_op);
+  m.def(torch::schema("distributed_save_image(str group_name, Tensor tensor, str fp, " TI_GRID_ARGS
+                      ", " TI_ENCODE_ARGS ", " TI_FILE_ARGS ", " TI_VIEW_ARGS ", int root=0) -> ()",
+                      side_effects),
+        &distributed_save_image_op);
+  m.def(torch::schema("distributed_save_images(str group_name, Tensor batch, str pattern, "
+                      TI_GRID_ARGS ", " TI_ENCODE_ARGS ", " TI_FILE_ARGS
+                      ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
+                      side_effects),
+        &distributed_save_images_op);
 
   // What save_image would write, as a 1-D uint8 tensor of file bytes (PNG
   // unless `format` says otherwise).

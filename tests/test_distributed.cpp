@@ -20,6 +20,7 @@
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/version.h>
 #include <torchimage/distributed.h>
 #include <torchimage/torchimage.h>
 
@@ -282,6 +283,23 @@ TEST(DistributedErrors, RootOutsideTheGroup) {
   for (size_t r = 0; r < 2; ++r) {
     EXPECT_EQ(run.status[r], 3) << describe(run);
     EXPECT_NE(run.errors[r].find("root 2 is not a rank of this group"), std::string::npos);
+  }
+}
+
+// c10d's registry of groups by name (what the Python operators use): since
+// LibTorch 2.2; before, a c10::Error that says so.
+TEST(DistributedErrors, ResolveGroupByName) {
+  try {
+    dist::resolve_group("no-such-group");
+    FAIL() << "resolve_group did not throw";
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+    EXPECT_NE(message.find("no process group is registered under the name 'no-such-group'"),
+              std::string::npos) << message;
+#else
+    EXPECT_NE(message.find("needs torch >= 2.2"), std::string::npos) << message;
+#endif
   }
 }
 

@@ -83,6 +83,15 @@ class Group {
   std::shared_ptr<const detail::GroupOps> ops_;
 };
 
+/// The process group c10d registered under `group_name` (LibTorch >= 2.2
+/// keeps a registry of groups by name): how a group made by Python's
+/// `torch.distributed.init_process_group` / `new_group` reaches C++ in the
+/// same process (pass its `.group_name`; the default group's is
+/// `torch.distributed.group.WORLD.group_name`). An unknown name is a
+/// c10::Error naming it. On a LibTorch without the registry (1.13) or
+/// without c10d, a c10::Error saying so: there, construct the group in C++.
+TORCHIMAGE_API Group resolve_group(const std::string& group_name);
+
 /// Every rank passes its (B_i, C, H, W) samples; B_i may differ and be 0;
 /// C, H, W, dtype and device type agree. Root gets the concatenation in rank
 /// order (on local's device), the others an undefined tensor. The sizes are

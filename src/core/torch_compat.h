@@ -14,6 +14,19 @@
 #define TORCHIMAGE_HAS_UINT16 0
 #endif
 
+// LibTorch 2.2 added c10d's registry of process groups by name
+// (torch/csrc/distributed/c10d/GroupRegistry.hpp, c10d::resolve_process_group):
+// how a group Python's torch.distributed made reaches C++ (its group_name).
+// Only where this LibTorch has c10d (USE_DISTRIBUTED) and ships the header.
+#define TORCHIMAGE_HAS_GROUP_REGISTRY 0
+#if defined(USE_DISTRIBUTED) && defined(__has_include) && \
+    (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2))
+#if __has_include(<torch/csrc/distributed/c10d/GroupRegistry.hpp>)
+#undef TORCHIMAGE_HAS_GROUP_REGISTRY
+#define TORCHIMAGE_HAS_GROUP_REGISTRY 1
+#endif
+#endif
+
 namespace torchimage {
 namespace compat {
 

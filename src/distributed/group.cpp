@@ -2,7 +2,12 @@
 // the two collectives torchimage needs.
 #include <torchimage/distributed.h>
 
+#include "core/torch_compat.h"
 #include "distributed/group_ops.h"
+
+#if TORCHIMAGE_HAS_GROUP_REGISTRY && defined(TORCHIMAGE_DISTRIBUTED_C10D)
+#include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
+#endif
 
 namespace torchimage {
 namespace distributed {
@@ -46,6 +51,34 @@ bool available() { return true; }
 #else
 bool available() { return false; }
 #endif
+
+Group resolve_group(const std::string& group_name) {
+#if TORCHIMAGE_HAS_GROUP_REGISTRY && defined(TORCHIMAGE_DISTRIBUTED_C10D)
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  try {
+    pg = c10d::resolve_process_group(group_name);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "torchimage::distributed::resolve_group: no process group is registered "
+                "under the name '", group_name, "' in this process (c10d's registry: pass the "
+                "group_name of a group torch.distributed made here): ", e.what());
+  }
+  TORCH_CHECK(pg, "torchimage::distributed::resolve_group: the process group registered under '",
+              group_name, "' is gone");
+  return Group(std::move(pg));
+#else
+#ifdef TORCHIMAGE_DISTRIBUTED_C10D
+  const char* c10d = "";
+#else
+  const char* c10d = " without c10d";
+#endif
+  TORCH_CHECK(false, "torchimage::distributed::resolve_group('", group_name, "'): resolving a "
+              "process group by name needs torch >= 2.2 with c10d (its registry of groups, "
+              "GroupRegistry.hpp); this torchimage was built against LibTorch ",
+              TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR, c10d,
+              ". There, construct the process group in C++ and pass it to "
+              "torchimage::distributed's functions");
+#endif
+}
 
 int Group::rank() const {
   TORCH_CHECK(ops_, "torchimage was built without c10d support");
