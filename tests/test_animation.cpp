@@ -7,7 +7,11 @@
 // python/tests/test_animation.py. A failed add_frame leaves the file and the
 // writer as they were.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>

@@ -40,6 +40,10 @@
 namespace torchimage {
 namespace {
 
+constexpr int64_t kGifMaxSide = 65535;
+
+#if TORCHIMAGE_HAVE_GIF
+
 // An image as GIF holds it: RGB palette entries and one index a pixel.
 struct GifIndexed {
   std::vector<uint8_t> palette;  // RGB triples, 1-256 of them
@@ -111,10 +115,6 @@ GifIndexed gif_indexed(const PixelView& px) {
   }
   return out;
 }
-
-constexpr int64_t kGifMaxSide = 65535;
-
-#if TORCHIMAGE_HAVE_GIF
 
 int write_to_bytes(GifFileType* gif, const GifByteType* data, int size) {
   append(*static_cast<Bytes*>(gif->UserData), data, static_cast<size_t>(size));
