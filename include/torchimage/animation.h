@@ -65,30 +65,32 @@ TORCHIMAGE_API void save_animation(const std::vector<torch::Tensor>& frames,
 /// frames. A failed add_frame leaves the file and the writer as they were.
 /// Every frame has the first one's size, channels and bit depth. Nothing is
 /// written before the first frame. Not thread-safe: one thread at a time.
-class TORCHIMAGE_API AnimationWriter {
+class AnimationWriter {
  public:
   /// Checks the path's format (an animated row of the table, in this build)
   /// and the options; writes nothing yet.
-  explicit AnimationWriter(std::string path, const AnimationOptions& options = {});
-  ~AnimationWriter();
-  AnimationWriter(AnimationWriter&&) noexcept;
-  AnimationWriter& operator=(AnimationWriter&&) noexcept;
+  TORCHIMAGE_API explicit AnimationWriter(std::string path,
+                                          const AnimationOptions& options = {});
+  TORCHIMAGE_API ~AnimationWriter();
+  TORCHIMAGE_API AnimationWriter(AnimationWriter&&) noexcept;
+  TORCHIMAGE_API AnimationWriter& operator=(AnimationWriter&&) noexcept;
   AnimationWriter(const AnimationWriter&) = delete;
   AnimationWriter& operator=(const AnimationWriter&) = delete;
 
   /// Appends save_image's grid of `tensor` (a batch, one image, or (H, W))
   /// and rewrites the file. `options.format`, when set, must be the
   /// animation's.
-  void add_frame(const torch::Tensor& tensor, const SaveImageOptions& options = {});
+  TORCHIMAGE_API void add_frame(const torch::Tensor& tensor,
+                                const SaveImageOptions& options = {});
 
   /// The frames written so far.
-  int64_t frames() const noexcept;
+  TORCHIMAGE_API int64_t frames() const noexcept;
 
   /// The file it writes.
-  const std::string& path() const noexcept;
+  TORCHIMAGE_API const std::string& path() const noexcept;
 
   /// The format it writes.
-  ImageFormat format() const noexcept;
+  TORCHIMAGE_API ImageFormat format() const noexcept;
 
  private:
   friend void save_animation(const std::vector<torch::Tensor>&, const std::string&,
