@@ -298,7 +298,7 @@ void read_to_trailer(GifFileType* gif, const Reader& reader, const char* what) {
       TORCH_CHECK(DGifGetCodeNext(gif, &block) == GIF_OK, what, ": giflib: ",
                   GifErrorString(gif->Error), " in a later image's data");
     }
-}
+  }
 }
 
 torch::Tensor decode_gif_row(const uint8_t* data, size_t size, const DecodeOptions& o) {
