@@ -11,7 +11,9 @@
 // OUT/samples/00000.png ... holds one file per sample (an FID-style folder),
 // written by save_images. A SummaryWriter logs both losses and the same
 // sheet every epoch to OUT/runs/, for TensorBoard (the demo prints the
-// `tensorboard --logdir` command).
+// `tensorboard --logdir` command). OUT/progress.png is an APNG of the same
+// sheets, a frame per epoch (AnimationWriter: a complete animation after
+// every epoch).
 //
 //   gan_demo [--epochs N] [--batches-per-epoch N] [--samples N] [--out DIR]
 #include <torchimage/torchimage.h>
@@ -253,6 +255,8 @@ int run(const Flags& flags) {
 
   // One worker thread is plenty: a 274x274 sheet takes a few milliseconds.
   torchimage::ImageWriter writer(torchimage::ImageWriterOptions().threads(1));
+  torchimage::AnimationWriter progress((out / "progress.png").string(),
+                                       torchimage::AnimationOptions().fps(2));
   // TensorBoard: the losses and the sheet, in OUT/runs/events.out.tfevents.*
   torchimage::SummaryWriter board((out / "runs").string(),
                                   torchimage::SummaryWriterOptions().threads(1));
@@ -311,6 +315,9 @@ int run(const Flags& flags) {
     board.add_image("samples", fake, epoch, sheet);  // copied: `fake` is still used below
     const double board_ms = ms_since(board_start);
     board_stalls_ms.push_back(board_ms);
+    // One frame more in OUT/progress.png (encoded here, in this thread: one
+    // frame, then the file re-assembled from the kept frames and replaced).
+    progress.add_frame(fake, sheet);
     const auto call_start = Clock::now();
     writer.save_image(std::move(fake), path, sheet);
     const double stall_ms = ms_since(call_start);

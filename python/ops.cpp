@@ -26,6 +26,7 @@
 #include <torchimage/formats.h>
 #include <torchimage/io.h>
 #include <torchimage/make_grid.h>
+#include <torchimage/animation.h>
 #include <torchimage/save_image.h>
 #include <torchimage/summary_writer.h>
 #include <torchimage/version.h>
@@ -303,6 +304,35 @@ torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, b
   const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
                layout, colormap, palette, captions, caption_size};
   return torchimage::to_pixels(tensor, grid_options<SaveImageOptions>(g, "to_pixels"));
+}
+
+// ---- save_animation ----------------------------------------------------------
+
+void save_animation_op(const TensorList& frames, const std::string& fp, double fps, int64_t loop,
+                       int64_t nrow, int64_t padding, bool normalize,
+                       const FloatList& value_range, bool scale_each, double pad_value,
+                       const c10::optional<std::string>& format, c10::optional<int64_t> quality,
+                       c10::optional<int64_t> compression_level, bool grayscale,
+                       const FloatList& pad_color, int64_t bit_depth, bool lossless,
+                       const c10::optional<std::string>& compression, bool keep_values,
+                       bool create_directories, bool durable, bool replace_read_only,
+                       const std::string& layout, const c10::optional<std::string>& colormap,
+                       const c10::optional<std::vector<int64_t>>& palette,
+                       const c10::optional<std::vector<std::string>>& captions,
+                       int64_t caption_size) {
+  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
+               layout, colormap, palette, captions, caption_size};
+  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
+  TORCH_CHECK(loop >= 0 && loop <= 65535, "save_animation: loop must be in 0-65535 (0: forever), got ",
+              loop);
+  utf8_errors([&] {
+    const SaveImageOptions o =
+        save_options(g, e, {create_directories, durable, replace_read_only}, "save_animation");
+    torchimage::save_animation(
+        std::vector<torch::Tensor>(frames.begin(), frames.end()), fp,
+        torchimage::AnimationOptions().fps(fps).loop(static_cast<int>(loop)).format(o.format()),
+        o);
+  });
 }
 
 // ---- save_images -------------------------------------------------------------
@@ -753,6 +783,11 @@ TORCH_LIBRARY(torchimage, m) {
                       ", " TI_FILE_ARGS ", " TI_VIEW_ARGS ") -> ()",
                       side_effects),
         &save_image_op<TensorList>);
+  m.def(torch::schema("save_animation(Tensor[] frames, str fp, float fps=4., int loop=0, "
+                      TI_GRID_ARGS ", " TI_ENCODE_ARGS ", " TI_FILE_ARGS ", " TI_VIEW_ARGS
+                      ") -> ()",
+                      side_effects),
+        &save_animation_op);
   m.def(torch::schema("save_images(Tensor batch, str pattern, " TI_GRID_ARGS ", " TI_ENCODE_ARGS
                       ", " TI_FILE_ARGS ", int start_index=0, int threads=0, " TI_VIEW_ARGS ") -> ()",
                       side_effects),

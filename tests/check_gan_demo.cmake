@@ -30,6 +30,13 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "epoch_001.png is not a 274x274 RGB image")
 endif()
 
+# progress.png: an APNG of the epochs' sheets, whose default image (what
+# libpng reads) is the first.
+execute_process(COMMAND "${CHECK_IMAGES}" 274 274 3 "${OUT}/progress.png" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "progress.png is not a 274x274 RGB image")
+endif()
+
 file(GLOB written RELATIVE "${OUT}/samples" "${OUT}/samples/*")
 list(SORT written)
 set(expected "")

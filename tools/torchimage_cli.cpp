@@ -13,6 +13,11 @@
 //
 // does torchimage::SummaryWriter(LOGDIR).add_image(T, load_tensor(INPUT), S,
 // options): one image event in a new event file of LOGDIR.
+//
+//   torchimage animate OUTPUT FRAME... [--fps N] [--loop N] [options]
+//
+// does torchimage::save_animation({load_tensor(FRAME)...}, OUTPUT, {fps, loop},
+// options): APNG (.png, .apng), animated WebP or GIF.
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
 
 #include <unistd.h>
@@ -187,6 +192,7 @@ struct CommandOptions {
   int64_t start_index = 0;
   int threads = 0;
   bool quiet = false;
+  torchimage::AnimationOptions animation;  // animate's
 };
 
 /// The commands an option belongs to (a bit mask).
@@ -194,8 +200,9 @@ enum Command : unsigned {
   kSave = 1u,
   kSaveEach = 2u,
   kTensorboard = 4u,
-  kBoth = kSave | kSaveEach,                // the file options
-  kImage = kSave | kSaveEach | kTensorboard  // the grid and encoding options
+  kAnimate = 8u,
+  kBoth = kSave | kSaveEach | kAnimate,                // the file options
+  kImage = kSave | kSaveEach | kTensorboard | kAnimate  // the grid and encoding options
 };
 
 struct OptionSpec {
@@ -388,6 +395,16 @@ const OptionSpec kOptions[] = {
      }},
     {"--durable", nullptr, 0, "fsync the event file and its folder before exiting",
      kTensorboard, [](CommandOptions& o, const std::string&, const Values&) { o.durable = true; }},
+    {"--fps", "N", 1, "frames a second, > 0 (default 4: 250 ms a frame)", kAnimate,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       const double fps = parse_number(n, v[0]);
+       if (!(fps > 0)) throw UsageError(n + ": expected a positive number, got " + v[0]);
+       o.animation.fps(fps);
+     }},
+    {"--loop", "N", 1, "times the animation plays, 0-65535 (default 0: forever)", kAnimate,
+     [](CommandOptions& o, const std::string& n, const Values& v) {
+       o.animation.loop(static_cast<int>(parse_in_range(n, v[0], 0, 65535)));
+     }},
     {"--quiet", nullptr, 0, "print nothing but errors (no progress, no summary)", kSaveEach,
      [](CommandOptions& o, const std::string&, const Values&) { o.quiet = true; }},
 };
@@ -411,14 +428,16 @@ void print_main_help() {
                "  save INPUT OUTPUT [options]         write the tensor in INPUT as an image grid\n"
                "  save-each INPUT PATTERN [options]   write one file per sample of a batch\n"
                "  tensorboard INPUT LOGDIR [options]  log the tensor's image as a TensorBoard event\n"
+               "  animate OUTPUT FRAME... [options]   write one animation frame per FRAME\n"
                "  help [COMMAND]                      show the help of torchimage or of COMMAND\n"
                "\n"
                "Options:\n"
                "  -h, --help                          show this help\n"
                "  --version                           show the version\n"
                "\n"
-               "Run 'torchimage save --help', 'torchimage save-each --help' or\n"
-               "'torchimage tensorboard --help' for the options of each command.\n";
+               "Run 'torchimage save --help', 'torchimage save-each --help',\n"
+               "'torchimage tensorboard --help' or 'torchimage animate --help' for the\n"
+               "options of each command.\n";
 }
 
 void print_options(Command command) {
@@ -457,6 +476,20 @@ void print_save_help() {
                "\n"
                "Options:\n";
   print_options(kSave);
+}
+
+void print_animate_help() {
+  std::cout << "Usage: torchimage animate OUTPUT FRAME... [options]\n"
+               "\n"
+               "Writes an animation of one frame per FRAME, each frame the grid that\n"
+               "'torchimage save FRAME ...' would write with the same options. OUTPUT's\n"
+               "extension (or --format) picks the format: .png or .apng (APNG), .webp, .gif.\n"
+               "Every frame must give a grid of the first one's size and channels.\n"
+               "OUTPUT is written atomically, once.\n"
+               "\n"
+            << kInputHelp << "\n"
+            << "Options:\n";
+  print_options(kAnimate);
 }
 
 void print_save_each_help() {
@@ -530,6 +563,7 @@ bool parse_command_line(const std::vector<std::string>& args, Command command,
                         CommandOptions& options, std::vector<std::string>& positional) {
   const char* hint = command == kSave       ? "torchimage save --help"
                      : command == kSaveEach ? "torchimage save-each --help"
+                     : command == kAnimate  ? "torchimage animate --help"
                                             : "torchimage tensorboard --help";
   bool options_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -547,6 +581,8 @@ bool parse_command_line(const std::vector<std::string>& args, Command command,
         print_save_help();
       } else if (command == kSaveEach) {
         print_save_each_help();
+      } else if (command == kAnimate) {
+        print_animate_help();
       } else {
         print_tensorboard_help();
       }
@@ -615,6 +651,25 @@ int run_save(const std::vector<std::string>& args) {
   SaveImageOptions encode = options.save;
   if (!encode.format()) encode.format(torchimage::ImageFormat::PNG);
   torchimage::save_image(tensor, "/dev/fd/1", encode);
+  return 0;
+}
+
+int run_animate(const std::vector<std::string>& args) {
+  CommandOptions options;
+  std::vector<std::string> positional;
+  if (!parse_command_line(args, kAnimate, options, positional)) return 0;
+  const char* hint = "torchimage animate --help";
+  if (positional.size() < 2) {
+    throw UsageError(positional.empty() ? "animate: missing OUTPUT and FRAME"
+                                        : "animate: missing FRAME",
+                     hint);
+  }
+  if (options.save.format()) options.animation.format(options.save.format());
+  std::vector<torch::Tensor> frames;
+  for (size_t i = 1; i < positional.size(); ++i) {
+    frames.push_back(torchimage::cli::load_tensor(positional[i]));
+  }
+  torchimage::save_animation(frames, positional[0], options.animation, options.save);
   return 0;
 }
 
@@ -790,6 +845,8 @@ int run(const std::vector<std::string>& args) {
       print_save_each_help();
     } else if (args.size() == 2 && args[1] == "tensorboard") {
       print_tensorboard_help();
+    } else if (args.size() == 2 && args[1] == "animate") {
+      print_animate_help();
     } else {
       throw UsageError("help: unknown command '" + args[1] + "'", "torchimage --help");
     }
@@ -799,6 +856,7 @@ int run(const std::vector<std::string>& args) {
   if (command == "save") return run_save(rest);
   if (command == "save-each") return run_save_each(rest);
   if (command == "tensorboard") return run_tensorboard(rest);
+  if (command == "animate") return run_animate(rest);
   throw UsageError(
       command[0] == '-' ? "unknown option '" + command + "'" : "unknown command '" + command + "'",
       "torchimage --help");

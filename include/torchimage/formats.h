@@ -9,9 +9,8 @@
 
 namespace torchimage {
 
-/// Image file formats. The values are fixed: they may be stored or sent
-/// (5 is kept for GIF).
-enum class ImageFormat : uint8_t { PNG = 0, JPEG = 1, TIFF = 2, WEBP = 3, BMP = 4 };
+/// Image file formats. The values are fixed: they may be stored or sent.
+enum class ImageFormat : uint8_t { PNG = 0, JPEG = 1, TIFF = 2, WEBP = 3, BMP = 4, GIF = 5 };
 
 /// One row of torchimage's table of formats: what every face (C++, the CLI,
 /// Python) knows of a format. Messages that list formats, `parse_format`,
@@ -38,7 +37,8 @@ struct FormatInfo {
   int64_t max_side = 0;
   /// Whether encoding loses information (quality settings apply).
   bool lossy = false;
-  /// Whether it holds several frames.
+  /// Whether it holds several frames: AnimationWriter and save_animation
+  /// write it (PNG as APNG, WebP, GIF).
   bool animated = false;
   /// Whether this build has its library. A format built without it stays in
   /// the table; using it is an error that says so.

@@ -46,7 +46,8 @@ TORCHIMAGE_API torch::Tensor encode_png(const torch::Tensor& image, const PngOpt
 TORCHIMAGE_API torch::Tensor encode_jpeg(const torch::Tensor& image, const JpegOptions& options = {});
 
 /// Decodes the bytes (1-D uint8 tensor) of any format of the table that reads
-/// (PNG, JPEG, TIFF, WebP, BMP: told by their signature) to (C, H, W): gray is
+/// (PNG, JPEG, TIFF, WebP, BMP, GIF: told by their signature; GIF's first
+/// frame, APNG's default image) to (C, H, W): gray is
 /// 1 channel, gray + alpha 2, colour 3, colour + alpha 4 (palettes expanded
 /// unless `keep_indices`). Samples are uint8, except 16-bit PNG and TIFF
 /// samples with `keep_16_bit` (see there) and float32 TIFF samples, returned

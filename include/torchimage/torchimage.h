@@ -1,6 +1,7 @@
 #pragma once
 
 /// torchimage: torchvision's make_grid and save_image for LibTorch, exact and fast.
+#include <torchimage/animation.h>
 #include <torchimage/draw.h>
 #include <torchimage/files.h>
 #include <torchimage/formats.h>

@@ -37,6 +37,7 @@ import torch as _torch
 
 __all__ = [
     "save_image",
+    "save_animation",
     "make_grid",
     "save_images",
     "ImageWriter",
@@ -437,6 +438,23 @@ def save_images(batch, pattern, format=None, start_index=0, threads=0, **kwargs)
     _ops.save_images(batch, _path(pattern), format=format, **grid,
                      **_save_args(extra), start_index=_int(start_index, "start_index"),
                      threads=_int(threads, "threads"))
+
+
+@_torch.no_grad()
+def save_animation(frames, fp, fps=4, loop=0, format=None, **kwargs):
+    """An animation of ``frames`` (a list: each frame what ``save_image``
+    takes, each written as the grid ``save_image(frame, ..., **kwargs)``
+    would write) at ``fp``: APNG (.png, .apng), animated WebP (.webp) or GIF
+    (.gif), or ``format``. Each frame shows 1000 / ``fps`` ms (GIF: rounded
+    to 10 ms); ``loop`` is how many times it plays (0: forever), as Pillow's
+    ``loop``. Every frame must give a grid of the first one's size and
+    channels. Written atomically, once; the C++ ``AnimationWriter`` grows a
+    file a frame at a time."""
+    frames = [_check_tensor(f) for f in frames]
+    grid, extra = _split("save_animation", kwargs, _SAVE_EXTRAS)
+    fmt = None if format is None else _FORMATS.get(str(format).upper(), str(format))
+    _ops.save_animation(frames, _path(fp), fps=float(fps), loop=_int(loop, "loop"), format=fmt,
+                        **grid, **_save_args(extra))
 
 
 @_torch.no_grad()

@@ -5,6 +5,7 @@
 // decoding (by signature), and every message that lists formats.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,6 +20,20 @@
 #include "core/pixel_view.h"
 
 namespace torchimage {
+
+// What every frame of an animation shares (AnimationWriter's first frame and
+// its AnimationOptions).
+struct AnimationParams {
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t channels = 0;
+  int bit_depth = 8;
+  int loop = 0;              // plays; 0: forever
+  int duration_ms = 250;     // each frame's, 1-65535
+
+  // GIF's delay, in hundredths of a second (rounded, at least 1).
+  int gif_delay_cs() const { return std::max(1, (duration_ms + 5) / 10); }
+};
 
 struct Codec {
   // What the public table says of the format (formats()).
@@ -40,6 +55,18 @@ struct Codec {
   void (*encode)(const PixelView& pixels, const EncodeOptions& options, Bytes& out) = nullptr;
   // The file's image as (C, H, W). Null where the build lacks the library.
   torch::Tensor (*decode)(const uint8_t* data, size_t size, const DecodeOptions& options) = nullptr;
+
+  // Animations (info.animated; null where the build lacks the library). A
+  // frame is encoded once, into what the format's file keeps of it (PNG: a
+  // PNG file of the frame, whose IDAT data become fdAT chunks; WebP: the
+  // frame's VP8/VP8L and ALPH chunks; GIF: its image block); the file of
+  // the frames so far is then assembled from the kept frames, without
+  // encoding any again.
+  void (*encode_frame)(const PixelView& pixels, const EncodeOptions& options,
+                       const AnimationParams& params, Bytes& frame) = nullptr;
+  // The complete file of `frames` (at least one) into `out`.
+  void (*assemble_animation)(const std::vector<Bytes>& frames, const AnimationParams& params,
+                             Bytes& out) = nullptr;
 };
 
 // The rows, in the order messages list them.
@@ -80,5 +107,6 @@ Codec jpeg_codec();
 Codec tiff_codec();
 Codec webp_codec();
 Codec bmp_codec();
+Codec gif_codec();
 
 }  // namespace torchimage

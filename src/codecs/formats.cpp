@@ -69,7 +69,7 @@ std::string extensions_list() {
 const std::vector<Codec>& codecs() {
   // Adding a format: its file in codecs/ defines its row; list it here.
   static const std::vector<Codec> table = {png_codec(), jpeg_codec(), tiff_codec(),
-                                           webp_codec(), bmp_codec()};
+                                           webp_codec(), bmp_codec(), gif_codec()};
   return table;
 }
 

@@ -5,6 +5,13 @@
 // ARGB (use_argb = 1, WebPPictureImportRGB/RGBA), so that on the same libwebp
 // the bytes are the ones Pillow writes.
 //
+// Animations: each frame is encoded once as above (the frame's options; the
+// default method is 4, where Pillow's animated WebP uses 0), and its VP8 or
+// VP8L chunk (with ALPH, lossy with alpha) kept. The file is assembled by
+// torchimage as the WebP container specifies: VP8X (animation; alpha for 4
+// channels), ANIM (background 0, the loop count), then an ANMF chunk per frame
+// covering the canvas at (0, 0), not blended, not disposed, with its duration.
+//
 // libwebp returns its errors (no callbacks, no longjmp); each becomes a
 // c10::Error naming libwebp's error code.
 #include <cstdlib>
@@ -91,6 +98,71 @@ void encode_webp_row(const PixelView& px, const EncodeOptions& o, Bytes& out) {
   out.assign(e.writer.mem, e.writer.mem + e.writer.size);
 }
 
+uint32_t get_le32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+void put_le(Bytes& out, uint32_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// A frame: the image chunks (ALPH, VP8, VP8L) of its own WebP file.
+void encode_webp_frame(const PixelView& px, const EncodeOptions& o, const AnimationParams&,
+                       Bytes& frame) {
+  Bytes file;
+  encode_webp_row(px, o, file);
+  TORCH_CHECK(file.size() >= 12 && std::memcmp(file.data(), "RIFF", 4) == 0 &&
+                  std::memcmp(file.data() + 8, "WEBP", 4) == 0,
+              "encode WebP: libwebp wrote ", file.size(), " bytes that are not a WebP file");
+  frame.clear();
+  size_t at = 12;
+  while (at + 8 <= file.size()) {
+    const uint32_t size = get_le32(file.data() + at + 4);
+    const size_t whole = 8 + size_t{size} + (size & 1);
+    TORCH_CHECK(at + whole <= file.size(), "encode WebP: libwebp wrote a chunk that overruns");
+    const uint8_t* type = file.data() + at;
+    if (std::memcmp(type, "ALPH", 4) == 0 || std::memcmp(type, "VP8 ", 4) == 0 ||
+        std::memcmp(type, "VP8L", 4) == 0) {
+      append(frame, type, whole);
+    }
+    at += whole;
+  }
+  TORCH_CHECK(!frame.empty(), "encode WebP: libwebp wrote no image chunk");
+}
+
+void assemble_webp(const std::vector<Bytes>& frames, const AnimationParams& a, Bytes& out) {
+  size_t total = 12 + 18 + 14;
+  for (const Bytes& f : frames) total += 24 + f.size();
+  TORCH_CHECK(total - 8 <= 0xfffffffeu, "encode WebP: an animation of ", total,
+              " bytes exceeds WebP's limit of 4 GiB");
+  out.clear();
+  out.reserve(total);
+  append(out, "RIFF", 4);
+  put_le(out, static_cast<uint32_t>(total - 8), 4);
+  append(out, "WEBP", 4);
+  append(out, "VP8X", 4);
+  put_le(out, 10, 4);
+  out.push_back(static_cast<uint8_t>(0x02 | (a.channels == 4 ? 0x10 : 0)));  // animation, alpha
+  put_le(out, 0, 3);
+  put_le(out, static_cast<uint32_t>(a.width - 1), 3);
+  put_le(out, static_cast<uint32_t>(a.height - 1), 3);
+  append(out, "ANIM", 4);
+  put_le(out, 6, 4);
+  put_le(out, 0, 4);  // background colour
+  put_le(out, static_cast<uint32_t>(a.loop), 2);
+  for (const Bytes& f : frames) {
+    append(out, "ANMF", 4);
+    put_le(out, static_cast<uint32_t>(16 + f.size()), 4);
+    put_le(out, 0, 3);  // x / 2
+    put_le(out, 0, 3);  // y / 2
+    put_le(out, static_cast<uint32_t>(a.width - 1), 3);
+    put_le(out, static_cast<uint32_t>(a.height - 1), 3);
+    put_le(out, static_cast<uint32_t>(a.duration_ms), 3);
+    out.push_back(0x02);  // do not blend, do not dispose
+    append(out, f.data(), f.size());
+  }
+}
+
 torch::Tensor decode_webp_row(const uint8_t* data, size_t size, const DecodeOptions& o) {
   WebPBitstreamFeatures f;
   const VP8StatusCode status = WebPGetFeatures(data, size, &f);
@@ -126,11 +198,14 @@ Codec webp_codec() {
   c.info.bit_depths = {8};
   c.info.max_side = kWebpMaxSide;
   c.info.lossy = true;
+  c.info.animated = true;
   c.signatures = {std::string("RIFF????WEBP", 12)};
   c.check_options = check_webp_options;
 #if TORCHIMAGE_HAVE_WEBP
   c.encode = encode_webp_row;
   c.decode = decode_webp_row;
+  c.encode_frame = encode_webp_frame;
+  c.assemble_animation = assemble_webp;
 #else
   c.info.available = false;
 #endif

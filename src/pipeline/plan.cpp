@@ -110,7 +110,8 @@ void check_input(const SavePlan& plan, const torch::Tensor& tensor) {
                       "image");
 }
 
-Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
+void render_pixels(const SavePlan& plan, const torch::Tensor& tensor,
+                   const std::function<void(const PixelView&)>& use) {
   check_input(plan, tensor);
   if (plan.keep_values()) {
     // The grid's values as float32 samples: make_grid's tensor, no quantization.
@@ -122,9 +123,8 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
     PixelView view = view_of(reinterpret_cast<const uint8_t*>(hwc.data_ptr<float>()),
                              hwc.size(0), hwc.size(1), hwc.size(2), 32);
     view.float_samples = true;
-    Bytes out;
-    plan.codec->encode(view, plan.encode, out);
-    return out;
+    use(view);
+    return;
   }
   if (plan.grid.palette() && plan.codec->info.indexed) {
     // Indexed colour: the class ids are the samples, the palette the PLTE.
@@ -135,9 +135,8 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
     PixelView view = view_of(ids.data_ptr<uint8_t>(), ids.size(0), ids.size(1), 1, 8);
     view.palette = table.data();
     view.palette_size = static_cast<int>(palette.size());
-    Bytes out;
-    plan.codec->encode(view, plan.encode, out);
-    return out;
+    use(view);
+    return;
   }
   if (plan.bit_depth() == 16) {
     // uint16 samples are widened to int32 (the same values) before the grid:
@@ -145,13 +144,19 @@ Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
     const torch::Tensor values = readable(tensor);
     const torch::Tensor wide =
         compat::is_uint16(values.scalar_type()) ? values.to(torch::kInt) : values;
-    return encode16(*plan.codec, make_grid_impl(wide, plan.grid, /*sample_bits=*/16, plan.what),
-                    plan.encode, plan.what);
+    const torch::Tensor chw = make_grid_impl(wide, plan.grid, /*sample_bits=*/16, plan.what);
+    const Bytes samples = quantize16(chw, plan.what);
+    use(view_of(samples.data(), chw.size(1), chw.size(2), chw.size(0), 16));
+    return;
   }
   const torch::Tensor hwc = grid_pixels(tensor, plan.grid, plan.what);
+  use(view_of(hwc.data_ptr<uint8_t>(), hwc.size(0), hwc.size(1), hwc.size(2), 8));
+}
+
+Bytes render(const SavePlan& plan, const torch::Tensor& tensor) {
   Bytes out;
-  plan.codec->encode(view_of(hwc.data_ptr<uint8_t>(), hwc.size(0), hwc.size(1), hwc.size(2), 8),
-                     plan.encode, out);
+  render_pixels(plan, tensor,
+                [&](const PixelView& pixels) { plan.codec->encode(pixels, plan.encode, out); });
   return out;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,13 @@ torch::Tensor grid_pixels(const torch::Tensor& tensor, const MakeGridOptions& gr
 
 // make_grid, quantize and encode: the file's bytes. Checks the input first.
 Bytes render(const SavePlan& plan, const torch::Tensor& tensor);
+
+// render's stages before the encoder: checks the input, then hands the
+// samples the plan's codec would encode (8-bit, 16-bit, float32 or indexed)
+// to `use`. render is render_pixels followed by codec.encode; the
+// AnimationWriter encodes them as a frame instead.
+void render_pixels(const SavePlan& plan, const torch::Tensor& tensor,
+                   const std::function<void(const PixelView&)>& use);
 
 // Memory that render_sample reuses from one sample to the next (one per
 // thread).

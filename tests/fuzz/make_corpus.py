@@ -85,6 +85,20 @@ put(d, "bmp_rgb", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "BMP"))
 put(d, "bmp_rgba", pil_bytes(Image.fromarray(small, "RGBA"), "BMP"))
 put(d, "bmp_gray", pil_bytes(Image.fromarray(small[..., 0], "L"), "BMP"))
 put(d, "bmp_truncated", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "BMP")[:-9])
+# GIF (gray, RGB, interlaced, two frames, truncated) and an APNG: issue 23's
+# GIF decoder (the first frame) and APNG files (their default image). No rng
+# draws.
+put(d, "gif_gray", pil_bytes(Image.fromarray(small[..., 0], "L"), "GIF"))
+put(d, "gif_rgb", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "GIF"))
+put(d, "gif_interlaced", pil_bytes(Image.fromarray(np.tile(small[..., :3], (4, 3, 1)), "RGB"),
+                                   "GIF", interlace=True))
+put(d, "gif_two_frames", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "GIF", save_all=True,
+                                   append_images=[Image.fromarray(small[::-1, :, :3], "RGB")],
+                                   duration=250, loop=0))
+put(d, "gif_truncated", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "GIF")[:-12])
+put(d, "png_apng", pil_bytes(Image.fromarray(small[..., :3], "RGB"), "PNG", save_all=True,
+                             append_images=[Image.fromarray(small[::-1, :, :3], "RGB")],
+                             duration=250, loop=0))
 
 # --- npy: every supported dtype and order, versions, and broken headers.
 d = "fuzz_npy"
