@@ -309,25 +309,12 @@ torch::Tensor to_pixels_op(const Input& tensor, int64_t nrow, int64_t padding, b
 // ---- save_animation ----------------------------------------------------------
 
 void save_animation_op(const TensorList& frames, const std::string& fp, double fps, int64_t loop,
-                       int64_t nrow, int64_t padding, bool normalize,
-                       const FloatList& value_range, bool scale_each, double pad_value,
-                       const c10::optional<std::string>& format, c10::optional<int64_t> quality,
-                       c10::optional<int64_t> compression_level, bool grayscale,
-                       const FloatList& pad_color, int64_t bit_depth, bool lossless,
-                       const c10::optional<std::string>& compression, bool keep_values,
-                       bool create_directories, bool durable, bool replace_read_only,
-                       const std::string& layout, const c10::optional<std::string>& colormap,
-                       const c10::optional<std::vector<int64_t>>& palette,
-                       const c10::optional<std::vector<std::string>>& captions,
-                       int64_t caption_size) {
-  const Grid g{nrow, padding, normalize, value_range, scale_each, pad_value, pad_color, grayscale,
-               layout, colormap, palette, captions, caption_size};
-  const Encode e{format, quality, compression_level, bit_depth, lossless, compression, keep_values};
-  TORCH_CHECK(loop >= 0 && loop <= 65535, "save_animation: loop must be in 0-65535 (0: forever), got ",
-              loop);
+                       TI_SAVE_PARAMS, TI_VIEW_PARAMS) {
+  // (The library checks 0-65535 too; this keeps an int64 from wrapping into that range.)
+  TORCH_CHECK_VALUE(loop >= 0 && loop <= 65535,
+                    "save_animation: loop must be in 0-65535 (0: forever), got ", loop);
   utf8_errors([&] {
-    const SaveImageOptions o =
-        save_options(g, e, {create_directories, durable, replace_read_only}, "save_animation");
+    const SaveImageOptions o = TI_SAVE_OPTIONS("save_animation");
     torchimage::save_animation(
         std::vector<torch::Tensor>(frames.begin(), frames.end()), fp,
         torchimage::AnimationOptions().fps(fps).loop(static_cast<int>(loop)).format(o.format()),
