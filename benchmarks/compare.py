@@ -89,6 +89,8 @@ def main():
     big16 = photo_crops(16, 256, seed=1)
     torch.save(sheet64, os.path.join(work, "sheet64.pt"))
     torch.save(big16, os.path.join(work, "big16.pt"))
+    gray64 = sheet64.mean(1, keepdim=True)  # 1-channel samples (torchvision writes R = G = B)
+    torch.save(gray64, os.path.join(work, "gray64.pt"))
     norm = {"normalize": True, "value_range": (-1, 1)}
     # name, input, tensor, grid kwargs, format, quality, level, bytes must match
     workloads = [
@@ -100,6 +102,10 @@ def main():
         ("64x3x64x64 sheet TIFF", "sheet64", sheet64, dict(norm), "tiff", None, None, False),
         ("64x3x64x64 sheet WebP q80", "sheet64", sheet64, dict(norm), "webp", None, None, True),
         ("64x3x64x64 sheet BMP", "sheet64", sheet64, dict(norm), "bmp", None, None, True),
+        # GIF: torchimage's own palette (docs/formats.md), Pillow's quantizer
+        # in torchvision's file: the same pixels only up to 256 colours (gray).
+        ("64x3x64x64 sheet GIF", "sheet64", sheet64, dict(norm), "gif", None, None, False),
+        ("64x1x64x64 gray sheet GIF", "gray64", gray64, dict(norm), "gif", None, None, False),
     ]
     if args.levels:
         for level in range(10):
@@ -109,7 +115,8 @@ def main():
     lines = []
     rows = []
     for i, (name, inp, x, kw, fmt, quality, level, exact) in enumerate(workloads):
-        ext = {"png": "png", "jpeg": "jpg", "tiff": "tif", "webp": "webp", "bmp": "bmp"}[fmt]
+        ext = {"png": "png", "jpeg": "jpg", "tiff": "tif", "webp": "webp", "bmp": "bmp",
+               "gif": "gif"}[fmt]
         tv_path = os.path.join(work, f"tv{i}.{ext}")
         ti_out = f"ti{i}.{ext}"
         tv_ms = median_ms(lambda: torchvision_save(x, tv_path, kw, fmt, quality, level), args.repeats)
@@ -141,8 +148,8 @@ def main():
           "speed-up, 1 thread | torchvision bytes | torchimage bytes | size | identical |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, name, tv, tv_path, ti_path, exact in rows:
-        a = np.asarray(Image.open(tv_path))
-        b = np.asarray(Image.open(ti_path))
+        a = np.asarray(Image.open(tv_path).convert("RGB"))  # (GIF: palette indices differ)
+        b = np.asarray(Image.open(ti_path).convert("RGB"))
         same_pixels = a.shape == b.shape and bool((a == b).all())
         tv_bytes, ti_bytes = os.path.getsize(tv_path), os.path.getsize(ti_path)
         same_bytes = open(tv_path, "rb").read() == open(ti_path, "rb").read()

@@ -21,7 +21,9 @@
 #      the writer returns before the device copy completes while overwriting
 #      the tensor after the call changes nothing;
 #   3. runs tests/gpu/check_python_cuda.py: the Python drop-in against
-#      torchvision on CUDA tensors, and CUDA bytes == CPU bytes.
+#      torchvision on CUDA tensors, CUDA bytes == CPU bytes, and
+#      torchimage.distributed over NCCL (1 rank; 2 on one GPU, or a skip
+#      where NCCL refuses two ranks on one device).
 # Ends with one line: "gpu-check: N passed, N failed" and what ran.
 #
 #   scripts/gpu-check.sh            (PYTHON as above, BUILD_DIR=build-gpu)

@@ -8,7 +8,10 @@ For CUDA float32, float16 and bfloat16 batches and several grid options:
     libjpeg-turbo encodes as torchimage's does, else pixels within 2 levels
     (said in the line);
   - torchimage.save_image of the CUDA tensor writes the same bytes as of the
-    same tensor on the CPU, and torchimage.ImageWriter too.
+    same tensor on the CPU, and torchimage.ImageWriter too;
+  - torchimage.distributed over NCCL (1 rank, then 2 on one GPU or a skip
+    where NCCL refuses that): the sheet is one process's bytes, every index
+    written once.
 Prints one line per check and "check_python_cuda: N passed, N failed".
 Exit 0 when all passed, 1 otherwise, 77 without CUDA.
 """
@@ -104,6 +107,55 @@ for dtype in (torch.float32, torch.float16, torch.bfloat16):
                     check(f1.read() == f2.read(), f"{w} ImageWriter: CUDA file == CPU file")
             except Exception as e:  # noqa: BLE001
                 check(False, w, f"raised {e!r}")
+
+
+# torchimage.distributed over NCCL (issue 26): CUDA samples gathered through
+# the group's own collectives (tests/gpu/nccl_rank.py, one process a rank).
+# One GPU: a group of 1 rank, then 2 ranks on the same device, which NCCL may
+# refuse ("Duplicate GPU detected"): then a skip with its reason.
+def nccl_check(world):
+    import shutil
+    import subprocess
+    if not torch.distributed.is_available() or not torch.distributed.is_nccl_available():
+        print(f"SKIP nccl {world} rank(s): this torch has no NCCL")
+        return
+    folder = tempfile.mkdtemp(prefix=f"torchimage-nccl{world}-")
+    rank_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nccl_rank.py")
+    procs = [subprocess.Popen([sys.executable, rank_py, str(r), str(world), folder],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for r in range(world)]
+    outs = []
+    for r, proc in enumerate(procs):
+        try:
+            out, _ = proc.communicate(timeout=180)
+            outs.append((r, proc.returncode, out))
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            check(False, f"nccl {world} rank(s)", f"rank {r} did not end within 180 s")
+            return
+    errors = [(r, out.strip()[-300:]) for r, rc, out in outs if rc != 0]
+    if errors:
+        if any("uplicate GPU" in out for _, out in errors):
+            print(f"SKIP nccl {world} ranks on one GPU: NCCL refuses it ({errors[0][1]})")
+        else:
+            check(False, f"nccl {world} rank(s)", "; ".join(f"rank {r}: {o}" for r, o in errors))
+        return
+    ref = io.BytesIO()
+    ti.save_image(batch(torch.float32, seed=11), ref, format="png", normalize=True, nrow=3)
+    with open(os.path.join(folder, "sheet.png"), "rb") as f:
+        check(f.read() == ref.getvalue(), f"nccl {world} rank(s): sheet == one process's bytes")
+    names = sorted(os.listdir(os.path.join(folder, "each")))
+    check(names == [f"{i:02}.png" for i in range(6)], f"nccl {world} rank(s): indices 0-5 once",
+          str(names))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+for world in (1, 2):
+    try:
+        nccl_check(world)
+    except Exception as e:  # noqa: BLE001
+        check(False, f"nccl {world} rank(s)", f"raised {e!r}")
 
 print(f"check_python_cuda: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
