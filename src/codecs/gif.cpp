@@ -266,6 +266,19 @@ struct GifReader {
   }
 };
 
+// Skips an extension block (comments, loop counts, frame delays) whose
+// record type was just read.
+void skip_extension(GifFileType* gif, const char* what) {
+  int code = 0;
+  GifByteType* block = nullptr;
+  TORCH_CHECK(DGifGetExtension(gif, &code, &block) == GIF_OK, what, ": giflib: ",
+              GifErrorString(gif->Error), " in an extension");
+  while (block != nullptr) {
+    TORCH_CHECK(DGifGetExtensionNext(gif, &block) == GIF_OK, what, ": giflib: ",
+                GifErrorString(gif->Error), " in an extension");
+  }
+}
+
 // The rest of the file, to its trailer: later frames' data skipped
 // undecoded, but a truncated or malformed file is an error, as for PNG.
 // (giflib frees the first image's local table on the next descriptor: called
@@ -277,17 +290,11 @@ void read_to_trailer(GifFileType* gif, const Reader& reader, const char* what) {
                 GifErrorString(gif->Error), " after the first image (after ", reader.at, " of ",
                 reader.size, " bytes)");
     if (type == TERMINATE_RECORD_TYPE) break;
-    GifByteType* block = nullptr;
     if (type == EXTENSION_RECORD_TYPE) {
-      int code = 0;
-      TORCH_CHECK(DGifGetExtension(gif, &code, &block) == GIF_OK, what, ": giflib: ",
-                  GifErrorString(gif->Error), " in an extension");
-      while (block != nullptr) {
-        TORCH_CHECK(DGifGetExtensionNext(gif, &block) == GIF_OK, what, ": giflib: ",
-                    GifErrorString(gif->Error), " in an extension");
-      }
+      skip_extension(gif, what);
       continue;
     }
+    GifByteType* block = nullptr;
     TORCH_CHECK(type == IMAGE_DESC_RECORD_TYPE, what, ": an unknown record after the first image");
     TORCH_CHECK(DGifGetImageDesc(gif) == GIF_OK, what, ": giflib: ", GifErrorString(gif->Error),
                 " in a later image's descriptor");
@@ -319,14 +326,7 @@ torch::Tensor decode_gif_row(const uint8_t* data, size_t size, const DecodeOptio
     TORCH_CHECK(DGifGetRecordType(gif, &type) == GIF_OK, what, ": giflib: ",
                 GifErrorString(gif->Error), " (after ", reader.at, " of ", size, " bytes)");
     if (type == EXTENSION_RECORD_TYPE) {
-      int code = 0;
-      GifByteType* ext = nullptr;
-      TORCH_CHECK(DGifGetExtension(gif, &code, &ext) == GIF_OK, what, ": giflib: ",
-                  GifErrorString(gif->Error), " in an extension");
-      while (ext != nullptr) {
-        TORCH_CHECK(DGifGetExtensionNext(gif, &ext) == GIF_OK, what, ": giflib: ",
-                    GifErrorString(gif->Error), " in an extension");
-      }
+      skip_extension(gif, what);
       continue;
     }
     TORCH_CHECK(type == IMAGE_DESC_RECORD_TYPE, what, ": no image before ",
