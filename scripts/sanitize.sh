@@ -4,8 +4,8 @@
 #         suite except the Python tests, the README's examples and the consumer
 #         projects (they load or build an uninstrumented torchimage),
 #         LeakSanitizer on;
-#   tsan: build-tsan (TORCHIMAGE_SANITIZE=thread): the writer and file-sink
-#         tests and the SummaryWriter's (test_writer, test_writer_faults,
+#   tsan: build-tsan (TORCHIMAGE_SANITIZE=thread): the writer, file-sink and parallel-parts
+#         tests and the SummaryWriter's (test_writer, test_writer_faults, test_parallel_parts,
 #         test_file_sink, test_summary_writer).
 # LibTorch is not instrumented: its intra-op thread pool is limited to one
 # thread under TSan (OMP_NUM_THREADS=1), so that every thread TSan sees is
@@ -44,7 +44,7 @@ if [ "$what" != asan ]; then
   cmake --build "$dir" -j"$jobs" --target torchimage_thread_tests
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
   export OMP_NUM_THREADS=1
-  for t in test_writer test_writer_faults test_file_sink test_summary_writer; do
+  for t in test_writer test_writer_faults test_file_sink test_parallel_parts test_summary_writer; do
     echo "sanitize: TSan $t" >&2
     filter=()  # the CLI is not built under TSan: its tests run in the other builds
     [ "$t" = test_summary_writer ] && filter=('--gtest_filter=-SummaryWriterCli.*')

@@ -17,6 +17,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "core/parallel_parts.h"
+
 #include "core/cpu_dispatch.h"
 #include "core/prepare.h"
 
@@ -343,15 +345,23 @@ torch::Tensor fused(const at::Tensor& x4, const MakeGridOptions& o, const GridSh
 
   const T* data = x4.data_ptr<T>();
   const auto st = x4.strides();
-  std::vector<uint8_t> scratch;
-  for (int64_t k = 0; k < batch; ++k) {
-    const int64_t top = (k / shape.xmaps) * (height + padding) + padding;
-    const int64_t left = (k % shape.xmaps) * (width + padding) + padding;
-    const auto& r = ranges[ranges.size() == 1 ? 0 : k];
-    quantize_image(data + k * st[0], st.data(), in_channels, channels, height, width,
-                   affine_for<T>(o.normalize(), r.first, r.second),
-                   base + top * out_row + left * channels, out_row, scratch);
-  }
+  // Samples [k0, k1) into their cells of the grid.
+  auto quantize_samples = [&](int64_t k0, int64_t k1) {
+    std::vector<uint8_t> scratch;
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t top = (k / shape.xmaps) * (height + padding) + padding;
+      const int64_t left = (k % shape.xmaps) * (width + padding) + padding;
+      const auto& r = ranges[ranges.size() == 1 ? 0 : k];
+      quantize_image(data + k * st[0], st.data(), in_channels, channels, height, width,
+                     affine_for<T>(o.normalize(), r.first, r.second),
+                     base + top * out_row + left * channels, out_row, scratch);
+    }
+  };
+  // A sheet of 64 KiB of pixels and more: half of the samples on each of
+  // two threads (run_parts: this one and the helper, or one after the other
+  // where the encoder keeps to one thread). The cells do not overlap.
+  const int parts = batch > 1 && out.numel() >= (int64_t{64} << 10) ? 2 : 1;
+  run_parts(parts, [&](int p) { quantize_samples(batch * p / parts, batch * (p + 1) / parts); });
   return out;
 }
 

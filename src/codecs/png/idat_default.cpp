@@ -4,9 +4,7 @@
 // of them forced (DeflateEngine::Rle, DeflateEngine::Lz).
 #include <algorithm>
 #include <cstring>
-#include <exception>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include <zlib.h>
@@ -16,7 +14,7 @@
 #include "codecs/png/deflate_rle.h"
 #include "codecs/png/idat.h"
 #include "codecs/png/png_chunks.h"
-#include "core/encode_context.h"
+#include "core/parallel_parts.h"
 
 namespace torchimage {
 namespace {
@@ -147,54 +145,29 @@ void write_idat_default(const PixelView& px, const PngEncoding& encoding, Bytes&
   // samples is 225 KiB) are cut into two horizontal parts (each part's first row
   // is filtered against the row above it, so the filtered data is the
   // same; each part's deflate blocks end byte-aligned and the Adler-32s
-  // combine), compressed on two threads. The cut depends on the image
-  // alone, so that the bytes do too: an image encoded on the writer's or
-  // save_images' workers, or on one core, has its parts compressed one
-  // after the other on this thread, into the same file.
+  // combine), compressed by run_parts: on this thread and the process's
+  // helper thread where the encoder may use threads, one after the other
+  // here otherwise (the writer's and save_images' workers, one core). The
+  // cut depends on the image alone, so that the bytes do too.
   const int parts = raw >= (size_t{128} << 10) && px.height >= 2 ? 2 : 1;
-  const bool parallel = parts > 1 && encoder_may_use_threads();
   std::vector<int64_t> bounds = {0};
   for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
   bounds.push_back(px.height);
-  // Part 0 is deflated straight into the IDAT chunk of `out`; the other,
-  // on the helper thread, into its own buffer, appended after (on one
-  // thread it follows straight into `out`).
+  // Part 0 is deflated straight into the IDAT chunk of `out`, the others
+  // into their own buffers, appended after it.
   const size_t chunk_start = out.size();
   out.resize(chunk_start + 8);
-  std::vector<Bytes> buffers(parallel ? 1 : 0);
+  std::vector<Bytes> buffers(static_cast<size_t>(parts - 1));
   std::vector<Part> results(static_cast<size_t>(parts));
   results[0].out = &out;
-  if (parts > 1) {
-    results[1].out = &out;
-    if (parallel) {
-      const size_t rows = static_cast<size_t>(bounds[2] - bounds[1]);
-      buffers[0].reserve(deflate_bound((row_bytes + 1) * rows));
-      results[1].out = &buffers[0];
-    }
+  for (int p = 1; p < parts; ++p) {
+    const size_t rows = static_cast<size_t>(bounds[p + 1] - bounds[p]);
+    buffers[p - 1].reserve(deflate_bound((row_bytes + 1) * rows));
+    results[p].out = &buffers[p - 1];
   }
-  std::exception_ptr error;
-  std::thread helper;
-  if (parallel) {
-    helper = std::thread([&] {
-      try {
-        encode_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    });
-  }
-  try {
-    encode_part(px, encoding, bounds[0], bounds[1], true, parts == 1, &results[0]);
-  } catch (...) {
-    if (helper.joinable()) helper.join();
-    throw;
-  }
-  if (helper.joinable()) helper.join();
-  if (error) std::rethrow_exception(error);
-  if (parts > 1 && !parallel) {
-    // One thread: part 1 follows part 0 straight into `out`.
-    encode_part(px, encoding, bounds[1], bounds[2], false, true, &results[1]);
-  }
+  run_parts(parts, [&](int p) {
+    encode_part(px, encoding, bounds[p], bounds[p + 1], p == 0, p == parts - 1, &results[p]);
+  });
   uLong adler = results[0].adler;
   for (int p = 1; p < parts; ++p) {
     adler = adler32_combine(adler, results[p].adler, static_cast<z_off_t>(results[p].input));
