@@ -16,7 +16,7 @@ save_image, with the grid options it would use.
 
 contents(n, size, seed) returns {name: (tensor, grid kwargs)}.
 
-    /usr/bin/python3 benchmarks/content.py --build build [--repeats 15]
+    /usr/bin/python3 benchmarks/content.py --build build [--repeats 15] [--rounds 3]
 
 prints docs/performance.md's table of content classes: per class (64-sample
 sheets of 64x64 and 32x32, and the clients' sheets), torchvision.utils.
@@ -25,7 +25,10 @@ default PNG, its compression levels 1, 6 and 9, its two engines alone
 (run-length, LZ77), libdeflate and ISA-L at their fast levels (same filter,
 their deflate). torchvision is timed in this process, torchimage and the
 other engines in benchmarks/torchimage_compare on the same tensors; time is
-the median of --repeats calls; "identical" compares the decoded pixels of
+the median of --repeats calls. Each class is timed --rounds times, torchvision
+then torchimage in each round, so that a ratio's two measurements are seconds
+apart (this machine's speed drifts by a third over a minute); every ratio is
+the median of its rounds. "identical" compares the decoded pixels of
 torchimage's default file with torchvision's.
 
     /usr/bin/python3 benchmarks/content.py --save OUTDIR
@@ -181,62 +184,85 @@ def grid_options(kw):
 
 def table(args):
     import numpy as np
+    import statistics
     import torchvision
     import torchvision.utils as vutils
     torch.set_num_threads(1)
     work = tempfile.mkdtemp(prefix="torchimage-content-")
     sheets = all_sheets()
-    lines, tv = [], {}
-    for i, (name, (x, kw)) in enumerate(sheets.items()):
-        torch.save(x, os.path.join(work, f"in{i}.pt"))
-        path = os.path.join(work, f"tv{i}.png")
-        ms = median_ms(lambda: vutils.save_image(x, path, **kw), args.repeats)
-        cpu0 = time.process_time()
-        for _ in range(args.repeats):
-            vutils.save_image(x, path, **kw)
-        cpu = (time.process_time() - cpu0) * 1e3 / args.repeats
-        tv[name] = (ms, cpu, os.path.getsize(path), path)
-        for j, (_, extra) in enumerate(ENGINES):
-            lines.append(f"w{i}_{j} in{i}.pt ti{i}_{j}.png {args.repeats} "
-                         + " ".join(grid_options(kw) + ([extra] if extra else [])))
-    with open(os.path.join(work, "workloads.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
     exe = os.path.join(args.build, "benchmarks", "torchimage_compare")
-    out = subprocess.run([exe, work], check=True, capture_output=True, text=True).stdout
-    ms = {l.split()[0]: float(l.split()[1]) for l in out.splitlines() if l.strip()}
-    cpu = {l.split()[0]: float(l.split()[3]) for l in out.splitlines() if l.strip()}
+    # Per round and class: torchvision timed here, then torchimage_compare on
+    # the same class (its own workloads file), so that the two measurements
+    # of a ratio are seconds apart: this machine's speed drifts by a third
+    # over a minute. Each ratio is the median over the rounds of the
+    # round's ratio.
+    tv_bytes, tv_path = {}, {}
+    ratios = {}  # (class, engine) -> [cpu ratio per round]; (class, 'wall') -> [...]
+    tv_cpu_all = {}
+    for _ in range(args.rounds):
+        for i, (name, (x, kw)) in enumerate(sheets.items()):
+            torch.save(x, os.path.join(work, f"in{i}.pt"))
+            path = os.path.join(work, f"tv{i}.png")
+            ms = median_ms(lambda: vutils.save_image(x, path, **kw), args.repeats)
+            cpu0 = time.process_time()
+            for _ in range(args.repeats):
+                vutils.save_image(x, path, **kw)
+            cpu = (time.process_time() - cpu0) * 1e3 / args.repeats
+            tv_bytes[name], tv_path[name] = os.path.getsize(path), path
+            tv_cpu_all.setdefault(name, []).append(cpu)
+            cdir = os.path.join(work, f"c{i}")
+            os.makedirs(cdir, exist_ok=True)
+            lines = [f"w{i}_{j} ../in{i}.pt ../ti{i}_{j}.png {args.repeats} "
+                     + " ".join(grid_options(kw) + ([extra] if extra else []))
+                     for j, (_, extra) in enumerate(ENGINES)]
+            with open(os.path.join(cdir, "workloads.txt"), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            out = subprocess.run([exe, cdir], check=True, capture_output=True, text=True).stdout
+            for l in out.splitlines():
+                if not l.strip():
+                    continue
+                key, wall_ms, _, cpu_ms = l.split()[:4]
+                j = int(key.split("_")[1])
+                ratios.setdefault((name, j), []).append(cpu / float(cpu_ms))
+                if j == 0:
+                    ratios.setdefault((name, "wall"), []).append(ms / float(wall_ms))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
-          f"Pillow {Image.__version__}; median of {args.repeats} calls each")
+          f"Pillow {Image.__version__}; median of {args.repeats} calls each, "
+          f"median ratio over {args.rounds} rounds")
     print()
     print("Each torchimage cell: file size against torchvision's; speed-up in CPU time, "
           "one thread (torchvision's CPU time per save_image / the engine's, every stage "
           "on the calling thread); in brackets for the default, the speed-up in wall time "
-          "(medians; torchimage deflates PNGs of 128 KiB of rows and more on two threads).")
+          "(medians; torchimage deflates PNGs of 128 KiB of rows and more on two threads). "
+          "Each ratio pairs measurements taken seconds apart and is the median over the rounds.")
     print()
     print("| content | torchvision bytes | torchvision ms (CPU) | "
           + " | ".join(t for t, _ in ENGINES) + " | default pixels |")
     print("|---|---:|---:|" + "---:|" * len(ENGINES) + "---|")
     for i, name in enumerate(sheets):
-        tv_ms, tv_cpu, tv_bytes, tv_path = tv[name]
         cells = []
         for j in range(len(ENGINES)):
             b = os.path.getsize(os.path.join(work, f"ti{i}_{j}.png"))
-            cell = f"{100.0 * (b - tv_bytes) / tv_bytes:+.1f}% {tv_cpu / cpu[f'w{i}_{j}']:.1f}x"
+            cell = (f"{100.0 * (b - tv_bytes[name]) / tv_bytes[name]:+.1f}% "
+                    f"{statistics.median(ratios[(name, j)]):.1f}x")
             if j == 0:
-                cell += f" ({tv_ms / ms[f'w{i}_{j}']:.1f}x)"
+                cell += f" ({statistics.median(ratios[(name, 'wall')]):.1f}x)"
             cells.append(cell)
-        a = np.asarray(Image.open(tv_path))
+        a = np.asarray(Image.open(tv_path[name]))
         b = np.asarray(Image.open(os.path.join(work, f"ti{i}_0.png")))
         same = "identical" if a.shape == b.shape and bool((a == b).all()) else "DIFFER"
-        print(f"| {name} | {tv_bytes} | {tv_cpu:.2f} | " + " | ".join(cells) + f" | {same} |")
+        print(f"| {name} | {tv_bytes[name]} | {statistics.median(tv_cpu_all[name]):.2f} | "
+              + " | ".join(cells) + f" | {same} |")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="torchvision-then-torchimage rounds per class; ratios are their medians")
     ap.add_argument("--save", metavar="OUTDIR", help="only save the classes' tensors there")
     args = ap.parse_args()
     if args.save:
