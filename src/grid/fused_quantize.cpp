@@ -17,9 +17,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "core/parallel_parts.h"
-
 #include "core/cpu_dispatch.h"
+#include "core/parallel_parts.h"
 #include "core/prepare.h"
 
 #ifdef TORCHIMAGE_X86_INTRINSICS

@@ -14,6 +14,7 @@
 #include "codecs/png/deflate_rle.h"
 #include "codecs/png/idat.h"
 #include "codecs/png/png_chunks.h"
+#include "core/encode_context.h"
 #include "core/parallel_parts.h"
 
 namespace torchimage {
@@ -153,17 +154,20 @@ void write_idat_default(const PixelView& px, const PngEncoding& encoding, Bytes&
   std::vector<int64_t> bounds = {0};
   for (int p = 1; p < parts; ++p) bounds.push_back(px.height * p / parts);
   bounds.push_back(px.height);
-  // Part 0 is deflated straight into the IDAT chunk of `out`, the others
-  // into their own buffers, appended after it.
+  // Part 0 is deflated straight into the IDAT chunk of `out`. Where the
+  // parts may run on two threads the others go into their own buffers,
+  // appended after it; on one thread run_parts runs them in order, each
+  // straight after the one before.
   const size_t chunk_start = out.size();
   out.resize(chunk_start + 8);
-  std::vector<Bytes> buffers(static_cast<size_t>(parts - 1));
+  const bool buffered = parts > 1 && encoder_may_use_threads();
+  std::vector<Bytes> buffers(buffered ? static_cast<size_t>(parts - 1) : 0);
   std::vector<Part> results(static_cast<size_t>(parts));
-  results[0].out = &out;
-  for (int p = 1; p < parts; ++p) {
-    const size_t rows = static_cast<size_t>(bounds[p + 1] - bounds[p]);
-    buffers[p - 1].reserve(deflate_bound((row_bytes + 1) * rows));
-    results[p].out = &buffers[p - 1];
+  for (int p = 0; p < parts; ++p) results[p].out = &out;
+  for (size_t k = 0; k < buffers.size(); ++k) {
+    const size_t rows = static_cast<size_t>(bounds[k + 2] - bounds[k + 1]);
+    buffers[k].reserve(deflate_bound((row_bytes + 1) * rows));
+    results[k + 1].out = &buffers[k];
   }
   run_parts(parts, [&](int p) {
     encode_part(px, encoding, bounds[p], bounds[p + 1], p == 0, p == parts - 1, &results[p]);
