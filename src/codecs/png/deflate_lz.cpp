@@ -93,11 +93,14 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   const int bits = std::min(15, std::max(8, ceil_log2(total) - 1));
   const int shift = 32 - bits;
   const size_t mask = (size_t{1} << std::min(15, std::max(8, ceil_log2(total)))) - 1;
+  // The 3-byte table is kept only in blocks whose matches may be 3 bytes
+  // long (min_match_length): elsewhere its candidates are never taken.
+  bool use3 = false;
   head3_.assign(size_t{1} << bits, -1);
   head4_.assign(size_t{1} << bits, -1);
   head8_.assign(size_t{1} << bits, -1);
   if (chain_.size() < mask + 1) chain_.resize(mask + 1);
-  int32_t* head3 = head3_.data();
+  int32_t* const head3 = head3_.data();
   int32_t* head4 = head4_.data();
   int32_t* head8 = head8_.data();
   int32_t* chain = chain_.data();
@@ -112,11 +115,14 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
     const uint32_t v = load32(base + p);
     uint64_t v8;
     std::memcpy(&v8, base + p, 8);
-    const uint32_t h3 = ((v & 0xffffffu) * 0x9E3779B1u) >> shift;
     const uint32_t h4 = (v * 0x1E35A7BDu) >> shift;
     const uint32_t h8 = static_cast<uint32_t>((v8 * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-    const Candidates c{head3[h3], head4[h4], head8[h8]};
-    head3[h3] = static_cast<int32_t>(p);
+    Candidates c{-1, head4[h4], head8[h8]};
+    if (use3) {
+      const uint32_t h3 = ((v & 0xffffffu) * 0x9E3779B1u) >> shift;
+      c.three = head3[h3];
+      head3[h3] = static_cast<int32_t>(p);
+    }
     head4[h4] = static_cast<int32_t>(p);
     chain[p & mask] = c.longer;
     head8[h8] = static_cast<int32_t>(p);
@@ -160,31 +166,46 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   };
 
   // Where matches may start: everywhere, or (pixel_aligned) at the first
-  // byte of a row (its filter type) or of a pixel, as positions in a row
-  // of `stride` bytes. Image content repeats in whole pixels; the
-  // positions between them mostly add candidates that lose, and work.
-  const size_t stride = params_.pixel_aligned && params_.stride > 0 ? params_.stride : 1;
-  if (aligned_.size() != stride) {
-    aligned_.assign(stride, 1);
-    if (stride > 1) {
-      const size_t bpp = static_cast<size_t>(std::max(1, params_.bytes_per_pixel));
-      for (size_t k = 1; k < stride; ++k) aligned_[k] = (k - 1) % bpp == 0;
-    }
-  }
-  const uint8_t* const aligned = aligned_.data();
-  // The position's place in its row (base + history starts a row).
-  size_t phase = 0;
-  auto advance = [&]() {
-    if (++phase == stride) phase = 0;
+  // byte of a row (its filter type) or of a pixel, in rows of `stride`
+  // bytes. Image content repeats in whole pixels; the positions between
+  // them mostly add candidates that lose, and work. From a row's first
+  // byte the next start is 1 byte on, from a pixel's `bpp` bytes on (the
+  // last pixel's next is the next row's first byte).
+  const bool aligned = params_.pixel_aligned && params_.stride > 1;
+  const size_t stride = aligned ? params_.stride : 1;
+  const size_t bpp = aligned ? static_cast<size_t>(std::max(1, params_.bytes_per_pixel)) : 1;
+  size_t phase = 0;  // the position's place in its row
+  auto step = [&](size_t& q) {
+    const size_t s = phase == 0 ? 1 : bpp;
+    q += s;
+    phase += s;
+    if (phase >= stride) phase = 0;
+  };
+  // A block's shortest match; the 3-byte table is kept where it is 3.
+  auto set_min_length = [&](size_t at) {
+    const size_t n = std::min<size_t>(total - at, 4096);
+    const size_t min_length = min_match_length(base + at, n, max_chain);
+    use3 = min_length <= kMinMatch;
+    return min_length;
   };
 
-  // The history's last window, so that the first rows find their matches.
   const size_t hash_end = total >= 8 ? total - 7 : 0;  // positions whose 8 bytes are readable
-  const size_t history_start = history > kMaxDistance ? history - kMaxDistance : 0;
-  phase = (stride - (history - history_start) % stride) % stride;
-  for (size_t p = history_start; p < history; ++p, advance()) {
-    if (p < hash_end && aligned[phase]) insert(p);
+  // The history's last window, so that the first rows find their matches:
+  // from the first match start in it (base + history starts a row).
+  size_t q = history > kMaxDistance ? history - kMaxDistance : 0;
+  const size_t back = (history - q) % stride;
+  phase = back == 0 ? 0 : stride - back;
+  if (phase != 0 && (phase - 1) % bpp != 0) {
+    const size_t skip = bpp - (phase - 1) % bpp;
+    q += skip;
+    phase += skip;
+    if (phase >= stride) phase = 0;
   }
+  size_t min_length = set_min_length(history);
+  for (; q < history; step(q)) {
+    if (q < hash_end) insert(q);
+  }
+  phase = 0;
   const LengthCode* lengths = length_codes();
   // The block's symbols: matches in order (literals are the bytes between
   // them), and the histograms its codes are built from. Locals, so that the
@@ -198,39 +219,49 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   size_t n_matches = 0;
   uint32_t lit_freq[286] = {0}, dist_freq[30] = {0};
   size_t block_start = history, symbols = 0;
-  size_t min_length = min_match_length(base + history, std::min<size_t>(size, 4096), max_chain);
+  // Literals are counted when a match or the block ends: those from
+  // `literals_from` on are not yet.
+  size_t literals_from = history;
+  auto count_literals = [&](size_t end) {
+    for (size_t k = literals_from; k < end; ++k) ++lit_freq[base[k]];
+    symbols += end - literals_from;
+    literals_from = end;
+  };
+  // Ends the block at `at` if it holds kBlockSymbols symbols.
+  auto block_full = [&](size_t at) {
+    if (symbols + (at - literals_from) < kBlockSymbols) return;
+    count_literals(at);
+    encode_block(base, block_start, at, matches, n_matches, lit_freq, dist_freq, out);
+    block_start = at, symbols = 0, n_matches = 0;
+    std::fill(lit_freq, lit_freq + 286, 0u);
+    std::fill(dist_freq, dist_freq + 30, 0u);
+    min_length = set_min_length(at);
+  };
   size_t p = history;
-  while (p < total) {
+  while (p < hash_end) {
     uint32_t distance = 0;
-    size_t length = 0;
-    if (p < hash_end && aligned[phase]) {
-      length = longest(p, insert(p), min_length - 1, &distance);
-    }
+    const size_t length = longest(p, insert(p), min_length - 1, &distance);
     if (length == 0) {
-      ++lit_freq[base[p]], ++symbols, ++p;
-      advance();
-    } else {
-      matches[n_matches++] = {static_cast<uint32_t>(p), static_cast<uint16_t>(length),
-                              static_cast<uint16_t>(distance)};
-      ++lit_freq[lengths[length].symbol];
-      uint32_t dsym, dbits, dval;
-      distance_code(distance, &dsym, &dbits, &dval);
-      ++dist_freq[dsym];
-      ++symbols;
-      const size_t next = p + length;
-      advance();
-      for (++p; p < next; ++p, advance()) {
-        if (p < hash_end && aligned[phase]) insert(p);
-      }
+      step(p);
+      block_full(p);
+      continue;
     }
-    if (symbols >= kBlockSymbols) {
-      encode_block(base, block_start, p, matches, n_matches, lit_freq, dist_freq, out);
-      block_start = p, symbols = 0, n_matches = 0;
-      std::fill(lit_freq, lit_freq + 286, 0u);
-      std::fill(dist_freq, dist_freq + 30, 0u);
-      min_length = min_match_length(base + p, std::min<size_t>(total - p, 4096), max_chain);
+    count_literals(p);
+    matches[n_matches++] = {static_cast<uint32_t>(p), static_cast<uint16_t>(length),
+                            static_cast<uint16_t>(distance)};
+    ++lit_freq[lengths[length].symbol];
+    uint32_t dsym, dbits, dval;
+    distance_code(distance, &dsym, &dbits, &dval);
+    ++dist_freq[dsym];
+    ++symbols;
+    const size_t next = p + length;
+    literals_from = next;
+    for (step(p); p < next; step(p)) {
+      if (p < hash_end) insert(p);
     }
+    block_full(p);
   }
+  count_literals(total);
   encode_block(base, block_start, total, matches, n_matches, lit_freq, dist_freq, out);
 }
 
@@ -257,20 +288,41 @@ void LzDeflater::encode_block(const uint8_t* base, size_t begin, size_t end,
   }
   Bits w{bits_, nbits_, bits_out_.get()};
   write_dynamic_header(w, /*final=*/false, lit_len, dist_len);
+  // Each length's code with its extra bits as one code (at most 14 + 5
+  // bits).
   const LengthCode* lengths = length_codes();
+  Code length_code[kMaxMatch + 1];
+  for (size_t l = kMinMatch; l <= kMaxMatch; ++l) {
+    const LengthCode& c = lengths[l];
+    const Code sym = lit[c.symbol];
+    length_code[l] = make_code(static_cast<uint32_t>(code_bits(sym)) |
+                                   (uint32_t{c.extra_value} << code_length(sym)),
+                               code_length(sym) + c.extra_bits);
+  }
   size_t pos = begin;
   for (size_t k = 0; k < n_matches; ++k) {
     const Match& m = matches[k];
-    emit_literals(base + pos, m.position - pos, lit, w);
-    const LengthCode& c = lengths[m.length];
-    const Code sym = lit[c.symbol];
+    const size_t n = m.position - pos;
+    if (n > 3) {
+      emit_literals(base + pos, n, lit, w);
+    } else if (n > 0) {
+      // One to three literals (at most 42 bits) in one put: most matches
+      // follow that few.
+      const uint8_t* b = base + pos;
+      const Code c0 = lit[b[0]];
+      const Code c1 = n > 1 ? lit[b[1]] : 0;
+      const Code c2 = n > 2 ? lit[b[2]] : 0;
+      const uint32_t c01 = code_length(c0) + code_length(c1);
+      w.put(code_bits(c0) | (code_bits(c1) << code_length(c0)) | (code_bits(c2) << c01),
+            static_cast<int>(c01 + code_length(c2)));
+    }
+    const Code lc = length_code[m.length];
     uint32_t dsym, dbits, dval;
     distance_code(m.distance, &dsym, &dbits, &dval);
     const Code dc = dist[dsym];
-    const uint32_t l1 = code_length(sym) + c.extra_bits;
-    // symbol, extra bits, distance code, extra bits: <= 14 + 5 + 15 + 13 bits.
-    w.put(code_bits(sym) | (uint64_t{c.extra_value} << code_length(sym)) |
-              (code_bits(dc) << l1) | (uint64_t{dval} << (l1 + code_length(dc))),
+    const uint32_t l1 = code_length(lc);
+    // Length code and extra bits, distance code, extra bits: <= 19 + 15 + 13 bits.
+    w.put(code_bits(lc) | (code_bits(dc) << l1) | (uint64_t{dval} << (l1 + code_length(dc))),
           static_cast<int>(l1 + code_length(dc) + dbits));
     pos = m.position + m.length;
   }

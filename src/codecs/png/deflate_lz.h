@@ -22,7 +22,7 @@ class LzDeflater {
   // Chain candidates examined per position, and the match length that ends
   // the search. The defaults are the default PNG engine's.
   struct Params {
-    int max_chain = 8;
+    int max_chain = 4;
     int nice_length = 258;
     // Matches start only at a row's first byte (its filter type) or at a
     // pixel's, in rows of `stride` bytes (each chunk given to add() starts
@@ -57,12 +57,11 @@ class LzDeflater {
 
   Params params_;
   std::vector<int32_t> head3_;  // per 3-byte hash: the latest position, or -1
-  std::vector<int32_t> head4_;
-  std::vector<int32_t> head8_;  // per 4-byte hash: the latest position, or -1
-  std::vector<int32_t> chain_;  // per position mod window: the previous one with its 4-byte hash
+  std::vector<int32_t> head4_;  // per 4-byte hash: the same
+  std::vector<int32_t> head8_;  // per 8-byte hash: the same
+  std::vector<int32_t> chain_;  // per position mod window: the previous one with its 8-byte hash
   std::unique_ptr<Match[]> matches_;  // a block's, reused
   size_t matches_size_ = 0;
-  std::vector<uint8_t> aligned_;  // per position in a row: whether matches may start there
   std::unique_ptr<uint8_t[]> bits_out_;
   size_t bits_out_size_ = 0;
   uint64_t bits_ = 0;

@@ -104,7 +104,7 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
   // covers many bytes. Elsewhere matches are short and searches many.
   LzDeflater::Params params;
   params.pixel_aligned = choice == LzProbe::Pixels;
-  params.max_chain = choice == LzProbe::Pixels ? 8 : 32;
+  params.max_chain = choice == LzProbe::Pixels ? 4 : 32;
   params.nice_length = choice == LzProbe::Pixels ? 258 : 128;
   params.stride = stride;
   params.bytes_per_pixel = bpp;
