@@ -2,8 +2,9 @@
 // or the process's helper thread; errors come back to the caller; callers
 // on several threads at once, and a forked child, each get their parts
 // run. Then the two users of it, the PNG deflate halves and the fused
-// quantizer's halves of a sheet, give the same bytes as on one thread
-// (this binary also runs under TSan: scripts/sanitize.sh).
+// quantizer's halves of a sheet, give the same bytes as on one thread; and
+// ThreadScratch, the buffers an engine keeps per thread (this binary also
+// runs under TSan: scripts/sanitize.sh).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -21,6 +22,7 @@
 
 #include "core/encode_context.h"
 #include "core/parallel_parts.h"
+#include "core/thread_scratch.h"
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -152,6 +154,38 @@ TEST(ParallelParts, ForkedChildHasItsOwnHelper) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's parts did not run on two threads";
 #endif
+}
+
+// ThreadScratch: a thread's object is handed to the next ThreadScratch on
+// that thread (with what was left in it), a second one alive at the same
+// time on the thread gets its own, and other threads have their own.
+TEST(ThreadScratch, KeptPerThreadAndNeverShared) {
+  struct Buffer {
+    std::vector<int> values;
+  };
+  const Buffer* kept = nullptr;
+  {
+    torchimage::ThreadScratch<Buffer> a;
+    a->values.assign(1000, 7);
+    kept = &*a;
+    torchimage::ThreadScratch<Buffer> b;  // while a is in use
+    EXPECT_NE(&*b, kept);
+    EXPECT_TRUE(b->values.empty());
+  }
+  {
+    torchimage::ThreadScratch<Buffer> again;
+    EXPECT_EQ(&*again, kept);
+    ASSERT_EQ(again->values.size(), 1000u);
+    EXPECT_EQ(again->values[999], 7);
+  }
+  const Buffer* other = nullptr;
+  std::thread t([&] {
+    torchimage::ThreadScratch<Buffer> mine;
+    other = &*mine;
+    EXPECT_TRUE(mine->values.empty());
+  });
+  t.join();
+  EXPECT_NE(other, kept);
 }
 
 // The users: a PNG large enough for two deflate parts, and a 64-sample

@@ -1185,6 +1185,32 @@ TEST(PngEngines, DefaultEngineIsTheSameOnOneThread) {
   }
 }
 
+// The engines keep their tables and buffers per thread between images
+// (core/thread_scratch.h): a file's bytes must not depend on what the thread
+// encoded before. Every class encoded in order, then again in reverse order
+// (after images of other sizes and content), gives the same bytes, with the
+// default engine (both engines, two threads) and the LZ77 one forced.
+TEST(PngEngines, BytesDoNotDependOnEarlierImages) {
+  using torchimage::DeflateEngine;
+  const auto classes = content_classes();
+  for (DeflateEngine engine : {DeflateEngine::Auto, DeflateEngine::Lz}) {
+    torchimage::PngEncoding encoding;
+    encoding.engine = engine;
+    std::vector<Bytes> pixels, first;
+    for (const auto& [content, chw] : classes) {
+      pixels.push_back(hwc_bytes(chw));
+      const torchimage::PixelView view{pixels.back().data(), chw.size(1), chw.size(2), chw.size(0), 8};
+      first.push_back(torchimage::encode_png_pixels(view, encoding));
+    }
+    for (size_t k = classes.size(); k-- > 0;) {
+      const torch::Tensor& chw = classes[k].second;
+      const torchimage::PixelView view{pixels[k].data(), chw.size(1), chw.size(2), chw.size(0), 8};
+      EXPECT_TRUE(torchimage::encode_png_pixels(view, encoding) == first[k])
+          << classes[k].first << (engine == DeflateEngine::Lz ? ", LZ77" : ", default");
+    }
+  }
+}
+
 // Smooth photos: crops scaled up 3x (bilinear), as compare.py's 16x3x256x256
 // sheet of small crops. Their filtered rows are small residuals, not runs or
 // repeats: the probe must give them the run-length engine (it took them for

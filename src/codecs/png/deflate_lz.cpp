@@ -82,6 +82,17 @@ size_t min_match_length(const uint8_t* data, size_t size, int max_chain) {
 
 }  // namespace
 
+LzDeflater::~LzDeflater() {
+  // The thread keeps what a usual image needs (tables of 32 Ki entries, a
+  // block of 32 Ki symbols and the bits of a 1 MiB chunk: up to about
+  // 3 MiB), not what a rare huge row made it grow to.
+  Storage& st = *storage_;
+  if (st.bits_out_size > (size_t{8} << 20)) {
+    st.bits_out.reset();
+    st.bits_out_size = 0;
+  }
+}
+
 void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vector<uint8_t>& out) {
   const size_t total = history + size;
   if (size == 0) return;
@@ -96,14 +107,15 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   // The 3-byte table is kept only in blocks whose matches may be 3 bytes
   // long (min_match_length): elsewhere its candidates are never taken.
   bool use3 = false;
-  head3_.assign(size_t{1} << bits, -1);
-  head4_.assign(size_t{1} << bits, -1);
-  head8_.assign(size_t{1} << bits, -1);
-  if (chain_.size() < mask + 1) chain_.resize(mask + 1);
-  int32_t* const head3 = head3_.data();
-  int32_t* head4 = head4_.data();
-  int32_t* head8 = head8_.data();
-  int32_t* chain = chain_.data();
+  Storage& st = *storage_;
+  st.head3.assign(size_t{1} << bits, -1);
+  st.head4.assign(size_t{1} << bits, -1);
+  st.head8.assign(size_t{1} << bits, -1);
+  if (st.chain.size() < mask + 1) st.chain.resize(mask + 1);
+  int32_t* const head3 = st.head3.data();
+  int32_t* const head4 = st.head4.data();
+  int32_t* const head8 = st.head8.data();
+  int32_t* const chain = st.chain.data();
   // Position p enters three tables: those of 3- and 4-byte hashes keep the
   // latest position of each hash, that of 8-byte hashes chains them all
   // (newest first). Chaining long hashes keeps the walk among candidates
@@ -211,11 +223,11 @@ void LzDeflater::add(const uint8_t* base, size_t history, size_t size, std::vect
   // them), and the histograms its codes are built from. Locals, so that the
   // table stores above cannot alias them.
   const size_t room = std::min(kBlockSymbols, size / kMinMatch + 1);
-  if (matches_size_ < room) {
-    matches_.reset(new Match[room]);  // not value-initialized: written before read
-    matches_size_ = room;
+  if (st.matches_size < room) {
+    st.matches.reset(new Match[room]);  // not value-initialized: written before read
+    st.matches_size = room;
   }
-  Match* const matches = matches_.get();
+  Match* const matches = st.matches.get();
   size_t n_matches = 0;
   uint32_t lit_freq[286] = {0}, dist_freq[30] = {0};
   size_t block_start = history, symbols = 0;
@@ -282,11 +294,12 @@ void LzDeflater::encode_block(const uint8_t* base, size_t begin, size_t end,
 
   // At most 15 bits a literal, 47 a match, plus header and slack.
   const size_t bound = (end - begin) * 2 + n_matches * 6 + 1024;
-  if (bits_out_size_ < bound) {
-    bits_out_.reset(new uint8_t[bound]);
-    bits_out_size_ = bound;
+  Storage& st = *storage_;
+  if (st.bits_out_size < bound) {
+    st.bits_out.reset(new uint8_t[bound]);
+    st.bits_out_size = bound;
   }
-  Bits w{bits_, nbits_, bits_out_.get()};
+  Bits w{bits_, nbits_, st.bits_out.get()};
   write_dynamic_header(w, /*final=*/false, lit_len, dist_len);
   // Each length's code with its extra bits as one code (at most 14 + 5
   // bits).
@@ -330,7 +343,7 @@ void LzDeflater::encode_block(const uint8_t* base, size_t begin, size_t end,
   w.put(code_bits(lit[256]), static_cast<int>(code_length(lit[256])));
   bits_ = w.acc;
   nbits_ = w.n;
-  out.insert(out.end(), bits_out_.get(), w.p);
+  out.insert(out.end(), st.bits_out.get(), w.p);
 }
 
 void LzDeflater::end(std::vector<uint8_t>& out, bool final) {

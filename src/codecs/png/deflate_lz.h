@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/thread_scratch.h"
+
 namespace torchimage {
 
 // A raw deflate (RFC 1951) encoder with a hash-chain match finder (chains
@@ -34,6 +36,9 @@ class LzDeflater {
 
   LzDeflater() = default;
   explicit LzDeflater(Params params) : params_(params) {}
+  ~LzDeflater();
+  LzDeflater(const LzDeflater&) = delete;
+  LzDeflater& operator=(const LzDeflater&) = delete;
 
   // Compresses base[history, history + size) as whole blocks; matches may
   // reach back into base[0, history) (at most 32 KiB of it is used).
@@ -55,15 +60,21 @@ class LzDeflater {
                     size_t n_matches, uint32_t* lit_freq, const uint32_t* dist_freq,
                     std::vector<uint8_t>& out);
 
+  // The tables and buffers, the thread's (kept between images: see
+  // ThreadScratch).
+  struct Storage {
+    std::vector<int32_t> head3;  // per 3-byte hash: the latest position, or -1
+    std::vector<int32_t> head4;  // per 4-byte hash: the same
+    std::vector<int32_t> head8;  // per 8-byte hash: the same
+    std::vector<int32_t> chain;  // per position mod window: the previous one with its 8-byte hash
+    std::unique_ptr<Match[]> matches;  // a block's
+    size_t matches_size = 0;
+    std::unique_ptr<uint8_t[]> bits_out;  // a block's bits
+    size_t bits_out_size = 0;
+  };
+
   Params params_;
-  std::vector<int32_t> head3_;  // per 3-byte hash: the latest position, or -1
-  std::vector<int32_t> head4_;  // per 4-byte hash: the same
-  std::vector<int32_t> head8_;  // per 8-byte hash: the same
-  std::vector<int32_t> chain_;  // per position mod window: the previous one with its 8-byte hash
-  std::unique_ptr<Match[]> matches_;  // a block's, reused
-  size_t matches_size_ = 0;
-  std::unique_ptr<uint8_t[]> bits_out_;
-  size_t bits_out_size_ = 0;
+  ThreadScratch<Storage> storage_;
   uint64_t bits_ = 0;
   int nbits_ = 0;
 };

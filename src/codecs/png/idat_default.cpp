@@ -16,6 +16,7 @@
 #include "codecs/png/png_chunks.h"
 #include "core/encode_context.h"
 #include "core/parallel_parts.h"
+#include "core/thread_scratch.h"
 
 namespace torchimage {
 namespace {
@@ -28,6 +29,12 @@ namespace {
 constexpr size_t kRleChunk = size_t{128} << 10;
 constexpr size_t kLzChunk = size_t{1} << 20;
 constexpr size_t kLzHistory = size_t{32} << 10;
+
+// A part's filtered rows: a thread's, kept between images.
+struct Staging {
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t size = 0;
+};
 
 // One part of the zlib stream: where it went, its Adler-32 and input size.
 struct Part {
@@ -61,9 +68,24 @@ void encode_part(const PixelView& px, const PngEncoding& encoding, int64_t y0, i
   const size_t lz_rows = std::min(rows, std::max<size_t>(1, kLzChunk / stride));
   const size_t rle_rows = std::max<size_t>(1, kRleChunk / stride);
   const size_t history = rows > lz_rows || y0 > 0 ? kLzHistory : 0;
-  // Not zero-filled: every byte is written by the filter before it is read.
-  const std::unique_ptr<uint8_t[]> staging(new uint8_t[history + lz_rows * stride]);
-  uint8_t* const chunk = staging.get() + history;
+  // The thread's buffer, kept between images (ThreadScratch) up to 4 MiB
+  // (rows of over 1 MiB get their own); never cleared: every byte is
+  // written by the filter before it is read.
+  const ThreadScratch<Staging> staging;
+  std::unique_ptr<uint8_t[]> own;
+  const size_t staging_size = history + lz_rows * stride;
+  uint8_t* buffer = nullptr;
+  if (staging_size > (size_t{4} << 20)) {
+    own.reset(new uint8_t[staging_size]);
+    buffer = own.get();
+  } else {
+    if (staging->size < staging_size) {
+      staging->bytes.reset(new uint8_t[staging_size]);
+      staging->size = staging_size;
+    }
+    buffer = staging->bytes.get();
+  }
+  uint8_t* const chunk = buffer + history;
   int64_t y = y0;
   // Filters the next n rows (fewer at the part's end) to chunk + at.
   auto filter_rows = [&](size_t n, size_t at) {
