@@ -91,6 +91,36 @@ TEST(RleDeflate, EdgeInputs) {
   }
 }
 
+// Blocks that coding would not shrink (noise) are stored, as zlib stores
+// them: 5 bytes of block header a block, and the bytes themselves. Noise
+// with a compressible stretch in its middle keeps that stretch coded, and
+// blocks of a skewed byte distribution stay coded. The streams inflate.
+TEST(RleDeflate, IncompressibleBlocksAreStored) {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> noise(300000);
+  for (auto& b : noise) b = static_cast<uint8_t>(rng());
+  auto compress = [](const std::vector<uint8_t>& data) {
+    std::vector<uint8_t> z;
+    RleDeflater d;
+    d.add(data.data(), data.size(), z);
+    d.finish(z);
+    EXPECT_TRUE(inflate_all(z, data.size()) == data);
+    return z.size();
+  };
+  const size_t blocks = (noise.size() + RleDeflater::kBlockInput - 1) / RleDeflater::kBlockInput;
+  // zlib header, a stored block header each (at most one padding byte
+  // included), the Adler-32.
+  EXPECT_LE(compress(noise), 2 + noise.size() + 6 * blocks + 4);
+  std::vector<uint8_t> mixed = noise;
+  std::fill(mixed.begin() + 100000, mixed.begin() + 200000, uint8_t{7});
+  // (the two blocks that hold both noise and the run are coded: a few
+  // hundred bytes over the noise's own size)
+  EXPECT_LT(compress(mixed), 200000 + 1000);
+  std::vector<uint8_t> skewed(300000);  // values 0-15 only: 4 bits a byte
+  for (auto& b : skewed) b = static_cast<uint8_t>(rng() & 15);
+  EXPECT_LT(compress(skewed), skewed.size() * 6 / 10);
+}
+
 TEST(RleDeflate, SkewedDistributionsKeepCodesWithin15Bits) {
   // Fibonacci-like frequencies force a deep Huffman tree that must be limited.
   std::vector<uint8_t> v;

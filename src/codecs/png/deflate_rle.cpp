@@ -477,6 +477,26 @@ void write_dynamic_header(Bits& w, bool final, const uint8_t* lit_len, const uin
 
 }  // namespace deflate_detail
 
+void RleDeflater::write_stored_block(const uint8_t* data, size_t size, bool final,
+                                     std::vector<uint8_t>& out) {
+  // BFINAL, BTYPE 00, then up to the next byte boundary; LEN and NLEN
+  // little-endian (RFC 1951 3.2.4).
+  bits_ |= uint64_t{final ? 1u : 0u} << nbits_;
+  nbits_ += 3;
+  while (nbits_ > 0) {
+    out.push_back(static_cast<uint8_t>(bits_));
+    bits_ >>= 8;
+    nbits_ = nbits_ > 8 ? nbits_ - 8 : 0;
+  }
+  bits_ = 0;
+  nbits_ = 0;
+  const uint16_t len = static_cast<uint16_t>(size);
+  const uint16_t nlen = static_cast<uint16_t>(~len);
+  const uint8_t header[4] = {uint8_t(len), uint8_t(len >> 8), uint8_t(nlen), uint8_t(nlen >> 8)};
+  out.insert(out.end(), header, header + 4);
+  out.insert(out.end(), data, data + size);
+}
+
 void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
                                std::vector<uint8_t>& out) {
   if (!header_written_) {
@@ -535,6 +555,20 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
   }
   Bits w{bits_, nbits_, bits_out_.get()};
   write_dynamic_header(w, final, lit_len, dist_len);
+  // 4. A stored block where the codes would not save a byte (noise, whose
+  // bytes are all about equally frequent): its exact size in bits against
+  // the block's (header, symbols, extra bits), as zlib decides; the raw
+  // bytes are copied instead of coded, several times faster.
+  if (size >= kMinStored) {
+    uint64_t coded = static_cast<uint64_t>(w.p - bits_out_.get()) * 8 + w.n - nbits_;
+    for (int k = 0; k < 286; ++k) coded += uint64_t{lit_freq[k]} * lit_len[k];
+    for (const Match& m : matches_) coded += lengths_of[m.length].extra_bits + dist_len[0];
+    const uint64_t stored = 3 + 7 + 32 + uint64_t{8} * size;  // header, padding at most, LEN, NLEN
+    if (stored <= coded) {
+      write_stored_block(data, size, final, out);
+      return;
+    }
+  }
   size_t pos = 0;
   for (const Match& m : matches_) {
     emit_literals(data + pos, m.position - pos, lit, w);
