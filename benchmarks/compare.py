@@ -160,7 +160,7 @@ def main():
               f"{ti_one[key]:.2f} | {tv / ti_one[key]:.1f}x | {tv_bytes} | "
               f"{ti_bytes} | {100.0 * (ti_bytes - tv_bytes) / tv_bytes:+.1f}% | {ident} |")
     print()
-    print("torchimage ms: large PNGs (raw rows >= 128 KiB) deflate in two parts on two threads; "
+    print("torchimage ms: large PNGs (raw rows >= 64 KiB) deflate in two parts on two threads; "
           "1 thread: every stage on the calling thread. torchvision runs on one thread.")
     print()
     print("| workload | peak extra memory of save_image (first call, fresh process) | "

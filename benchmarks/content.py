@@ -235,7 +235,7 @@ def table(args):
     print("Each torchimage cell: file size against torchvision's; speed-up in CPU time, "
           "one thread (torchvision's CPU time per save_image / the engine's, every stage "
           "on the calling thread); in brackets for the default, the speed-up in wall time "
-          "(medians; torchimage deflates PNGs of 128 KiB of rows and more on two threads). "
+          "(medians; torchimage deflates PNGs of 64 KiB of rows and more on two threads). "
           "Each ratio pairs measurements taken seconds apart and is the median over the rounds.")
     print()
     print("| content | torchvision bytes | torchvision ms (CPU) | "
