@@ -57,6 +57,11 @@ void write_dynamic_header(Bits& w, bool final, const uint8_t* lit_len, const uin
 // a byte boundary so that independently deflated parts join.
 void flush_to_byte(uint64_t& bits, int& nbits, bool final, std::vector<uint8_t>& out);
 
+// After the pending bits (`nbits` of `bits`), a stored (uncompressed) block
+// of data[0, size), size < 65536, BFINAL set if `final`; clears the bits.
+void write_stored_block(uint64_t& bits, int& nbits, bool final, const uint8_t* data, size_t size,
+                        std::vector<uint8_t>& out);
+
 // Adler-32 (zlib's checksum; 1 for no data) continued over `data`.
 uint32_t adler32_update(uint32_t adler, const uint8_t* data, size_t size);
 

@@ -403,8 +403,9 @@ void emit_literals(const uint8_t* data, size_t n, const Code* lit, Bits& w) {
   emit_literals_baseline(data, n, lit, w);
 }
 
-void flush_to_byte(uint64_t& bits, int& nbits, bool final, std::vector<uint8_t>& out) {
-  if (!final) nbits += 3;  // the stored block's header: BFINAL 0, BTYPE 00
+namespace {
+// The pending bits, padded to a byte.
+void flush_bits(uint64_t& bits, int& nbits, std::vector<uint8_t>& out) {
   while (nbits > 0) {
     out.push_back(static_cast<uint8_t>(bits));
     bits >>= 8;
@@ -412,9 +413,28 @@ void flush_to_byte(uint64_t& bits, int& nbits, bool final, std::vector<uint8_t>&
   }
   bits = 0;
   nbits = 0;
-  if (!final) {
-    const uint8_t stored[4] = {0x00, 0x00, 0xff, 0xff};  // LEN 0, NLEN ~0
-    out.insert(out.end(), stored, stored + 4);
+}
+}  // namespace
+
+void write_stored_block(uint64_t& bits, int& nbits, bool final, const uint8_t* data, size_t size,
+                        std::vector<uint8_t>& out) {
+  // BFINAL, BTYPE 00, then up to the next byte boundary; LEN and NLEN
+  // little-endian (RFC 1951 3.2.4).
+  bits |= uint64_t{final ? 1u : 0u} << nbits;
+  nbits += 3;
+  flush_bits(bits, nbits, out);
+  const uint16_t len = static_cast<uint16_t>(size);
+  const uint16_t nlen = static_cast<uint16_t>(~len);
+  const uint8_t header[4] = {uint8_t(len), uint8_t(len >> 8), uint8_t(nlen), uint8_t(nlen >> 8)};
+  out.insert(out.end(), header, header + 4);
+  if (size > 0) out.insert(out.end(), data, data + size);
+}
+
+void flush_to_byte(uint64_t& bits, int& nbits, bool final, std::vector<uint8_t>& out) {
+  if (final) {
+    flush_bits(bits, nbits, out);
+  } else {
+    write_stored_block(bits, nbits, false, nullptr, 0, out);  // empty: LEN 0, NLEN ~0
   }
 }
 
@@ -476,26 +496,6 @@ void write_dynamic_header(Bits& w, bool final, const uint8_t* lit_len, const uin
 }
 
 }  // namespace deflate_detail
-
-void RleDeflater::write_stored_block(const uint8_t* data, size_t size, bool final,
-                                     std::vector<uint8_t>& out) {
-  // BFINAL, BTYPE 00, then up to the next byte boundary; LEN and NLEN
-  // little-endian (RFC 1951 3.2.4).
-  bits_ |= uint64_t{final ? 1u : 0u} << nbits_;
-  nbits_ += 3;
-  while (nbits_ > 0) {
-    out.push_back(static_cast<uint8_t>(bits_));
-    bits_ >>= 8;
-    nbits_ = nbits_ > 8 ? nbits_ - 8 : 0;
-  }
-  bits_ = 0;
-  nbits_ = 0;
-  const uint16_t len = static_cast<uint16_t>(size);
-  const uint16_t nlen = static_cast<uint16_t>(~len);
-  const uint8_t header[4] = {uint8_t(len), uint8_t(len >> 8), uint8_t(nlen), uint8_t(nlen >> 8)};
-  out.insert(out.end(), header, header + 4);
-  out.insert(out.end(), data, data + size);
-}
 
 void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
                                std::vector<uint8_t>& out) {
@@ -565,7 +565,7 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
     for (const Match& m : matches_) coded += lengths_of[m.length].extra_bits + dist_len[0];
     const uint64_t stored = 3 + 7 + 32 + uint64_t{8} * size;  // header, padding at most, LEN, NLEN
     if (stored <= coded) {
-      write_stored_block(data, size, final, out);
+      deflate_detail::write_stored_block(bits_, nbits_, final, data, size, out);
       return;
     }
   }

@@ -45,8 +45,6 @@ class RleDeflater {
 
  private:
   void encode_block(const uint8_t* data, size_t size, bool final, std::vector<uint8_t>& out);
-  // A stored (uncompressed) block of data[0, size), size < 65536.
-  void write_stored_block(const uint8_t* data, size_t size, bool final, std::vector<uint8_t>& out);
   // Blocks shorter than this are always coded.
   static constexpr size_t kMinStored = 1024;
   void update_adler(const uint8_t* data, size_t size);
