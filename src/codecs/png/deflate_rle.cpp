@@ -555,10 +555,11 @@ void RleDeflater::encode_block(const uint8_t* data, size_t size, bool final,
   }
   Bits w{bits_, nbits_, bits_out_.get()};
   write_dynamic_header(w, final, lit_len, dist_len);
-  // 4. A stored block where the codes would not save a byte (noise, whose
-  // bytes are all about equally frequent): its exact size in bits against
-  // the block's (header, symbols, extra bits), as zlib decides; the raw
-  // bytes are copied instead of coded, several times faster.
+  // 4. A stored block where the codes would not save a byte (bytes all
+  // about equally frequent, as in random data; filtered noise images are
+  // usually a few percent compressible and stay coded): its exact size in
+  // bits against the block's (header, symbols, extra bits), as zlib
+  // decides. The raw bytes are then copied instead of coded.
   if (size >= kMinStored) {
     uint64_t coded = static_cast<uint64_t>(w.p - bits_out_.get()) * 8 + w.n - nbits_;
     for (int k = 0; k < 286; ++k) coded += uint64_t{lit_freq[k]} * lit_len[k];
