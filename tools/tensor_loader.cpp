@@ -18,8 +18,6 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/import_read.h>
-#include <torch/serialize.h>
 #include <torch/version.h>
 
 // LibTorch 2.3 added uint16 (as src/core/torch_compat.h says for the library).
@@ -377,14 +375,9 @@ torch::Tensor load_npy_file(const File& file, const std::string& path) {
   return make_npy_tensor(h, [&](char* out, size_t n) { file.read_at(h.data_offset, out, n); });
 }
 
-torch::Tensor expect_tensor(const c10::IValue& value, const std::string& path) {
-  TORCH_CHECK(value.isTensor(), "'", path, "': holds a ", value.tagKind(), ", expected a tensor");
-  return value.toTensor();
-}
-
-// LibTorch's unpickler rebuilds a tensor with whatever sizes, strides and
-// storage offset the file states, without checking them against the storage
-// (Python's torch.load does): a crafted file would make every later read
+// A tensor file may state any sizes, strides and storage offset (LibTorch's
+// unpickler, which this loader once used, rebuilt them unchecked; Python's
+// torch.load refuses them): a crafted file would make every later read
 // leave the storage. Every element a loaded tensor can address must lie in
 // its storage. Computed in 128 bits: a hostile size times a hostile stride
 // overflows 64.
@@ -395,6 +388,11 @@ void check_view_in_storage(int64_t elements, int64_t offset, c10::IntArrayRef si
   TORCH_CHECK(offset >= 0, "'", path, "': invalid tensor: negative storage offset ", offset);
   for (int64_t size : sizes) {
     TORCH_CHECK(size >= 0, "'", path, "': invalid tensor: negative size in ", sizes);
+  }
+  for (int64_t stride : strides) {
+    // as_strided refuses them, in LibTorch and in torch.load alike.
+    TORCH_CHECK(stride >= 0, "'", path, "': invalid tensor: negative stride in ", strides,
+                " (torch makes no such tensors)");
   }
   for (int64_t size : sizes) {
     if (size == 0) return;  // no element to address
@@ -445,23 +443,40 @@ class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface 
 };
 
 // ---------------------------------------------------------------------------
-// torch 2.x's _rebuild_tensor_v3. torch.save writes tensors of the dtypes
-// that older releases lack (uint16, uint32, ...) as
-//   torch._utils._rebuild_tensor_v3(storage, offset, size, stride,
-//                                   requires_grad, backward_hooks, dtype[, metadata])
-// over an untyped storage (persistent id ('storage', torch.UntypedStorage,
-// key, location, nbytes)), the dtype a global (torch.uint16). LibTorch
-// 1.13's unpickler knows neither global, so data.pkl of such a file is
-// read here: a small pickle machine for what torch.save writes for one
-// tensor (protocols 2 to 5), which refuses everything else.
+// A tensor archive's data.pkl, read here rather than by LibTorch's unpickler.
+// LibTorch's (1.13 and 2.x) allocates what a length or a memo index claims
+// before it checks it (a 747-byte file made it touch 4 GiB, another 17 GB:
+// tests/fuzz/fuzz_tensor_file), rebuilds a storage of the byte count the
+// pickle states over a record that may hold fewer (heap bytes then went into
+// the PNG), and 1.13's knows neither torch 2.x's _rebuild_tensor_v3 nor its
+// new dtypes. This is a small pickle machine for what is written for one
+// tensor (protocols 2 to 5), which refuses everything else, allocates
+// nothing the file does not hold, and checks every storage against its record:
+// - torch.save / torch::pickle_save:
+//     torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
+//                                     requires_grad, backward_hooks[, metadata])
+//   over a typed storage (persistent id ('storage', torch.FloatStorage, key,
+//   location, numel)), and torch 2.x's
+//     torch._utils._rebuild_tensor_v3(storage, offset, size, stride,
+//                                     requires_grad, backward_hooks, dtype[, metadata])
+//   over an untyped one (('storage', torch.UntypedStorage, key, location, nbytes));
+//   torch.save of an nn.Parameter wraps either in torch._utils._rebuild_parameter;
+// - C++'s torch::save(tensor): a TorchScript module object (a __torch__
+//   class, NEWOBJ, then BUILD with its attributes) holding the tensor as
+//   attribute "0", as torch::load(tensor) reads it.
+// Storages are records data/<key>, loaded to the CPU whatever the location.
 
 struct PickleValue {
-  enum Kind { kNone, kBool, kInt, kString, kGlobal, kTuple, kDict, kStorage, kTensor, kMark };
+  enum Kind {
+    kNone, kBool, kInt, kFloat, kString, kGlobal, kTuple, kList, kDict, kStorage, kTensor,
+    kObject, kMark
+  };
   Kind kind = kNone;
-  int64_t number = 0;              // kBool, kInt
-  std::string text;                // kString; kGlobal: "module.name"; kStorage: its key
-  std::vector<PickleValue> items;  // kTuple
+  int64_t number = 0;              // kBool, kInt; kStorage: index in kTensorDtypes, -1 untyped
+  std::string text;                // kString; kGlobal, kObject: "module.name"; kStorage: its key
+  std::vector<PickleValue> items;  // kTuple, kList; kDict, kObject: keys and values in turn
   torch::Tensor tensor;            // kStorage: its bytes (uint8); kTensor
+  size_t nodes = 1;                // values in this one, itself included
 };
 
 const char* kind_name(PickleValue::Kind k) {
@@ -469,36 +484,48 @@ const char* kind_name(PickleValue::Kind k) {
     case PickleValue::kNone: return "None";
     case PickleValue::kBool: return "a bool";
     case PickleValue::kInt: return "an int";
+    case PickleValue::kFloat: return "a float";
     case PickleValue::kString: return "a string";
     case PickleValue::kGlobal: return "a global";
     case PickleValue::kTuple: return "a tuple";
+    case PickleValue::kList: return "a list";
     case PickleValue::kDict: return "a dict";
     case PickleValue::kStorage: return "a storage";
     case PickleValue::kTensor: return "a tensor";
+    case PickleValue::kObject: return "an object";
     case PickleValue::kMark: return "a mark";
   }
   return "a value";
 }
 
-// The dtypes a v3 file may name that the CLI reads, by torch's name.
-struct V3Dtype {
-  const char* name;
-  c10::ScalarType bits;  // how its bytes are read
-  bool uint16;           // widened to the build's 16-bit sample dtype
+// The dtypes of tensor files, by torch's names: v3's dtype and v2's typed
+// storage. The loader returns the tensor as stored; each command says which
+// dtypes it takes (save: float, uint8, uint16, bool; --palette: integers).
+struct TensorDtype {
+  const char* name;     // torch.float32
+  const char* storage;  // torch.FloatStorage
+  c10::ScalarType bits; // how its bytes are read
+  bool uint16;          // widened to the build's 16-bit sample dtype
 };
-constexpr V3Dtype kV3Dtypes[] = {
-    {"torch.uint16", c10::ScalarType::Short, true},
-    {"torch.float32", c10::ScalarType::Float, false},
-    {"torch.float64", c10::ScalarType::Double, false},
-    {"torch.float16", c10::ScalarType::Half, false},
-    {"torch.bfloat16", c10::ScalarType::BFloat16, false},
-    {"torch.uint8", c10::ScalarType::Byte, false},
-    {"torch.bool", c10::ScalarType::Bool, false},
+constexpr TensorDtype kTensorDtypes[] = {
+    {"torch.uint16", "", c10::ScalarType::Short, true},
+    {"torch.float32", "torch.FloatStorage", c10::ScalarType::Float, false},
+    {"torch.float64", "torch.DoubleStorage", c10::ScalarType::Double, false},
+    {"torch.float16", "torch.HalfStorage", c10::ScalarType::Half, false},
+    {"torch.bfloat16", "torch.BFloat16Storage", c10::ScalarType::BFloat16, false},
+    {"torch.uint8", "torch.ByteStorage", c10::ScalarType::Byte, false},
+    {"torch.bool", "torch.BoolStorage", c10::ScalarType::Bool, false},
+    {"torch.int8", "torch.CharStorage", c10::ScalarType::Char, false},
+    {"torch.int16", "torch.ShortStorage", c10::ScalarType::Short, false},
+    {"torch.int32", "torch.IntStorage", c10::ScalarType::Int, false},
+    {"torch.int64", "torch.LongStorage", c10::ScalarType::Long, false},
+    {"torch.complex64", "torch.ComplexFloatStorage", c10::ScalarType::ComplexFloat, false},
+    {"torch.complex128", "torch.ComplexDoubleStorage", c10::ScalarType::ComplexDouble, false},
 };
 
-class V3Unpickler {
+class TensorUnpickler {
  public:
-  V3Unpickler(const std::string& pickle, caffe2::serialize::PyTorchStreamReader& reader,
+  TensorUnpickler(const std::string& pickle, caffe2::serialize::PyTorchStreamReader& reader,
               const std::string& path)
       : data_(pickle), reader_(reader), path_(path) {}
 
@@ -508,12 +535,8 @@ class V3Unpickler {
       switch (op) {
         case 0x80: byte(); break;                            // PROTO
         case 0x95: bytes(8); break;                          // FRAME
-        case '.': {                                          // STOP
-          PickleValue v = pop();
-          TORCH_CHECK(v.kind == PickleValue::kTensor, "'", path_, "': holds ", kind_name(v.kind),
-                      ", expected a tensor");
-          return v.tensor;
-        }
+        case '.':                                            // STOP
+          return result(pop());
         case '(': push(mark()); break;                       // MARK
         case 'N': push(PickleValue()); break;                // NONE
         case 0x88: push(boolean(true)); break;               // NEWTRUE
@@ -553,9 +576,27 @@ class V3Unpickler {
           break;
         }
         case 't': push(tuple(pop_to_mark())); break;         // TUPLE
+        case ']': push(list()); break;                       // EMPTY_LIST
+        case 'a': append({pop()}); break;                    // APPEND
+        case 'e': append(pop_to_mark()); break;              // APPENDS
+        case 'G': bytes(8); push(value(PickleValue::kFloat)); break;  // BINFLOAT (unused)
         case '}': push(dict()); break;                       // EMPTY_DICT
-        case 's': pop(); pop(); break;                       // SETITEM (metadata: ignored)
-        case 'u': pop_to_mark(); break;                      // SETITEMS
+        case 's': {                                          // SETITEM
+          PickleValue value = pop(), key = pop();
+          set_items({std::move(key), std::move(value)});
+          break;
+        }
+        case 'u': set_items(pop_to_mark()); break;           // SETITEMS
+        case 0x81: {                                         // NEWOBJ
+          PickleValue args = pop(), cls = pop();
+          push(new_object(cls, args));
+          break;
+        }
+        case 'b': {                                          // BUILD
+          PickleValue state = pop();
+          build(std::move(state));
+          break;
+        }
         case 'q': memo(byte()); break;                       // BINPUT
         case 'r': memo(unsigned_le(4)); break;               // LONG_BINPUT
         case 0x94: memo(memo_.size()); break;                // MEMOIZE
@@ -641,19 +682,18 @@ class V3Unpickler {
   static PickleValue tuple(std::vector<PickleValue> items) {
     PickleValue p;
     p.kind = PickleValue::kTuple;
+    for (const PickleValue& item : items) p.nodes += item.nodes;
     p.items = std::move(items);
     return p;
   }
-  static PickleValue dict() {
+  static PickleValue value(PickleValue::Kind kind) {
     PickleValue p;
-    p.kind = PickleValue::kDict;
+    p.kind = kind;
     return p;
   }
-  static PickleValue mark() {
-    PickleValue p;
-    p.kind = PickleValue::kMark;
-    return p;
-  }
+  static PickleValue list() { return value(PickleValue::kList); }
+  static PickleValue dict() { return value(PickleValue::kDict); }
+  static PickleValue mark() { return value(PickleValue::kMark); }
 
   void push(PickleValue v) {
     fail_if(stack_.size() >= 4096, "a pickle deeper than a tensor's");
@@ -677,12 +717,21 @@ class V3Unpickler {
   void memo(uint64_t key) {
     fail_if(stack_.empty(), "malformed pickle (memo of an empty stack)");
     fail_if(key > 4096, "a memo key larger than a tensor's pickle uses");
+    copied(stack_.back());
     memo_[key] = stack_.back();
   }
   void recall(uint64_t key) {
     const auto it = memo_.find(key);
     fail_if(it == memo_.end(), "malformed pickle (a memo key never stored)");
+    copied(it->second);
     push(it->second);
+  }
+  // Values are copied into and out of the memo: a few bytes of BINGETs and
+  // TUPLE2s would otherwise double a tuple forty times over. A tensor's
+  // pickle copies a few dozen values.
+  void copied(const PickleValue& v) {
+    copies_ += v.nodes;
+    fail_if(copies_ > (size_t{1} << 20), "a pickle that copies more values than a tensor's");
   }
 
   void expect(const PickleValue& v, PickleValue::Kind kind, const char* what) const {
@@ -700,18 +749,24 @@ class V3Unpickler {
     return out;
   }
 
-  // ('storage', torch.UntypedStorage, key, location, nbytes): the record
-  // data/<key>, loaded to the CPU whatever the location.
+  // ('storage', type, key, location, size): the record data/<key>, which must
+  // hold exactly the bytes the pickle states. The type is torch.UntypedStorage
+  // (size in bytes; the dtype comes with _rebuild_tensor_v3) or a typed
+  // storage (size in elements of its dtype).
   PickleValue storage(const PickleValue& pid) {
     fail_if(pid.kind != PickleValue::kTuple || pid.items.size() != 5 ||
                 pid.items[0].kind != PickleValue::kString || pid.items[0].text != "storage",
             "expected a persistent id ('storage', type, key, location, size)");
     const PickleValue& type = pid.items[1];
     expect(type, PickleValue::kGlobal, "a storage's type");
+    int64_t typed = -1;
     // (The class is defined in torch.storage and exported as torch.UntypedStorage.)
-    fail_if(type.text != "torch.storage.UntypedStorage" && type.text != "torch.UntypedStorage",
-            "a storage of type " + type.text + " in a _rebuild_tensor_v3 file (expected "
-            "torch.UntypedStorage)");
+    if (type.text != "torch.storage.UntypedStorage" && type.text != "torch.UntypedStorage") {
+      for (size_t k = 0; k < sizeof kTensorDtypes / sizeof kTensorDtypes[0]; ++k) {
+        if (type.text == kTensorDtypes[k].storage) typed = static_cast<int64_t>(k);
+      }
+      fail_if(typed < 0, "a storage of type " + type.text);
+    }
     expect(pid.items[2], PickleValue::kString, "a storage's key");
     expect(pid.items[4], PickleValue::kInt, "a storage's size");
     const std::string record = "data/" + pid.items[2].text;
@@ -719,12 +774,20 @@ class V3Unpickler {
     at::DataPtr data;
     size_t size = 0;
     std::tie(data, size) = reader_.getRecord(record);
-    fail_if(static_cast<int64_t>(size) != pid.items[4].number,
+    const int64_t item =
+        typed < 0 ? 1 : static_cast<int64_t>(c10::elementSize(kTensorDtypes[typed].bits));
+    // The stated size in bytes, unless it overflows (then it is no record's).
+    int64_t stated = 0;
+    const bool fits = pid.items[4].number >= 0 &&
+                      !__builtin_mul_overflow(pid.items[4].number, item, &stated);
+    fail_if(!fits || static_cast<uint64_t>(stated) != size,
             "storage " + record + " holds " + std::to_string(size) + " bytes, the pickle says " +
-                std::to_string(pid.items[4].number));
+                std::to_string(pid.items[4].number) +
+                (typed < 0 ? std::string() : std::string(" ") + kTensorDtypes[typed].name + " elements"));
     PickleValue v;
     v.kind = PickleValue::kStorage;
     v.text = pid.items[2].text;
+    v.number = typed;
     v.tensor = torch::empty({static_cast<int64_t>(size)}, torch::kByte);
     if (size > 0) std::memcpy(v.tensor.data_ptr(), data.get(), size);
     return v;
@@ -733,31 +796,53 @@ class V3Unpickler {
   PickleValue reduce(const PickleValue& callable, const PickleValue& args) {
     expect(callable, PickleValue::kGlobal, "the callable of a REDUCE");
     expect(args, PickleValue::kTuple, "a REDUCE's arguments");
-    if (callable.text == "collections.OrderedDict") return dict();  // backward hooks
-    fail_if(callable.text != "torch._utils._rebuild_tensor_v3",
-            "unsupported object " + callable.text + " (expected one tensor)");
     const std::vector<PickleValue>& a = args.items;
-    fail_if(a.size() < 7 || a.size() > 8,
-            "_rebuild_tensor_v3 takes 7 or 8 arguments, got " + std::to_string(a.size()));
-    expect(a[0], PickleValue::kStorage, "_rebuild_tensor_v3's storage");
-    expect(a[1], PickleValue::kInt, "_rebuild_tensor_v3's storage offset");
-    const std::vector<int64_t> sizes = ints(a[2], "_rebuild_tensor_v3's size");
-    const std::vector<int64_t> strides = ints(a[3], "_rebuild_tensor_v3's stride");
-    fail_if(sizes.size() != strides.size(), "size and stride of different lengths");
-    expect(a[6], PickleValue::kGlobal, "_rebuild_tensor_v3's dtype");
-    const V3Dtype* dtype = nullptr;
-    for (const V3Dtype& d : kV3Dtypes) {
-      if (a[6].text == d.name) dtype = &d;
+    if (callable.text == "collections.OrderedDict") return dict();  // backward hooks
+    if (callable.text == "torch._utils._rebuild_parameter" ||
+        callable.text == "torch._utils._rebuild_parameter_with_state") {
+      // nn.Parameter(tensor, requires_grad, hooks[, state]): the tensor.
+      fail_if(a.empty() || a[0].kind != PickleValue::kTensor,
+              callable.text + " without a tensor as its first argument");
+      return a[0];
     }
-    TORCH_CHECK(dtype != nullptr, "'", path_, "': holds a ", a[6].text,
-                " tensor; expected float16/32/64, bfloat16, uint8, uint16 or bool");
+    if (callable.text.rfind("torch.jit._pickle.build_", 0) == 0 && a.size() == 1 &&
+        a[0].kind == PickleValue::kList) {
+      return a[0];  // pickle_save's typed list (build_intlist, build_doublelist, ...)
+    }
+    const bool v3 = callable.text == "torch._utils._rebuild_tensor_v3";
+    fail_if(!v3 && callable.text != "torch._utils._rebuild_tensor_v2",
+            "unsupported object " + callable.text + " (expected one tensor)");
+    const std::string fn = v3 ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2";
+    const size_t min_args = v3 ? 7 : 6;
+    fail_if(a.size() < min_args || a.size() > min_args + 1,
+            fn + " takes " + std::to_string(min_args) + " or " + std::to_string(min_args + 1) +
+                " arguments, got " + std::to_string(a.size()));
+    expect(a[0], PickleValue::kStorage, (fn + "'s storage").c_str());
+    expect(a[1], PickleValue::kInt, (fn + "'s storage offset").c_str());
+    const std::vector<int64_t> sizes = ints(a[2], (fn + "'s size").c_str());
+    const std::vector<int64_t> strides = ints(a[3], (fn + "'s stride").c_str());
+    fail_if(sizes.size() != strides.size(), "size and stride of different lengths");
+    const TensorDtype* dtype = nullptr;
+    if (v3) {
+      fail_if(a[0].number >= 0, "a typed storage in a _rebuild_tensor_v3 file (expected "
+                                "torch.UntypedStorage)");
+      expect(a[6], PickleValue::kGlobal, "_rebuild_tensor_v3's dtype");
+      for (const TensorDtype& d : kTensorDtypes) {
+        if (a[6].text == d.name) dtype = &d;
+      }
+      TORCH_CHECK(dtype != nullptr, "'", path_, "': holds a ", a[6].text,
+                  " tensor, a dtype this tool does not read");
+    } else {
+      fail_if(a[0].number < 0, "an untyped storage in a _rebuild_tensor_v2 file");
+      dtype = &kTensorDtypes[a[0].number];
+    }
     // The storage's bytes as elements of the dtype's width (in the byte order
     // the file states: torch.save writes 'byteorder'), then the view the
     // file describes, checked against the storage (check_geometry).
     torch::Tensor bytes = a[0].tensor;
     const int64_t item = c10::elementSize(dtype->bits);
     TORCH_CHECK(bytes.numel() % item == 0, "'", path_, "': storage of ", bytes.numel(),
-                " bytes does not hold whole ", a[6].text, " elements");
+                " bytes does not hold whole ", dtype->name, " elements");
     if (item > 1 && big_endian_file() == host_is_little_endian()) {
       byte_swap_in_place(static_cast<char*>(bytes.data_ptr()),
                          static_cast<uint64_t>(bytes.numel() / item), static_cast<size_t>(item));
@@ -774,6 +859,67 @@ class V3Unpickler {
     v.kind = PickleValue::kTensor;
     v.tensor = t;
     return v;
+  }
+
+  // What STOP finds: the tensor, or the TorchScript module torch::save wrote
+  // with the tensor as attribute "0".
+  torch::Tensor result(const PickleValue& v) const {
+    if (v.kind == PickleValue::kTensor) return v.tensor;
+    if (v.kind == PickleValue::kObject) {
+      for (size_t k = 0; k + 1 < v.items.size(); k += 2) {
+        if (v.items[k].kind == PickleValue::kString && v.items[k].text == "0" &&
+            v.items[k + 1].kind == PickleValue::kTensor) {
+          return v.items[k + 1].tensor;
+        }
+      }
+      TORCH_CHECK(false, "'", path_, "': holds an object of ", v.text,
+                  " without a tensor \"0\" (torch::save of one tensor has one), expected a "
+                  "tensor");
+    }
+    TORCH_CHECK(false, "'", path_, "': holds ", kind_name(v.kind), ", expected a tensor");
+  }
+
+  // SETITEM(S): key, value, ... into the dict below them; APPEND(S): values
+  // into the list below them.
+  void set_items(std::vector<PickleValue> items) {
+    fail_if(items.size() % 2 != 0, "malformed pickle (a key without its value)");
+    add_items(PickleValue::kDict, std::move(items));
+  }
+  void append(std::vector<PickleValue> items) { add_items(PickleValue::kList, std::move(items)); }
+  void add_items(PickleValue::Kind kind, std::vector<PickleValue> items) {
+    fail_if(stack_.empty() || stack_.back().kind != kind,
+            std::string("malformed pickle (items added to something else than ") +
+                kind_name(kind) + ")");
+    PickleValue& into = stack_.back();
+    for (PickleValue& item : items) {
+      fail_if(into.items.size() >= 4096, std::string(kind_name(kind)) +
+                                             " larger than a tensor's pickle has");
+      into.nodes += item.nodes;
+      into.items.push_back(std::move(item));
+    }
+  }
+
+  // NEWOBJ of a TorchScript class (torch::save's module), with no arguments.
+  PickleValue new_object(const PickleValue& cls, const PickleValue& args) {
+    expect(cls, PickleValue::kGlobal, "the class of a NEWOBJ");
+    fail_if(cls.text.compare(0, 10, "__torch__.") != 0,
+            "unsupported object " + cls.text + " (expected one tensor)");
+    fail_if(args.kind != PickleValue::kTuple || !args.items.empty(),
+            "a NEWOBJ of " + cls.text + " with arguments");
+    PickleValue v;
+    v.kind = PickleValue::kObject;
+    v.text = cls.text;
+    return v;
+  }
+
+  // BUILD: the object's attributes (a dict) set once.
+  void build(PickleValue state) {
+    fail_if(stack_.empty() || stack_.back().kind != PickleValue::kObject ||
+                !stack_.back().items.empty(),
+            "malformed pickle (BUILD of something else than a new object)");
+    expect(state, PickleValue::kDict, "an object's state");
+    stack_.back().items = std::move(state.items);
+    stack_.back().nodes += state.nodes;
   }
 
   bool big_endian_file() const {
@@ -796,68 +942,38 @@ class V3Unpickler {
   size_t pos_ = 0;
   std::vector<PickleValue> stack_;
   std::map<uint64_t, PickleValue> memo_;
+  size_t copies_ = 0;
 };
 
-// Whether data.pkl names torch 2.x's _rebuild_tensor_v3 (which LibTorch
-// 1.13's unpickler cannot read): such files go to V3Unpickler.
-bool names_rebuild_v3(const std::string& pickle) {
-  return pickle.find("_rebuild_tensor_v3") != std::string::npos;
-}
-
 torch::Tensor load_torch_archive(const std::vector<char>& bytes, const std::string& path) {
-  // C++'s torch::save(tensor) writes a TorchScript archive (constants.pkl, a
-  // module holding the tensor as "0"), which torch::pickle_load cannot read;
-  // torch.save and torch::pickle_save write a plain pickle (data.pkl).
-  bool torchscript = false;
+  // torch.save, torch::pickle_save and C++'s torch::save all write data.pkl
+  // (torch::save's also holds code/ and constants.pkl, which are not needed).
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  std::string pickle;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(
         std::make_shared<BoundedReadAdapter>(bytes.data(), bytes.size()));
-    torchscript = reader.hasRecord("constants.pkl");
+    TORCH_CHECK(reader->hasRecord("data.pkl"), "no data.pkl record");
+    at::DataPtr data;
+    size_t size = 0;
+    std::tie(data, size) = reader->getRecord("data.pkl");
+    pickle.assign(static_cast<const char*>(data.get()), size);
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "'", path,
                 "': not a valid torch.save archive: ", e.what_without_backtrace());
   }
-  // Every storage is loaded to the CPU, whatever device the file names: a
-  // tensor saved during GPU training says "cuda:0", and the CLI only needs
-  // the values (LibTorch would otherwise try, and fail, to make a CUDA
-  // tensor without CUDA).
-  const torch::Device cpu(torch::kCPU);
   torch::Tensor t;
   try {
-    if (torchscript) {
-      torch::load(t, bytes.data(), bytes.size(), cpu);
-    } else {
-      // What torch::pickle_load does, with the device mapped to the CPU.
-      caffe2::serialize::PyTorchStreamReader reader(
-          std::make_shared<BoundedReadAdapter>(bytes.data(), bytes.size()));
-      std::string pickle;
-      if (reader.hasRecord("data.pkl")) {
-        at::DataPtr data;
-        size_t size = 0;
-        std::tie(data, size) = reader.getRecord("data.pkl");
-        pickle.assign(static_cast<const char*>(data.get()), size);
-      }
-      if (names_rebuild_v3(pickle)) {
-        // torch 2.x's uint16 (and other new dtypes): read here, LibTorch's
-        // unpickler cannot.
-        t = V3Unpickler(pickle, reader, path).run();
-      } else {
-        t = expect_tensor(torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"",
-                                                            /*tensor_prefix=*/"", {}, {}, cpu,
-                                                            reader),
-                          path);
-      }
-    }
+    t = TensorUnpickler(pickle, *reader, path).run();
     check_geometry(t, path);
   } catch (const c10::Error& e) {
     const std::string msg = e.what_without_backtrace();
-    // An error of ours (expect_tensor) already names the file.
+    // An error of ours already names the file.
     if (msg.compare(0, path.size() + 2, "'" + path + "'") == 0) throw;
     TORCH_CHECK(false, "'", path, "': cannot read the tensor: ", msg);
   } catch (const std::exception& e) {
-    // LibTorch's unpickler also throws std::out_of_range (vector::at) and
-    // the like on malformed pickles (found by tests/fuzz/fuzz_tensor_file):
-    // errors of this loader are c10::Error.
+    // (LibTorch's zip reader may throw others than c10::Error: errors of
+    // this loader are c10::Error.)
     TORCH_CHECK(false, "'", path, "': cannot read the tensor: malformed archive (", e.what(), ")");
   }
   return t.detach();

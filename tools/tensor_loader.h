@@ -18,11 +18,16 @@ namespace cli {
 /// - a `.npy` file (recognised by its magic `\x93NUMPY`, whatever the name):
 ///   float16/32/64, uint8, uint16 or bool, C or Fortran order, any byte
 ///   order, format versions 1.0, 2.0 and 3.0;
-/// - a zip archive from `torch.save(tensor, path)` or `torch::pickle_save`
-///   (read with `torch::pickle_load`), from torch 2.x's `torch.save` of a
-///   uint16 tensor (`_rebuild_tensor_v3`, read by the loader's own small
-///   unpickler), or from C++'s `torch::save(tensor, path)` (a TorchScript
-///   archive, read with `torch::load`).
+/// - a zip archive from Python's `torch.save(tensor, path)` (any dtype it
+///   can read, `_rebuild_tensor_v2` or torch 2.x's `_rebuild_tensor_v3`, an
+///   nn.Parameter too), `torch::pickle_save`, or C++'s `torch::save(tensor,
+///   path)` (a TorchScript module holding the tensor). The archive's zip is
+///   read with caffe2's reader; its pickle with the loader's own unpickler,
+///   which reads only these shapes of pickle, within the bytes of its record,
+///   and takes a storage only if its record holds exactly the bytes the
+///   pickle states. LibTorch's unpickler is not used: it allocates what a
+///   pickle claims and builds storages larger than their records
+///   (docs/reliability.md).
 /// uint16 comes back as the library's 16-bit sample dtype: uint16 on LibTorch
 /// 2.3+, int32 holding 0-65535 on older LibTorch (write it with bit_depth 16).
 /// Errors are c10::Error whose message names the file and the problem.
