@@ -830,6 +830,26 @@ TEST_F(CliTest, PicklesAreReadWithinTheirBytes) {
     expect_failure_leaves_output({"save", file, out}, out, 1,
                                  {"claims.pt", "cannot read the tensor", c.message});
   }
+  // A storage named again is the one already read: a pickle naming a 4 MiB
+  // record 200 times would otherwise hold 800 MiB.
+  const std::vector<char> big_bytes = torch::pickle_save(torch::zeros({1 << 20}));
+  const std::string big(big_bytes.begin(), big_bytes.end());
+  auto persistent_id = [&](uint64_t elements) {  // ('storage', FloatStorage, '0', 'cpu', n)
+    return std::string("(X\x07\x00\x00\x00storage", 13) + "ctorch\nFloatStorage\n" + "X" +
+           le(1, 4) + "0" + "X" + le(3, 4) + "cpu" + "J" + le(elements, 4) + "tQ";
+  };
+  std::string many("\x80\x02(", 3);
+  for (int k = 0; k < 200; ++k) many += persistent_id(1 << 20);
+  const std::string file = path("storages.pt");
+  write_bytes(file, with_record(big, "data.pkl", many + "t."));
+  const long before = max_rss_kib();
+  EXPECT_THROW_MSG(load_tensor(file), "holds a tuple, expected a tensor");
+  EXPECT_LT(max_rss_kib() - before, 256 * 1024) << "KiB of peak resident memory more";
+  write_bytes(file, with_record(big, "data.pkl",
+                                std::string("\x80\x02(", 3) + persistent_id(1 << 20) +
+                                    persistent_id(1 << 19) + "t."));
+  EXPECT_THROW_MSG(load_tensor(file), "storage data/0 named again with another type or size");
+
   // Unedited, both archives load.
   write_bytes(path("plain.pt"), pickled);
   expect_tensors_equal(load_tensor(path("plain.pt")), t);

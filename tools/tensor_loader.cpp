@@ -770,6 +770,14 @@ class TensorUnpickler {
     expect(pid.items[2], PickleValue::kString, "a storage's key");
     expect(pid.items[4], PickleValue::kInt, "a storage's size");
     const std::string record = "data/" + pid.items[2].text;
+    // A key named again is the storage already read (as torch.load keeps
+    // them), not another copy of its record.
+    const auto seen = storages_.find(record);
+    if (seen != storages_.end()) {
+      fail_if(seen->second.number != typed || seen->second.items[0].number != pid.items[4].number,
+              "storage " + record + " named again with another type or size");
+      return seen->second;
+    }
     fail_if(!reader_.hasRecord(record), "no record " + record + " for its storage");
     at::DataPtr data;
     size_t size = 0;
@@ -788,8 +796,17 @@ class TensorUnpickler {
     v.kind = PickleValue::kStorage;
     v.text = pid.items[2].text;
     v.number = typed;
-    v.tensor = torch::empty({static_cast<int64_t>(size)}, torch::kByte);
-    if (size > 0) std::memcpy(v.tensor.data_ptr(), data.get(), size);
+    v.items.push_back(integer(pid.items[4].number));  // the stated size, for a key named again
+    if (size == 0) {
+      v.tensor = torch::empty({0}, torch::kByte);
+    } else {
+      // The record's own buffer (no second copy of a large tensor), kept
+      // alive by the tensor.
+      auto buffer = std::make_shared<at::DataPtr>(std::move(data));
+      v.tensor = torch::from_blob(buffer->get(), {static_cast<int64_t>(size)},
+                                  [buffer](void*) {}, torch::kByte);
+    }
+    storages_.emplace(record, v);
     return v;
   }
 
@@ -844,6 +861,7 @@ class TensorUnpickler {
     TORCH_CHECK(bytes.numel() % item == 0, "'", path_, "': storage of ", bytes.numel(),
                 " bytes does not hold whole ", dtype->name, " elements");
     if (item > 1 && big_endian_file() == host_is_little_endian()) {
+      bytes = bytes.clone();  // the storage may serve another rebuild
       byte_swap_in_place(static_cast<char*>(bytes.data_ptr()),
                          static_cast<uint64_t>(bytes.numel() / item), static_cast<size_t>(item));
     }
@@ -942,6 +960,7 @@ class TensorUnpickler {
   size_t pos_ = 0;
   std::vector<PickleValue> stack_;
   std::map<uint64_t, PickleValue> memo_;
+  std::map<std::string, PickleValue> storages_;  // by record name
   size_t copies_ = 0;
 };
 
