@@ -785,6 +785,11 @@ TEST_F(CliTest, PicklesAreReadWithinTheirBytes) {
   std::string doubling("\x80\x02K\x01q\x00", 6);
   for (int k = 0; k < 40; ++k) doubling += std::string("h\x00h\x00\x86q\x00", 7);
   doubling += ".";
+  // A pickle copying a 1 MiB string out of the memo 1000 times.
+  std::string megabyte_copies = std::string("\x80\x02X", 3) + le(1 << 20, 4) +
+                                std::string(1 << 20, 'a') + std::string("q\x00(", 3);
+  for (int k = 0; k < 1000; ++k) megabyte_copies += std::string("h\x00", 2);
+  megabyte_copies += "t.";
 
   struct Case {
     std::string name, archive;
@@ -813,6 +818,8 @@ TEST_F(CliTest, PicklesAreReadWithinTheirBytes) {
        [&](std::string& p) { p.replace(p.find("M\x2c\x01"), 3, "M\x2d\x01"); },
        "storage data/0 holds 1200 bytes, the pickle says 301 torch.float32 elements"},
       {"2^40 copies", pickled, [&](std::string& p) { p = doubling; },
+       "a pickle that copies more values than a tensor's"},
+      {"1000 copies of 1 MiB", pickled, [&](std::string& p) { p = megabyte_copies; },
        "a pickle that copies more values than a tensor's"},
   };
   for (const Case& c : cases) {

@@ -476,7 +476,8 @@ struct PickleValue {
   std::string text;                // kString; kGlobal, kObject: "module.name"; kStorage: its key
   std::vector<PickleValue> items;  // kTuple, kList; kDict, kObject: keys and values in turn
   torch::Tensor tensor;            // kStorage: its bytes (uint8); kTensor
-  size_t nodes = 1;                // values in this one, itself included
+  size_t nodes = 1;                // values in this one, itself included; a text
+                                   // weighs one per 16 bytes (weight())
 };
 
 const char* kind_name(PickleValue::Kind k) {
@@ -549,20 +550,14 @@ class TensorUnpickler {
         case 0x8c: push(string(bytes(byte()))); break;             // SHORT_BINUNICODE
         case 'c': {                                          // GLOBAL module\nname\n
           const std::string module = line(), name = line();
-          PickleValue g;
-          g.kind = PickleValue::kGlobal;
-          g.text = module + "." + name;
-          push(g);
+          push(global(module + "." + name));
           break;
         }
         case 0x93: {                                         // STACK_GLOBAL
           PickleValue name = pop(), module = pop();
           expect(name, PickleValue::kString, "a global's name");
           expect(module, PickleValue::kString, "a global's module");
-          PickleValue g;
-          g.kind = PickleValue::kGlobal;
-          g.text = module.text + "." + name.text;
-          push(g);
+          push(global(module.text + "." + name.text));
           break;
         }
         case ')': push(tuple({})); break;                    // EMPTY_TUPLE
@@ -676,9 +671,18 @@ class TensorUnpickler {
   static PickleValue string(std::string v) {
     PickleValue p;
     p.kind = PickleValue::kString;
+    p.nodes = weight(v);
     p.text = std::move(v);
     return p;
   }
+  static PickleValue global(std::string name) {
+    PickleValue p = string(std::move(name));
+    p.kind = PickleValue::kGlobal;
+    return p;
+  }
+  // A text counts as a value per 16 bytes, so that the bound on copies
+  // bounds the bytes copied too.
+  static size_t weight(const std::string& text) { return 1 + text.size() / 16; }
   static PickleValue tuple(std::vector<PickleValue> items) {
     PickleValue p;
     p.kind = PickleValue::kTuple;
@@ -727,11 +731,12 @@ class TensorUnpickler {
     push(it->second);
   }
   // Values are copied into and out of the memo: a few bytes of BINGETs and
-  // TUPLE2s would otherwise double a tuple forty times over. A tensor's
-  // pickle copies a few dozen values.
+  // TUPLE2s would otherwise double a tuple forty times over, or copy a
+  // megabyte string a million times. A tensor's pickle copies a few dozen
+  // short values; the bound, 2^16 values (texts by 16 bytes), is a few MiB.
   void copied(const PickleValue& v) {
     copies_ += v.nodes;
-    fail_if(copies_ > (size_t{1} << 20), "a pickle that copies more values than a tensor's");
+    fail_if(copies_ > (size_t{1} << 16), "a pickle that copies more values than a tensor's");
   }
 
   void expect(const PickleValue& v, PickleValue::Kind kind, const char* what) const {
@@ -795,6 +800,7 @@ class TensorUnpickler {
     PickleValue v;
     v.kind = PickleValue::kStorage;
     v.text = pid.items[2].text;
+    v.nodes = weight(v.text);
     v.number = typed;
     v.items.push_back(integer(pid.items[4].number));  // the stated size, for a key named again
     if (size == 0) {
@@ -927,6 +933,7 @@ class TensorUnpickler {
     PickleValue v;
     v.kind = PickleValue::kObject;
     v.text = cls.text;
+    v.nodes = cls.nodes;
     return v;
   }
 
