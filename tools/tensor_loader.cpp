@@ -775,11 +775,17 @@ class TensorUnpickler {
     expect(pid.items[2], PickleValue::kString, "a storage's key");
     expect(pid.items[4], PickleValue::kInt, "a storage's size");
     const std::string record = "data/" + pid.items[2].text;
+    const int64_t item =
+        typed < 0 ? 1 : static_cast<int64_t>(c10::elementSize(kTensorDtypes[typed].bits));
+    // The stated size in bytes, unless it overflows (then it is no record's).
+    int64_t stated = 0;
+    const bool fits = pid.items[4].number >= 0 &&
+                      !__builtin_mul_overflow(pid.items[4].number, item, &stated);
     // A key named again is the storage already read (as torch.load keeps
     // them), not another copy of its record.
     const auto seen = storages_.find(record);
     if (seen != storages_.end()) {
-      fail_if(seen->second.number != typed || seen->second.items[0].number != pid.items[4].number,
+      fail_if(seen->second.number != typed || !fits || stated != seen->second.tensor.numel(),
               "storage " + record + " named again with another type or size");
       return seen->second;
     }
@@ -787,12 +793,6 @@ class TensorUnpickler {
     at::DataPtr data;
     size_t size = 0;
     std::tie(data, size) = reader_.getRecord(record);
-    const int64_t item =
-        typed < 0 ? 1 : static_cast<int64_t>(c10::elementSize(kTensorDtypes[typed].bits));
-    // The stated size in bytes, unless it overflows (then it is no record's).
-    int64_t stated = 0;
-    const bool fits = pid.items[4].number >= 0 &&
-                      !__builtin_mul_overflow(pid.items[4].number, item, &stated);
     fail_if(!fits || static_cast<uint64_t>(stated) != size,
             "storage " + record + " holds " + std::to_string(size) + " bytes, the pickle says " +
                 std::to_string(pid.items[4].number) +
@@ -802,7 +802,6 @@ class TensorUnpickler {
     v.text = pid.items[2].text;
     v.nodes = weight(v.text);
     v.number = typed;
-    v.items.push_back(integer(pid.items[4].number));  // the stated size, for a key named again
     if (size == 0) {
       v.tensor = torch::empty({0}, torch::kByte);
     } else {
