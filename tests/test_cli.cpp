@@ -718,8 +718,9 @@ TEST_F(CliTest, PickleSaveAndTorchSave) {
 // and writer; "version" is written anew by the writer).
 std::string with_record(const std::string& archive, const std::string& name,
                         const std::string& content) {
+  std::istringstream in(archive);  // IStreamAdapter does not own its stream
   caffe2::serialize::PyTorchStreamReader reader(
-      std::make_shared<caffe2::serialize::IStreamAdapter>(new std::istringstream(archive)));
+      std::make_shared<caffe2::serialize::IStreamAdapter>(&in));
   std::string out;
   caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t n) {
     out.append(static_cast<const char*>(data), n);
@@ -744,8 +745,9 @@ std::string with_record(const std::string& archive, const std::string& name,
 }
 
 std::string record_of(const std::string& archive, const std::string& name) {
+  std::istringstream in(archive);  // IStreamAdapter does not own its stream
   caffe2::serialize::PyTorchStreamReader reader(
-      std::make_shared<caffe2::serialize::IStreamAdapter>(new std::istringstream(archive)));
+      std::make_shared<caffe2::serialize::IStreamAdapter>(&in));
   at::DataPtr data;
   size_t size = 0;
   std::tie(data, size) = reader.getRecord(name);
