@@ -193,6 +193,9 @@ torch::Tensor pattern(const std::vector<int64_t>& shape, torch::Dtype dtype) {
     t = (i % 5) < 2;
   } else if (dtype == torch::kByte) {
     t = (i % 256).to(torch::kByte);
+  } else if (dtype == torch::kChar || dtype == torch::kShort || dtype == torch::kInt ||
+             dtype == torch::kLong) {
+    t = (i % 97 - 16).to(dtype);
   } else {
     t = ((i % 97 - 16).to(torch::kDouble) / 64.0).to(dtype);
   }
@@ -213,6 +216,14 @@ const char* npy_code(torch::Dtype dtype) {
       return "u1";
     case torch::kBool:
       return "b1";
+    case torch::kChar:
+      return "i1";
+    case torch::kShort:
+      return "i2";
+    case torch::kInt:
+      return "i4";
+    case torch::kLong:
+      return "i8";
     default:
       return "??";
   }
@@ -456,8 +467,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 TEST_F(CliTest, NpyEveryDtypeOrderAndByteOrder) {
   const std::vector<int64_t> shape{2, 3, 5, 4};
-  for (torch::Dtype dtype :
-       {torch::kHalf, torch::kFloat, torch::kDouble, torch::kByte, torch::kBool}) {
+  for (torch::Dtype dtype : {torch::kHalf, torch::kFloat, torch::kDouble, torch::kByte,
+                            torch::kBool, torch::kChar, torch::kShort, torch::kInt,
+                            torch::kLong}) {
     const torch::Tensor t = pattern(shape, dtype);
     const std::vector<char> orders =
         t.element_size() == 1 ? std::vector<char>{'|', '<', '>'} : std::vector<char>{'<', '>'};
@@ -472,7 +484,10 @@ TEST_F(CliTest, NpyEveryDtypeOrderAndByteOrder) {
         expect_tensors_equal(load_tensor(in), t);
         // The CLI (slow to start: LibTorch) for the least usual layout of
         // each dtype, and for the usual one of float32.
-        if ((fortran && order != '<') || (dtype == torch::kFloat && order == '<' && !fortran)) {
+        // (Integers are label maps: the fixture numpy_i8.npy takes the CLI.)
+        const bool integer = dtype != torch::kByte && c10::isIntegralType(dtype, false);
+        if (!integer &&
+            ((fortran && order != '<') || (dtype == torch::kFloat && order == '<' && !fortran))) {
           expect_same_as_library(in, t, {}, SaveImageOptions());
         }
       }
@@ -580,8 +595,9 @@ TEST_F(CliTest, NpyRejectsHostileFiles) {
        "needs 32 bytes of data, the file has 24 (truncated)"},
       {with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)}"),
        "needs 16 bytes of data, the file has 24 (trailing bytes)"},
-      {with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (3,)}"),
-       "unsupported .npy dtype '<i8'; expected float16/32/64, uint8, uint16 or bool"},
+      {with_dict("{'descr': '<u4', 'fortran_order': False, 'shape': (3,)}"),
+       "unsupported .npy dtype '<u4'; expected float16/32/64, int8/16/32/64, uint8, uint16 or "
+       "bool"},
       {with_dict("{'descr': '<c8', 'fortran_order': False, 'shape': (3,)}"),
        "unsupported .npy dtype '<c8'"},
       {with_dict("{'descr': '|f4', 'fortran_order': False, 'shape': (2, 3)}"),
@@ -912,8 +928,14 @@ TEST_F(CliTest, PythonFixtures) {
   // A dict holding a tensor: the loader names what the file holds.
   expect_failure_leaves_output({"save", kData + "/torch_dict.pt", out}, out, 1,
                                {"torch_dict.pt", "holds a dict, expected a tensor"}, true);
-  expect_failure_leaves_output({"save", kData + "/numpy_i8.npy", out}, out, 1,
-                               {"numpy_i8.npy", "unsupported .npy dtype '<i8'"});
+  // NumPy's int64 (np.save of class indices): a label map for --palette;
+  // save without one refuses it as for a .pt of int64.
+  const std::string labels = kData + "/numpy_i8.npy";
+  expect_tensors_equal(load_tensor(labels), torch::arange(6, torch::kInt64).view({2, 3}));
+  expect_same_as_library(labels, torch::arange(6, torch::kInt64).view({2, 3}),
+                         {"--palette", "voc"}, SaveImageOptions().palette("voc"));
+  expect_failure_leaves_output({"save", labels, out}, out, 1,
+                               {"save_image", "uint8 or bool tensor, got Long"});
 }
 
 // uint16 from torch 2.x (torch.save writes it with _rebuild_tensor_v3, which
@@ -1168,8 +1190,9 @@ TEST_F(CliTest, InputErrors) {
        {"shape (3, 4, 5)", "needs 240 bytes"}},
       {npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 4)", ""),
        {"invalid .npy header"}},
-      {npy_file(npy_dict("<i8", false, {2}), std::string(16, '\0')),
-       {"unsupported .npy dtype '<i8'; expected float16/32/64, uint8, uint16 or bool"}},
+      {npy_file(npy_dict("<u8", false, {2}), std::string(16, '\0')),
+       {"unsupported .npy dtype '<u8'; expected float16/32/64, int8/16/32/64, uint8, uint16 or "
+        "bool"}},
       {npy_file(npy_dict("<c8", false, {2}), std::string(16, '\0')),
        {"unsupported .npy dtype '<c8'"}},
       {std::string("PK\x03\x04", 4) + "garbled zip archive", {"not a valid torch.save archive"}},

@@ -32,11 +32,9 @@ namespace cli {
 namespace {
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
-// NpyHeader::dtype of a uint16 array before it becomes the build's 16-bit
-// sample dtype (a ScalarType 1.13 has: its bytes are read as int16).
-constexpr c10::ScalarType kUInt16Marker = c10::ScalarType::Short;
 constexpr size_t kNpyMagicSize = 6;
-constexpr char kSupportedDtypes[] = "expected float16/32/64, uint8, uint16 or bool";
+constexpr char kSupportedDtypes[] =
+    "expected float16/32/64, int8/16/32/64, uint8, uint16 or bool";
 
 bool host_is_little_endian() {
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
@@ -218,16 +216,21 @@ struct DtypeInfo {
   const char* code;  // descr without its byte-order character
   c10::ScalarType dtype;
   size_t item_size;
+  bool uint16 = false;  // NumPy's uint16: read as int16 bits, then widened
 };
 
 // uint16 ('u2') is read as 16-bit samples: torch's uint16 where LibTorch has
 // it (2.3+), else int32 holding 0-65535, the library's stand-in
 // (compat::kSample16). Its bytes are read as int16, the same width, then
-// widened (make_npy_tensor).
+// widened (make_npy_tensor); int16 ('i2') stays int16.
 constexpr DtypeInfo kDtypes[] = {
     {"f2", c10::ScalarType::Half, 2},   {"f4", c10::ScalarType::Float, 4},
     {"f8", c10::ScalarType::Double, 8}, {"u1", c10::ScalarType::Byte, 1},
-    {"b1", c10::ScalarType::Bool, 1},   {"u2", kUInt16Marker, 2},
+    {"b1", c10::ScalarType::Bool, 1},   {"u2", c10::ScalarType::Short, 2, true},
+    // Integers: label maps (np.save of a segmentation's class indices,
+    // for --palette); the commands say which dtypes they take, as for .pt.
+    {"i1", c10::ScalarType::Char, 1},   {"i2", c10::ScalarType::Short, 2},
+    {"i4", c10::ScalarType::Int, 4},    {"i8", c10::ScalarType::Long, 8},
 };
 
 // Sets dtype, item_size and byte_swap from descr: '<' or '>' and a code above;
@@ -245,6 +248,7 @@ void resolve_descr(NpyHeader& h, const std::string& name) {
   TORCH_CHECK(order_ok, "'", name, "': unsupported .npy dtype '", h.descr, "'; ", kSupportedDtypes);
   h.dtype = found->dtype;
   h.item_size = found->item_size;
+  h.uint16 = found->uint16;
   h.byte_swap = found->item_size > 1 && ((order == '<') != host_is_little_endian());
 }
 
@@ -291,7 +295,7 @@ torch::Tensor make_npy_tensor(const NpyHeader& h,
   std::vector<int64_t> sizes = h.shape;
   if (h.fortran_order) std::reverse(sizes.begin(), sizes.end());
   // bool is read as bytes: a hostile byte other than 0 and 1 must not become
-  // an invalid bool. uint16 is read as int16 (kUInt16Marker), then widened.
+  // an invalid bool. uint16 is read as int16 (NpyHeader::uint16), then widened.
   const c10::ScalarType storage_dtype =
       h.dtype == c10::ScalarType::Bool ? c10::ScalarType::Byte : h.dtype;
   torch::Tensor t = torch::empty(sizes, torch::TensorOptions().dtype(storage_dtype));
@@ -301,7 +305,7 @@ torch::Tensor make_npy_tensor(const NpyHeader& h,
     if (h.byte_swap) byte_swap_in_place(data, h.data_size / h.item_size, h.item_size);
   }
   if (h.dtype == c10::ScalarType::Bool) t = t.ne(0);
-  if (h.dtype == kUInt16Marker) t = uint16_from_int16(t);
+  if (h.uint16) t = uint16_from_int16(t);
   if (h.fortran_order && sizes.size() > 1) {
     std::vector<int64_t> perm(sizes.size());
     for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);
@@ -874,7 +878,7 @@ class TensorUnpickler {
     // become an invalid bool (as for .npy).
     const bool is_bool = dtype->bits == c10::ScalarType::Bool;
     const torch::Tensor flat = bytes.view(is_bool ? c10::ScalarType::Byte : dtype->bits);
-    check_view(flat.numel(), a[1].number, sizes, strides);
+    check_view_in_storage(flat.numel(), a[1].number, sizes, strides, path_);
     torch::Tensor t = flat.as_strided(sizes, strides, a[1].number);
     if (is_bool) t = t.ne(0);
     if (dtype->uint16) t = uint16_from_int16(t);
@@ -952,12 +956,6 @@ class TensorUnpickler {
     size_t size = 0;
     std::tie(data, size) = reader_.getRecord("byteorder");
     return std::string(static_cast<const char*>(data.get()), size) == "big";
-  }
-
-  // check_geometry's rule, before the view is made.
-  void check_view(int64_t elements, int64_t offset, const std::vector<int64_t>& sizes,
-                  const std::vector<int64_t>& strides) const {
-    check_view_in_storage(elements, offset, sizes, strides, path_);
   }
 
   const std::string& data_;

@@ -16,7 +16,7 @@ namespace cli {
 
 /// Loads the tensor stored in `path` (on the CPU):
 /// - a `.npy` file (recognised by its magic `\x93NUMPY`, whatever the name):
-///   float16/32/64, uint8, uint16 or bool, C or Fortran order, any byte
+///   float16/32/64, int8/16/32/64, uint8, uint16 or bool, C or Fortran order, any byte
 ///   order, format versions 1.0, 2.0 and 3.0;
 /// - a zip archive from Python's `torch.save(tensor, path)` (any dtype it
 ///   can read, `_rebuild_tensor_v2` or torch 2.x's `_rebuild_tensor_v3`, an
@@ -42,6 +42,7 @@ struct NpyHeader {
   std::vector<int64_t> shape;
   c10::ScalarType dtype = c10::ScalarType::Undefined;
   size_t item_size = 0;
+  bool uint16 = false;  ///< NumPy's uint16 ("<u2"): `dtype` is int16, widened after reading
   bool byte_swap = false;  ///< stored in the other byte order than this machine's
   size_t data_offset = 0;  ///< bytes before the array data
   uint64_t data_size = 0;  ///< bytes of array data (numel * item_size)

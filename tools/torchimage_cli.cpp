@@ -461,8 +461,9 @@ void print_options(Command command) {
 
 const char kInputHelp[] =
     "INPUT: a tensor saved by Python's torch.save or C++'s torch::pickle_save or\n"
-    "torch::save, or a NumPy .npy file (float16/32/64, uint8, uint16 or bool).\n"
-    "uint16 (torch 2.x's torch.uint16, NumPy's <u2) is written with --bit-depth 16.\n";
+    "torch::save, or a NumPy .npy file (float16/32/64, int8/16/32/64, uint8, uint16\n"
+    "or bool). uint16 (torch 2.x's torch.uint16, NumPy's <u2) is written with\n"
+    "--bit-depth 16; integers are class indices for --palette.\n";
 
 void print_save_help() {
   std::cout << "Usage: torchimage save INPUT OUTPUT [options]\n"

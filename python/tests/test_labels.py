@@ -92,6 +92,11 @@ def test_cli_palette(tmp_path):
     img = Image.open(tmp_path / "voc.png")
     assert img.mode == "P"
     assert np.array_equal(np.array(img), expected_ids(labels, nrow=1).numpy())
+    # The same class indices from NumPy (np.save's int64 .npy).
+    np.save(tmp_path / "labels.npy", labels.numpy())
+    subprocess.run([cli, "save", str(tmp_path / "labels.npy"), str(tmp_path / "voc_npy.png"),
+                    "--palette", "voc", "--nrow", "1"], check=True)
+    assert (tmp_path / "voc_npy.png").read_bytes() == (tmp_path / "voc.png").read_bytes()
     (tmp_path / "pal.txt").write_text("black\n#ff0000\n\nrgb(0, 0, 255)\n")
     subprocess.run([cli, "save-each", str(tmp_path / "labels.pt"), str(tmp_path / "s{index}.png"),
                     "--palette", str(tmp_path / "pal.txt"), "--quiet"], check=True)

@@ -121,7 +121,12 @@ put(d, "v2", npy(a[0], version=(2, 0)))
 put(d, "v3", npy(a[0], version=(3, 0)))
 put(d, "empty", npy(np.zeros((0, 3), np.float32)))
 put(d, "scalar", npy(np.float32(1.5)))
-put(d, "i8_unsupported", npy(np.zeros((2, 2), np.int8)))
+put(d, "u4_unsupported", npy(np.zeros((2, 2), np.uint32)))
+# Integers: class indices (label maps for --palette).
+put(d, "i1", npy((a[0] * 100 - 50).astype(np.int8)))
+put(d, "i2_be", npy((a[0] * 1000 - 500).astype(">i2")))
+put(d, "i4_labels", npy(np.arange(12, dtype="<i4").reshape(3, 4) % 5))
+put(d, "i8_labels", npy(np.arange(12, dtype="<i8").reshape(1, 3, 4) % 21))
 put(d, "truncated", npy(a)[:-7])
 
 # --- tensor files: torch.save (zip), a legacy pickle and the .npy above.
