@@ -36,6 +36,9 @@ packages=(
   # libFuzzer runtimes (only recommended by clang, so named), and
   # llvm-symbolizer for readable reports.
   clang "libclang-rt-$llvm-dev" "llvm-$llvm"
+  # .ci/run: a compiler cache between CI runs on one machine (the builds of
+  # scripts/build.sh and the others use it only where .ci/run asks).
+  ccache
 )
 
 missing=()
