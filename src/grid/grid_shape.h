@@ -41,10 +41,11 @@ MakeGridOptions gray_grid_options(const MakeGridOptions& options);
 void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& options,
                       const char* what, int sample_bits = 8);
 
-// make_grid for samples of `sample_bits`, of an input that passed
-// check_grid_input; `what` (the call the user made) starts each message.
+// make_grid of an input that passed check_grid_input (8- or 16-bit samples
+// alike: the grid keeps the input's dtype); `what` (the call the user made)
+// starts each message.
 torch::Tensor make_grid_impl(const torch::Tensor& tensor, const MakeGridOptions& options,
-                             int sample_bits, const char* what);
+                             const char* what);
 
 // The (C, H, W) make_grid will return, computed without touching the data.
 GridShape grid_shape(const torch::Tensor& tensor, const MakeGridOptions& options,

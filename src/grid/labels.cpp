@@ -79,7 +79,7 @@ torch::Tensor label_grid(const torch::Tensor& tensor, const MakeGridOptions& o, 
   MakeGridOptions g = gray_grid_options(o);
   g.normalize(false);
   const at::Tensor values = readable(tensor).to(at::kFloat);
-  return make_grid_impl(values, g, 8, what).to(at::kByte)[0];
+  return make_grid_impl(values, g, what).to(at::kByte)[0];
 }
 
 torch::Tensor palette_colors(const torch::Tensor& indices, const Palette& palette) {

@@ -264,12 +264,12 @@ torch::Tensor make_grid(const torch::Tensor& tensor, const MakeGridOptions& o) {
   check_grid_input(input, o, "make_grid");
   if (o.colormap().empty()) {
     // Captions: the text's 8-bit pixels over the strips (value / 255 for floats).
-    return draw_captions_on_grid(make_grid_impl(input, o, /*sample_bits=*/8, "make_grid"), input,
+    return draw_captions_on_grid(make_grid_impl(input, o, "make_grid"), input,
                                  o, "make_grid");
   }
   // The 8-bit gray grid save_image would write, through the table; floating
   // inputs get entry / 255 (in float32, then their dtype), on their device.
-  const torch::Tensor gray = make_grid_impl(input, gray_grid_options(o), 8, "make_grid");
+  const torch::Tensor gray = make_grid_impl(input, gray_grid_options(o), "make_grid");
   torch::Tensor colored = apply_colormap(quantize(gray), o.colormap(), "make_grid");
   draw_captions(colored, input, o, "make_grid");
   const torch::Tensor rgb = colored.permute({2, 0, 1}).contiguous();
@@ -279,7 +279,7 @@ torch::Tensor make_grid(const torch::Tensor& tensor, const MakeGridOptions& o) {
 }
 
 torch::Tensor make_grid_impl(const torch::Tensor& input, const MakeGridOptions& o,
-                             int sample_bits, const char* what) {
+                             const char* what) {
   const GridShape shape = grid_shape(input, o, what);
   // A single image without normalize comes back as a view of the input: only
   // a grid, a normalized copy or a gray image made RGB is allocated.

@@ -57,7 +57,7 @@ torch::Tensor cell_pixels(const torch::Tensor& tensor, const MakeGridOptions& gr
   torch::Tensor hwc;
   if (grid.captions().empty()) hwc = fused_grid_pixels(values, grid);
   if (!hwc.defined()) {
-    hwc = quantize(make_grid_impl(values, grid, /*sample_bits=*/8, what));
+    hwc = quantize(make_grid_impl(values, grid, what));
   }
   return hwc;
 }
@@ -116,7 +116,7 @@ void render_pixels(const SavePlan& plan, const torch::Tensor& tensor,
   if (plan.keep_values()) {
     // The grid's values as float32 samples: make_grid's tensor, no quantization.
     const torch::Tensor grid = draw_captions_on_grid(
-        make_grid_impl(readable(tensor), plan.grid, /*sample_bits=*/8, plan.what), tensor,
+        make_grid_impl(readable(tensor), plan.grid, plan.what), tensor,
         plan.grid, plan.what);
     const torch::Tensor hwc =
         grid.to(torch::kCPU).to(torch::kFloat).permute({1, 2, 0}).contiguous();
@@ -144,7 +144,7 @@ void render_pixels(const SavePlan& plan, const torch::Tensor& tensor,
     const torch::Tensor values = readable(tensor);
     const torch::Tensor wide =
         compat::is_uint16(values.scalar_type()) ? values.to(torch::kInt) : values;
-    const torch::Tensor chw = make_grid_impl(wide, plan.grid, /*sample_bits=*/16, plan.what);
+    const torch::Tensor chw = make_grid_impl(wide, plan.grid, plan.what);
     const Bytes samples = quantize16(chw, plan.what);
     use(view_of(samples.data(), chw.size(1), chw.size(2), chw.size(0), 16));
     return;
