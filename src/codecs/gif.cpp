@@ -219,30 +219,41 @@ void encode_gif_frame(const PixelView& px, const EncodeOptions&, const Animation
   frame.assign(file.begin() + 13, file.end() - 1);
 }
 
-void put_le16(Bytes& out, uint32_t v) {
-  out.push_back(static_cast<uint8_t>(v & 0xff));
-  out.push_back(static_cast<uint8_t>((v >> 8) & 0xff));
-}
-
+// The file: header, screen descriptor, the loop extension, the frames, the
+// trailer, written into a buffer of its exact size (GCC 12 took the
+// push_back/insert sequence this was for a write past the end:
+// -Wstringop-overflow, a false positive).
 void assemble_gif(const std::vector<Bytes>& frames, const AnimationParams& a, Bytes& out) {
-  out.clear();
   size_t total = 13 + 19 + 1;
   for (const Bytes& f : frames) total += f.size();
-  out.reserve(total);
-  append(out, reinterpret_cast<const uint8_t*>("GIF89a"), 6);
-  put_le16(out, static_cast<uint32_t>(a.width));
-  put_le16(out, static_cast<uint32_t>(a.height));
-  out.push_back(0x70);  // no global table, 8 bits of colour resolution
-  out.push_back(0);     // background
-  out.push_back(0);     // aspect ratio
+  out.clear();
+  out.resize(total);
+  uint8_t* p = out.data();
+  auto put = [&p](const void* data, size_t n) {
+    if (n > 0) std::memcpy(p, data, n);
+    p += n;
+  };
+  auto put_le16 = [&put](int64_t v) {
+    const uint8_t b[2] = {static_cast<uint8_t>(v & 0xff), static_cast<uint8_t>((v >> 8) & 0xff)};
+    put(b, 2);
+  };
+  put("GIF89a", 6);
+  put_le16(a.width);
+  put_le16(a.height);
+  // No global table, 8 bits of colour resolution; background; aspect ratio.
+  const uint8_t screen[] = {0x70, 0, 0};
+  put(screen, sizeof(screen));
   // The NETSCAPE2.0 application extension: the loop count (0: forever).
   const uint8_t netscape[] = {0x21, 0xff, 0x0b, 'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E',
                               '2',  '.',  '0',  0x03, 0x01};
-  append(out, netscape, sizeof(netscape));
-  put_le16(out, static_cast<uint32_t>(a.loop));
-  out.push_back(0);
-  for (const Bytes& f : frames) append(out, f.data(), f.size());
-  out.push_back(0x3b);
+  put(netscape, sizeof(netscape));
+  put_le16(a.loop);
+  const uint8_t end_of_extension = 0, trailer = 0x3b;
+  put(&end_of_extension, 1);
+  for (const Bytes& f : frames) put(f.data(), f.size());
+  put(&trailer, 1);
+  TORCH_INTERNAL_ASSERT(p == out.data() + out.size(), "assemble_gif: wrote ", p - out.data(),
+                        " of ", out.size(), " bytes");
 }
 
 struct Reader {
