@@ -23,10 +23,20 @@
 // this fresh process: the kernel's peak RSS (VmHWM) is reset after the input
 // is loaded, then save_image runs once; prints "NAME peak_extra_kib
 // file_kib pixels_kib" (pixels: the uint8 grid).
+//
+//   torchimage_compare WORKDIR --stages
+// times save_image's stages on every workload (engine keys are ignored),
+// each stage once per round, REPEATS rounds: prints "name file_bytes
+// to_pixels_ms encode_ms replace_ms new_file_ms save_ms", medians:
+// to_pixels (prepare, grid, quantize), encode_image (to_pixels and the PNG
+// in memory), write_file of the encoded bytes over the previous file
+// (temporary file and rename, as save_image writes) and to a new name
+// (removed after each round), and save_image itself.
 #include <torchimage/torchimage.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -184,10 +194,47 @@ double median_ms(const torch::Tensor& x, const std::string& path,
 
 }  // namespace
 
+// --stages: see the top of this file.
+void print_stages(const std::string& name, const torch::Tensor& x, const std::string& path,
+                  const torchimage::SaveImageOptions& options, int repeats) {
+  using Clock = std::chrono::steady_clock;
+  const torch::Tensor bytes = torchimage::encode_image(x, options);
+  const std::string fresh = path + ".new";
+  torchimage::save_image(x, path, options);  // warm-up; the file to replace
+  std::vector<double> ms[5];
+  for (int i = 0; i < repeats; ++i) {
+    auto t = Clock::now();
+    auto lap = [&](int k) {
+      const auto now = Clock::now();
+      ms[k].push_back(std::chrono::duration<double, std::milli>(now - t).count());
+      t = now;
+    };
+    torchimage::to_pixels(x, options);
+    lap(0);
+    torchimage::encode_image(x, options);
+    lap(1);
+    torchimage::write_file(path, bytes);
+    lap(2);
+    torchimage::write_file(fresh, bytes);
+    lap(3);
+    std::remove(fresh.c_str());
+    t = Clock::now();
+    torchimage::save_image(x, path, options);
+    lap(4);
+  }
+  std::cout << name << " " << bytes.numel();
+  for (auto& m : ms) {
+    std::sort(m.begin(), m.end());
+    std::cout << " " << m[m.size() / 2];
+  }
+  std::cout << std::endl;
+}
+
 int main(int argc, char** argv) {
   const bool memory = argc == 4 && std::string(argv[2]) == "--memory";
-  if (argc != 2 && !memory) {
-    std::cerr << "usage: torchimage_compare WORKDIR [--memory NAME]\n";
+  const bool stages = argc == 3 && std::string(argv[2]) == "--stages";
+  if (argc != 2 && !memory && !stages) {
+    std::cerr << "usage: torchimage_compare WORKDIR [--memory NAME | --stages]\n";
     return 2;
   }
   const std::string dir = argv[1];
@@ -204,6 +251,10 @@ int main(int argc, char** argv) {
     if (memory && name != argv[3]) continue;
     const torch::Tensor x = load(dir + "/" + input);
     const std::string path = dir + "/" + output;
+    if (stages) {
+      print_stages(name, x, path, options, repeats);
+      continue;
+    }
     if (memory) {
       std::ofstream("/proc/self/clear_refs") << "5";  // reset VmHWM to the current RSS
       const long before = vm_kib("VmHWM:");

@@ -33,6 +33,14 @@ torchimage's default file with torchvision's.
 
     /usr/bin/python3 benchmarks/content.py --save OUTDIR
 only saves each class as OUTDIR/<name>.pt (torch.save).
+
+    /usr/bin/python3 benchmarks/content.py --stages [--build build]
+prints where the default save_image's wall time goes, per class: to_pixels,
+the PNG in memory (encode_image), write_file of those bytes over the
+previous file and to a new name, and save_image itself (medians of
+--repeats rounds of torchimage_compare --stages, the median over --rounds),
+beside torchvision's save_image and the issue's small-sheet limit (the
+replacing write plus encoding the sheet's pixels at 1 GB/s).
 """
 import argparse
 import os
@@ -257,6 +265,49 @@ def table(args):
               + " | ".join(cells) + f" | {same} |")
 
 
+def stages(args):
+    import statistics
+    import torchvision.utils as vutils
+    torch.set_num_threads(1)
+    work = tempfile.mkdtemp(prefix="torchimage-stages-")
+    sheets = all_sheets()
+    exe = os.path.join(args.build, "benchmarks", "torchimage_compare")
+    cells = {}  # (class, column) -> [per round]
+    for _ in range(args.rounds):
+        for i, (name, (x, kw)) in enumerate(sheets.items()):
+            torch.save(x, os.path.join(work, f"in{i}.pt"))
+            path = os.path.join(work, f"tv{i}.png")
+            cells.setdefault((name, "tv"), []).append(
+                median_ms(lambda: vutils.save_image(x, path, **kw), args.repeats))
+            cdir = os.path.join(work, f"c{i}")
+            os.makedirs(cdir, exist_ok=True)
+            with open(os.path.join(cdir, "workloads.txt"), "w") as f:
+                f.write(f"s{i} ../in{i}.pt ../ti{i}.png {args.repeats} "
+                        + " ".join(grid_options(kw)) + "\n")
+            out = subprocess.run([exe, cdir, "--stages"], check=True, capture_output=True,
+                                 text=True).stdout.split()
+            cells[(name, "bytes")] = [int(out[1])]
+            for k, col in enumerate(("pixels", "encode", "replace", "new", "save")):
+                cells.setdefault((name, col), []).append(float(out[2 + k]))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"torch {torch.__version__}; ms, medians of {args.repeats} calls, the median over "
+          f"{args.rounds} rounds")
+    print()
+    print("| content | sheet pixels (KB) | file bytes | torchvision save_image | to_pixels | "
+          "encode_image | write_file, replacing | write_file, new name | save_image | "
+          "limit | save_image / limit | torchvision / save_image |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (x, kw) in sheets.items():
+        m = {col: statistics.median(cells[(name, col)])
+             for col in ("tv", "pixels", "encode", "replace", "new", "save")}
+        n = vutils.make_grid(x, nrow=kw.get("nrow", 8)).numel()  # 3 channels, uint8 bytes
+        limit = m["replace"] + n / 1e6  # 1 GB/s: a byte a nanosecond
+        print(f"| {name} | {n / 1e3:.0f} | {cells[(name, 'bytes')][0]} | {m['tv']:.2f} | "
+              f"{m['pixels']:.3f} | {m['encode']:.3f} | {m['replace']:.3f} | {m['new']:.3f} | "
+              f"{m['save']:.3f} | {limit:.3f} | {m['save'] / limit:.2f} | "
+              f"{m['tv'] / m['save']:.1f}x |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
@@ -264,7 +315,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="torchvision-then-torchimage rounds per class; ratios are their medians")
     ap.add_argument("--save", metavar="OUTDIR", help="only save the classes' tensors there")
+    ap.add_argument("--stages", action="store_true",
+                    help="where the default save_image's time goes, beside torchvision's")
     args = ap.parse_args()
+    if args.stages:
+        stages(args)
+        return
     if args.save:
         os.makedirs(args.save, exist_ok=True)
         for name, (x, _) in {**contents(), **clients()}.items():
