@@ -29,6 +29,7 @@
 #include <c10/util/Exception.h>
 #include <torchimage/io.h>
 
+#include "io/deferred_close.h"
 #include "io/file_path.h"
 
 namespace torchimage {
@@ -413,6 +414,14 @@ void check_replaceable(const fs::path& path, const std::string& path_in, mode_t 
               "(mode ", octal, "); it was left as it is (set replace_read_only to replace it)");
 }
 
+// Whether a file about to be replaced is worth holding open through the
+// rename, so that its blocks are not freed on the caller's thread: a file
+// of one name (with more, the rename frees nothing) and of 16 KiB or more
+// (below, freeing costs about what the open and the hand-over do).
+bool worth_holding(const struct stat& st) {
+  return st.st_nlink == 1 && st.st_size >= (off_t{16} << 10);
+}
+
 }  // namespace
 
 std::string order_key_of(const std::string& path) {
@@ -492,12 +501,14 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   }
   bool target_exists = false;
   mode_t target_mode = 0;
+  bool hold_old = false;  // the old file's blocks are freed off this thread (below)
   if (!missing && ::stat(path.c_str(), &st) == 0) {
     TORCH_CHECK(!S_ISDIR(st.st_mode), "cannot write '", path_in, "': the path is a directory");
     // A device, FIFO or socket (/dev/null, a named pipe).
     if (!S_ISREG(st.st_mode)) return write_in_place(path.string(), path_in, -1, bytes, size);
     target_exists = true;
     target_mode = st.st_mode;
+    hold_old = worth_holding(st);
     check_replaceable(path, path_in, target_mode, options);
   }
 
@@ -517,6 +528,7 @@ void write_file(const std::string& path_in, const void* data, size_t size,
   if (!target_exists && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {  // appeared meanwhile
     target_exists = true;
     target_mode = st.st_mode;
+    hold_old = worth_holding(st);
     check_replaceable(path, path_in, target_mode, options);
   }
   if (::stat(dir.c_str(), &st) != 0) {
@@ -548,9 +560,22 @@ void write_file(const std::string& path_in, const void* data, size_t size,
     TORCH_CHECK(false, "cannot write '", path_in, "': fsync: ", os_error(errno));
   }
   TORCH_CHECK(file.close() == 0, "cannot write '", path_in, "': ", os_error(errno));
-  TORCH_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "cannot write '", path_in,
-              "': rename: ", os_error(errno));
+  // The old file, held open through the rename, keeps its blocks until
+  // another thread closes it (deferred_close.h). Where it cannot be opened
+  // (gone meanwhile, no descriptors left), the rename frees them here.
+#if defined(O_PATH)
+  const int hold_flags = O_PATH | O_CLOEXEC;  // no permission needed, never blocks
+#else
+  const int hold_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+#endif
+  const int old_fd = hold_old ? ::open(path.c_str(), hold_flags) : -1;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int rename_err = errno;
+    if (old_fd >= 0) ::close(old_fd);
+    TORCH_CHECK(false, "cannot write '", path_in, "': rename: ", os_error(rename_err));
+  }
   file.release();
+  if (old_fd >= 0) close_later(old_fd);
   if (options.durable()) sync_directory(dir);
 }
 
