@@ -163,4 +163,26 @@ TEST(LabelMap, IndexedPngHasPlteAndKeepsIds) {
             std::string::npos);
 }
 
+// Every signed integer dtype is a label map (int8 included: NumPy's and
+// torch's small label maps), the same grid as int64's; without a palette,
+// the error says how to write class indices.
+TEST(LabelMap, SignedIntegersAreClassIndices) {
+  const auto labels = torch::randint(0, 21, {3, 1, 5, 6}, torch::kLong);
+  const auto o = SaveImageOptions().palette("voc").nrow(2);
+  const auto want = torchimage::encode_image(labels, o);
+  for (auto dtype : {torch::kChar, torch::kShort, torch::kInt}) {
+    EXPECT_TRUE(torch::equal(torchimage::encode_image(labels.to(dtype), o), want)) << dtype;
+  }
+  for (auto dtype : {torch::kChar, torch::kShort, torch::kInt, torch::kLong}) {
+    const std::string m = error_of([&] { torchimage::encode_image(labels.to(dtype)); });
+    EXPECT_NE(m.find("class indices: set palette, e.g. palette(\"voc\")"), std::string::npos)
+        << dtype << ": " << m;
+  }
+  // Negative indices (int8's range) are refused, naming the value.
+  EXPECT_NE(error_of([&] {
+              torchimage::encode_image(torch::full({4, 4}, -3, torch::kChar), o);
+            }).find("class indices must be >= 0, got -3"),
+            std::string::npos);
+}
+
 }  // namespace

@@ -107,8 +107,8 @@ class GridArgs {
   Derived& colormap(std::string v) { colormap_ = std::move(v); return self(); }
   const std::string& colormap() const noexcept { return colormap_; }
 
-  /// Takes the tensor as a label map: integer class indices (uint8, int16,
-  /// int32 or int64; one channel), shown in the palette's colours (at most
+  /// Takes the tensor as a label map: integer class indices (uint8, int8,
+  /// int16, int32 or int64; one channel), shown in the palette's colours (at most
   /// 256). A PNG is written as indexed colour (PLTE + 8-bit indices: the
   /// file keeps the class ids, read back with DecodeOptions().keep_indices(true));
   /// other formats get the colours; make_grid returns the uint8 colours.

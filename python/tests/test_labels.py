@@ -33,7 +33,7 @@ def expected_ids(labels, **kw):
     return tvu.make_grid(labels.float(), **kw)[0].to(torch.uint8)
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.int64])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
 def test_voc_label_map_is_indexed_png(dtype):
     gen = torch.Generator().manual_seed(5)
     labels = torch.randint(0, 21, (5, 1, 9, 13), generator=gen).to(dtype)

@@ -34,7 +34,7 @@ Palette named_palette(const std::string& name) {
 }
 
 bool is_label_dtype(c10::ScalarType t) {
-  return t == at::kByte || t == at::kShort || t == at::kInt || t == at::kLong;
+  return t == at::kByte || t == at::kChar || t == at::kShort || t == at::kInt || t == at::kLong;
 }
 
 void check_label_input(const torch::Tensor& tensor, const MakeGridOptions& o, const char* what) {
@@ -44,8 +44,8 @@ void check_label_input(const torch::Tensor& tensor, const MakeGridOptions& o, co
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   check_tensor_kind(tensor, what);
   TORCH_CHECK_VALUE(is_label_dtype(tensor.scalar_type()), what,
-                    ": a label map (palette) holds integer class indices (uint8, int16, int32 or "
-                    "int64), got ", tensor.scalar_type());
+                    ": a label map (palette) holds integer class indices (uint8, int8, int16, "
+                    "int32 or int64), got ", tensor.scalar_type());
   TORCH_CHECK_VALUE(tensor.dim() >= 2 && tensor.dim() <= 4, what,
                     ": expected a 2-D (H, W), 3-D (1, H, W) or 4-D (B, 1, H, W) label map, got ",
                     tensor.dim(), "-D with shape ", tensor.sizes());

@@ -64,14 +64,23 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   TORCH_CHECK(tensor.defined(), what, ": expected a tensor, got an undefined one");
   check_tensor_kind(tensor, what);
   const auto dtype = tensor.scalar_type();
-  TORCH_CHECK(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
-                  (sample_bits == 16 && compat::is_sample16(dtype)),
-              what, ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
-              dtype,
-              compat::is_sample16(dtype)
-                  ? c10::str(" (", compat::kSample16Names,
-                             " tensors are 16-bit samples: pass bit_depth(16))")
-                  : std::string());
+  if (!(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
+        (sample_bits == 16 && compat::is_sample16(dtype)))) {
+    // Signed integers are most often class indices (a segmentation net's
+    // argmax): say how to write those.
+    const char* labels = "class indices: set palette, e.g. palette(\"voc\"), to write them in its colours";
+    const bool signed_int = dtype == at::kChar || dtype == at::kShort || dtype == at::kInt ||
+                            dtype == at::kLong;
+    std::string hint;
+    if (compat::is_sample16(dtype)) {
+      hint = c10::str(" (", compat::kSample16Names, " tensors are 16-bit samples: pass bit_depth(16)",
+                      signed_int ? c10::str("; for ", labels) : std::string(), ")");
+    } else if (signed_int) {
+      hint = c10::str(" (integer tensors are ", labels, ")");
+    }
+    TORCH_CHECK(false, what, ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
+                dtype, hint);
+  }
   TORCH_CHECK(tensor.dim() >= 2 && tensor.dim() <= 4, what,
               ": expected a 2-D (H, W), 3-D (C, H, W) or 4-D (B, C, H, W) tensor, got ",
               tensor.dim(), "-D with shape ", tensor.sizes());
