@@ -962,7 +962,7 @@ size_t open_descriptors() {
 // A replaced file of 16 KiB or more is held open through the rename and
 // closed on another thread (io/deferred_close.h), so that its blocks are
 // freed there. Nothing of it is visible under a name, every descriptor is
-// closed in the end (a burst of more than the 64 that may wait included),
+// closed in the end (a burst of more than the 16 that may wait included),
 // and each write leaves its own bytes.
 TEST_F(FileSink, ReplacedFilesAreReleasedOffTheCallersThread) {
   const std::string p = path("sheet.png");

@@ -13,7 +13,8 @@
 namespace torchimage {
 namespace {
 
-constexpr size_t kMaxWaiting = 64;
+// At most this many descriptors wait (each counts against RLIMIT_NOFILE).
+constexpr size_t kMaxWaiting = 16;
 
 // The queue and its thread. Never destroyed: the thread waits on it for the
 // life of the process.

@@ -16,7 +16,7 @@ namespace torchimage {
 // kernel frees the blocks then (after a crash, the file system's own
 // recovery of unlinked files does).
 //
-// Closes on the caller where no thread can start, or where 64 descriptors
+// Closes on the caller where no thread can start, or where 16 descriptors
 // wait already (a caller that replaces files faster than they are freed
 // waits, as without this).
 void close_later(int fd);
