@@ -35,15 +35,7 @@
 
 #include "io/deferred_close.h"
 #include "io/file_path.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_UNDER_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TEST_UNDER_TSAN 1
-#endif
+#include "test_util.h"
 
 namespace {
 
@@ -981,7 +973,7 @@ TEST_F(FileSink, ReplacedFilesAreReleasedOffTheCallersThread) {
 // A forked child that replaces files (the parent's closing thread is not
 // the child's) starts its own, and its exit leaves nothing open or named.
 TEST_F(FileSink, ReplacingInAForkedChild) {
-#if defined(TEST_UNDER_TSAN)
+#if defined(TORCHIMAGE_TEST_UNDER_TSAN)
   GTEST_SKIP() << "TSan does not support threads started after a multi-threaded fork";
 #endif
   const std::string p = path("sheet.png");

@@ -23,15 +23,7 @@
 #include "core/encode_context.h"
 #include "core/parallel_parts.h"
 #include "core/thread_scratch.h"
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_UNDER_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TEST_UNDER_TSAN 1
-#endif
+#include "test_util.h"
 
 namespace {
 
@@ -125,7 +117,7 @@ TEST(ParallelParts, ConcurrentCallers) {
 // only the calling thread): run_parts there must neither wait for the
 // parent's helper nor lose its second thread, so it starts its own.
 TEST(ParallelParts, ForkedChildHasItsOwnHelper) {
-#if defined(TEST_UNDER_TSAN)
+#if defined(TORCHIMAGE_TEST_UNDER_TSAN)
   GTEST_SKIP() << "TSan does not support threads started after a multi-threaded fork";
 #else
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: no helper";

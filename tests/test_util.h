@@ -33,6 +33,16 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+// Under ThreadSanitizer, which cannot follow a thread started in a child
+// forked from a process that has several.
+#if defined(__SANITIZE_THREAD__)
+#define TORCHIMAGE_TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TORCHIMAGE_TEST_UNDER_TSAN 1
+#endif
+#endif
+
 // LibTorch's zip reader (caffe2::serialize::PyTorchStreamReader, 1.13 at
 // least) leaks miniz's reader state when its constructor throws after the
 // archive opened (a malformed record, a bad version): the destructor that
