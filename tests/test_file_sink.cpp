@@ -960,7 +960,8 @@ TEST_F(FileSink, ReplacedFilesAreReleasedOffTheCallersThread) {
   const std::string p = path("sheet.png");
   const size_t before = open_descriptors();
   for (int i = 0; i < 150; ++i) {
-    const Bytes b = random_bytes(size_t{20000} + static_cast<size_t>(i) * 1000, static_cast<unsigned>(i));
+    const Bytes b =
+        random_bytes(size_t{20000} + static_cast<size_t>(i) * 1000, static_cast<unsigned>(i));
     write(p, b);
     ASSERT_TRUE(slurp(p) == b) << "write " << i;
     ASSERT_EQ(entries(dir_), std::vector<std::string>{"sheet.png"}) << "write " << i;
@@ -982,7 +983,9 @@ TEST_F(FileSink, ReplacingInAForkedChild) {
   torchimage::finish_closes();  // the parent's thread has run, and holds nothing
   const Bytes last = random_bytes(60000, 40);
   const int code = exit_code_in_child([&] {
-    for (int i = 3; i <= 40; ++i) write(p, random_bytes(i == 40 ? 60000 : 50000, static_cast<unsigned>(i)));
+    for (int i = 3; i <= 40; ++i) {
+      write(p, random_bytes(i == 40 ? 60000 : 50000, static_cast<unsigned>(i)));
+    }
     torchimage::finish_closes();
     return held_deleted_files(dir_) == 0 ? 0 : 1;
   });

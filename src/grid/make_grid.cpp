@@ -68,17 +68,20 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
         (sample_bits == 16 && compat::is_sample16(dtype)))) {
     // Signed integers are most often class indices (a segmentation net's
     // argmax): say how to write those.
-    const char* labels = "class indices: set palette, e.g. palette(\"voc\"), to write them in its colours";
+    const char* labels =
+        "class indices: set palette, e.g. palette(\"voc\"), to write them in its colours";
     const bool signed_int = dtype == at::kChar || dtype == at::kShort || dtype == at::kInt ||
                             dtype == at::kLong;
     std::string hint;
     if (compat::is_sample16(dtype)) {
-      hint = c10::str(" (", compat::kSample16Names, " tensors are 16-bit samples: pass bit_depth(16)",
+      hint = c10::str(" (", compat::kSample16Names,
+                      " tensors are 16-bit samples: pass bit_depth(16)",
                       signed_int ? c10::str("; for ", labels) : std::string(), ")");
     } else if (signed_int) {
       hint = c10::str(" (integer tensors are ", labels, ")");
     }
-    TORCH_CHECK(false, what, ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
+    TORCH_CHECK(false, what,
+                ": expected a float32, float64, float16, bfloat16, uint8 or bool tensor, got ",
                 dtype, hint);
   }
   TORCH_CHECK(tensor.dim() >= 2 && tensor.dim() <= 4, what,
