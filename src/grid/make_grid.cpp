@@ -66,12 +66,11 @@ void check_grid_input(const torch::Tensor& tensor, const MakeGridOptions& o, con
   const auto dtype = tensor.scalar_type();
   if (!(is_float(dtype) || dtype == at::kByte || dtype == at::kBool ||
         (sample_bits == 16 && compat::is_sample16(dtype)))) {
-    // Signed integers are most often class indices (a segmentation net's
-    // argmax): say how to write those.
+    // Integers a palette takes (uint8 is accepted above) are most often
+    // class indices (a segmentation net's argmax): say how to write those.
     const char* labels =
         "class indices: set palette, e.g. palette(\"voc\"), to write them in its colours";
-    const bool signed_int = dtype == at::kChar || dtype == at::kShort || dtype == at::kInt ||
-                            dtype == at::kLong;
+    const bool signed_int = is_label_dtype(dtype);
     std::string hint;
     if (compat::is_sample16(dtype)) {
       hint = c10::str(" (", compat::kSample16Names,
